@@ -1,0 +1,324 @@
+"""TOML configuration → typed, validated settings.
+
+Unknown keys are rejected with the list of valid ones. Relative paths (and the
+path of a relative ``sqlite:///`` URL) resolve against the config file's
+folder. Secrets never live here: a key ending in ``_env`` names an environment
+variable, a key ending in ``_path``/``_file`` names a file.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from licensewatch.errors import ConfigError
+
+ACTIVITY_SIGNALS = ("successful", "any")
+TRANSPORTS = ("directory", "smtp", "graph")
+FEEDS = ("accounts", "phones", "separations")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Thresholds that decide what is dormant."""
+
+    inactive_days: int = 90
+    phone_inactive_days: int = 90
+    separation_grace_days: int = 0
+    activity_signal: str = "successful"
+    max_dormant_fraction: float = 0.25
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """One feed's source: its ``kind`` and the kind's own options (validated by the adapter)."""
+
+    feed: str
+    kind: str
+    options: Mapping[str, Any]
+    base_dir: Path
+
+    def path(self, key: str = "path") -> Path:
+        """The option ``key`` as a path resolved against the config folder."""
+        value = self.options.get(key)
+        if not isinstance(value, str) or not value:
+            raise ConfigError(
+                f"[sources.{self.feed}] needs '{key}'",
+                hint=f"add {key} = \"...\" to [sources.{self.feed}] in the config",
+            )
+        return resolve(self.base_dir, value)
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """How and from where focal points are written to."""
+
+    transport: str = "directory"
+    directory: Path = Path("outbox")
+    sender: str = "licensewatch@example.org"
+    reply_to: str | None = None
+    response_days: int = 14
+    unassigned_to: tuple[str, ...] = ()
+    organization: str = "the organization"
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs, as read from one config file."""
+
+    config_path: Path
+    database_url: str
+    policy: Policy
+    sources: Mapping[str, SourceSettings]
+    rate_card: Path
+    focal_points: Path
+    exemptions: Path | None
+    mail: MailSettings
+    reports_dir: Path
+    templates_dir: Path | None = None
+    device_pool_departments: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder the config file is in; relative paths resolve against it."""
+        return self.config_path.parent
+
+
+def resolve(base: Path, value: str) -> Path:
+    """``value`` as a path; relative paths resolve against ``base``."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (base / path)
+
+
+def _table(doc: Mapping[str, Any], name: str, *, required: bool = False) -> dict[str, Any]:
+    value = doc.get(name, {})
+    if name not in doc and required:
+        raise ConfigError(f"the config has no [{name}] table", hint=f"add a [{name}] table")
+    if not isinstance(value, dict):
+        raise ConfigError(f"'{name}' must be a table", hint=f"write it as [{name}]")
+    return dict(value)
+
+
+def _reject_unknown(table: Mapping[str, Any], name: str, allowed: tuple[str, ...]) -> None:
+    unknown = sorted(set(table) - set(allowed))
+    if unknown:
+        raise ConfigError(
+            f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} in [{name}]",
+            hint=f"valid keys are: {', '.join(allowed)}",
+        )
+
+
+def _get(table: Mapping[str, Any], name: str, key: str, kind: type, default: Any) -> Any:
+    value = table.get(key, default)
+    if value is None:
+        return None
+    ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        ok, value = True, float(value)
+    if not ok:
+        raise ConfigError(
+            f"[{name}] {key} must be {kind.__name__}, not {type(value).__name__} ({value!r})"
+        )
+    return value
+
+
+def _non_negative(name: str, key: str, value: int) -> int:
+    if value < 0:
+        raise ConfigError(f"[{name}] {key} must be zero or more, not {value}")
+    return value
+
+
+def _policy(doc: Mapping[str, Any]) -> Policy:
+    t = _table(doc, "policy")
+    _reject_unknown(t, "policy", tuple(Policy.__dataclass_fields__))
+    d = Policy()
+    signal = _get(t, "policy", "activity_signal", str, d.activity_signal)
+    if signal not in ACTIVITY_SIGNALS:
+        raise ConfigError(
+            f"[policy] activity_signal must be one of {', '.join(ACTIVITY_SIGNALS)}, not {signal!r}"
+        )
+    fraction = _get(t, "policy", "max_dormant_fraction", float, d.max_dormant_fraction)
+    if not 0 < fraction <= 1:
+        raise ConfigError(f"[policy] max_dormant_fraction must be in (0, 1], not {fraction}")
+    return Policy(
+        inactive_days=_non_negative(
+            "policy", "inactive_days", _get(t, "policy", "inactive_days", int, d.inactive_days)
+        ),
+        phone_inactive_days=_non_negative(
+            "policy",
+            "phone_inactive_days",
+            _get(t, "policy", "phone_inactive_days", int, d.phone_inactive_days),
+        ),
+        separation_grace_days=_non_negative(
+            "policy",
+            "separation_grace_days",
+            _get(t, "policy", "separation_grace_days", int, d.separation_grace_days),
+        ),
+        activity_signal=signal,
+        max_dormant_fraction=fraction,
+    )
+
+
+def _sources(doc: Mapping[str, Any], base: Path) -> dict[str, SourceSettings]:
+    t = _table(doc, "sources", required=True)
+    _reject_unknown(t, "sources", FEEDS)
+    out: dict[str, SourceSettings] = {}
+    for feed in FEEDS:
+        if feed not in t:
+            raise ConfigError(
+                f"the config has no [sources.{feed}] table",
+                hint=f"add [sources.{feed}] with a kind and its options",
+            )
+        section = t[feed]
+        if not isinstance(section, dict):
+            raise ConfigError(f"[sources.{feed}] must be a table")
+        kind = section.get("kind")
+        if not isinstance(kind, str) or not kind:
+            raise ConfigError(
+                f"[sources.{feed}] needs a kind", hint=f"add kind = \"...\" to [sources.{feed}]"
+            )
+        options = {k: v for k, v in section.items() if k != "kind"}
+        out[feed] = SourceSettings(feed=feed, kind=kind, options=options, base_dir=base)
+    return out
+
+
+def _path_of(doc: Mapping[str, Any], name: str, base: Path, *, required: bool) -> Path | None:
+    t = _table(doc, name, required=required)
+    _reject_unknown(t, name, ("path",))
+    value = t.get("path")
+    if value is None:
+        if required:
+            raise ConfigError(f"[{name}] needs a path", hint=f"add path = \"...\" to [{name}]")
+        return None
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"[{name}] path must be a non-empty string")
+    return resolve(base, value)
+
+
+MAIL_KEYS = (
+    "transport",
+    "directory",
+    "from",
+    "reply_to",
+    "response_days",
+    "unassigned_to",
+    "organization",
+)
+
+
+def _mail(doc: Mapping[str, Any], base: Path) -> MailSettings:
+    t = _table(doc, "mail")
+    transport = _get(t, "mail", "transport", str, "directory")
+    if transport not in TRANSPORTS:
+        raise ConfigError(
+            f"[mail] transport must be one of {', '.join(TRANSPORTS)}, not {transport!r}"
+        )
+    # Transport-specific keys (smtp host, graph mailbox, …) are kept for the transport to validate.
+    known = {k: v for k, v in t.items() if k in MAIL_KEYS}
+    options = {k: v for k, v in t.items() if k not in MAIL_KEYS}
+    if transport == "directory" and options:
+        _reject_unknown(options, "mail", MAIL_KEYS)
+    unassigned = known.get("unassigned_to", [])
+    if isinstance(unassigned, str):
+        unassigned = [unassigned]
+    if not isinstance(unassigned, list) or not all(isinstance(a, str) for a in unassigned):
+        raise ConfigError("[mail] unassigned_to must be an address or a list of addresses")
+    return MailSettings(
+        transport=transport,
+        directory=resolve(base, _get(known, "mail", "directory", str, "outbox")),
+        sender=_get(known, "mail", "from", str, "licensewatch@example.org"),
+        reply_to=_get(known, "mail", "reply_to", str, None),
+        response_days=_non_negative(
+            "mail", "response_days", _get(known, "mail", "response_days", int, 14)
+        ),
+        unassigned_to=tuple(unassigned),
+        organization=_get(known, "mail", "organization", str, "the organization"),
+        options=options,
+    )
+
+
+def _database_url(doc: Mapping[str, Any], base: Path) -> str:
+    t = _table(doc, "database")
+    _reject_unknown(t, "database", ("url",))
+    url = _get(t, "database", "url", str, "sqlite:///licensewatch.db")
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/"):
+        rest = url[len(prefix) :]
+        if rest and rest != ":memory:":
+            url = prefix + str((base / rest).resolve())
+    return str(url)
+
+
+TOP_LEVEL = (
+    "database",
+    "policy",
+    "sources",
+    "rate_card",
+    "focal_points",
+    "exemptions",
+    "mail",
+    "reports",
+    "templates",
+    "routing",
+)
+
+
+def load_settings(path: str | Path) -> Settings:
+    """Read and validate the config file at ``path``.
+
+    Raises :class:`ConfigError` naming the file and the key that is wrong.
+    Files the config names are not read here (see ``licensewatch.checks``).
+    """
+    config_path = Path(path).expanduser().resolve()
+    try:
+        with config_path.open("rb") as fh:
+            doc = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file {config_path} does not exist",
+            hint="pass --config with the path of your licensewatch.toml",
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{config_path}: not valid TOML: {exc}") from None
+    try:
+        return _settings(doc, config_path)
+    except ConfigError as exc:
+        raise ConfigError(f"{config_path.name}: {exc.message}", hint=exc.hint) from None
+
+
+def _settings(doc: Mapping[str, Any], config_path: Path) -> Settings:
+    _reject_unknown(doc, "top level", TOP_LEVEL)
+    base = config_path.parent
+    reports = _table(doc, "reports")
+    _reject_unknown(reports, "reports", ("dir",))
+    templates = _table(doc, "templates")
+    _reject_unknown(templates, "templates", ("dir",))
+    routing = _table(doc, "routing")
+    _reject_unknown(routing, "routing", ("device_pools",))
+    pools = routing.get("device_pools", {})
+    if not isinstance(pools, dict) or not all(isinstance(v, str) for v in pools.values()):
+        raise ConfigError(
+            "[routing] device_pools must map device pool names to department names",
+            hint='write it as [routing.device_pools] then "DP_Geneva" = "Finance"',
+        )
+    templates_dir = _get(templates, "templates", "dir", str, None)
+    rate_card = _path_of(doc, "rate_card", base, required=True)
+    focal_points = _path_of(doc, "focal_points", base, required=True)
+    assert rate_card is not None and focal_points is not None
+    return Settings(
+        config_path=config_path,
+        database_url=_database_url(doc, base),
+        policy=_policy(doc),
+        sources=_sources(doc, base),
+        rate_card=rate_card,
+        focal_points=focal_points,
+        exemptions=_path_of(doc, "exemptions", base, required=False),
+        mail=_mail(doc, base),
+        reports_dir=resolve(base, _get(reports, "reports", "dir", str, "reports")),
+        templates_dir=resolve(base, templates_dir) if templates_dir else None,
+        device_pool_departments={str(k): v for k, v in pools.items()},
+    )

@@ -1,0 +1,108 @@
+"""One base error per boundary; the CLI catches :class:`LicensewatchError` only.
+
+Every error carries a one-line message that says what is wrong and, where it
+helps, a ``hint`` that says how to fix it. Exit codes live here so that the CLI
+and ``jobs/`` map errors the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+EXIT_OK = 0
+EXIT_RUNTIME = 1
+EXIT_USAGE = 2
+EXIT_BRAKE = 3
+
+
+class LicensewatchError(Exception):
+    """Base of every error the job raises on purpose."""
+
+    exit_code = EXIT_RUNTIME
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def one_line(self) -> str:
+        """The message and hint as the single line the CLI prints."""
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class ConfigError(LicensewatchError):
+    """The configuration file is missing, malformed or names something invalid."""
+
+    exit_code = EXIT_USAGE
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in an input file: where it is and what is wrong.
+
+    ``row`` is the 1-based line number a person sees when opening the file in an
+    editor or spreadsheet (the header is row 1); ``None`` when the problem is
+    about the whole file.
+    """
+
+    file: str
+    message: str
+    row: int | None = None
+    column: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f", row {self.row}"
+        if self.column is not None:
+            where += f", column '{self.column}'"
+        return f"{where}: {self.message}"
+
+
+class InputError(LicensewatchError):
+    """A bad input file or row; names the file, row and column of every problem."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, problems: Sequence[Problem], hint: str | None = None) -> None:
+        if not problems:
+            raise ValueError("InputError needs at least one problem")
+        self.problems = tuple(problems)
+        first = str(self.problems[0])
+        more = len(self.problems) - 1
+        message = first if more == 0 else f"{first} (and {more} more problem{'s' if more > 1 else ''})"
+        super().__init__(message, hint or "fix the file and run again; nothing was written")
+
+    @classmethod
+    def single(
+        cls, file: str, message: str, row: int | None = None, column: str | None = None
+    ) -> InputError:
+        """An InputError about one problem."""
+        return cls([Problem(file=file, message=message, row=row, column=column)])
+
+
+class SourceError(LicensewatchError):
+    """A source (Graph, CUCM, HR database) failed or answered something unusable."""
+
+
+class SourceAuthError(SourceError):
+    """The source refused our credentials or permissions."""
+
+
+class SourceUnavailable(SourceError):
+    """The source could not be reached, or kept failing until the retry budget was spent."""
+
+
+class DeliveryError(LicensewatchError):
+    """A notification could not be delivered."""
+
+
+class SafetyBrake(LicensewatchError):
+    """The run looked unsafe (incomplete or implausible data) and sent nothing."""
+
+    exit_code = EXIT_BRAKE
+
+
+class StorageError(LicensewatchError):
+    """The database could not be reached or is not at the expected schema."""

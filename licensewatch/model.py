@@ -1,0 +1,212 @@
+"""Canonical frames, reason codes and resource kinds shared by every stage.
+
+Every source returns the same pandas frame for its feed, with exactly the
+columns below. Timestamps are timezone-aware UTC (``datetime64[us, UTC]``),
+text is pandas' nullable ``string`` dtype, flags are nullable ``boolean``;
+missing is ``pd.NA``/``NaT``, never a sentinel. Join keys are compared
+case-folded and stripped (:func:`norm_key`).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final
+
+import pandas as pd
+
+STRING: Final = "string"
+DATETIME: Final = "datetime64[us, UTC]"
+BOOLEAN: Final = "boolean"
+INT: Final = "int64"
+
+Schema = dict[str, str]
+
+
+class ResourceKind(StrEnum):
+    """What a finding is about: a licence held by an account, or a phone."""
+
+    LICENSE = "license"
+    PHONE = "phone"
+
+
+class Reason(StrEnum):
+    """Why a resource is dormant (DESIGN.md, "Findings and reason codes")."""
+
+    SEPARATED = "SEPARATED"
+    INACTIVE = "INACTIVE"
+    NEVER_SIGNED_IN = "NEVER_SIGNED_IN"
+    DISABLED_LICENSED = "DISABLED_LICENSED"
+    PHONE_UNREGISTERED = "PHONE_UNREGISTERED"
+    PHONE_OWNER_DORMANT = "PHONE_OWNER_DORMANT"
+    PHONE_NO_OWNER = "PHONE_NO_OWNER"
+
+
+REASON_ORDER: Final[tuple[Reason, ...]] = tuple(Reason)
+
+#: Plain words for each reason, as a focal point reads them.
+REASON_TEXT: Final[dict[Reason, str]] = {
+    Reason.SEPARATED: "owner has left the organization",
+    Reason.INACTIVE: "no sign-in for longer than the inactivity limit",
+    Reason.NEVER_SIGNED_IN: "never signed in",
+    Reason.DISABLED_LICENSED: "account disabled but still licensed",
+    Reason.PHONE_UNREGISTERED: "phone not registered for longer than the limit",
+    Reason.PHONE_OWNER_DORMANT: "phone's owner account is dormant",
+    Reason.PHONE_NO_OWNER: "phone has no owner",
+}
+
+
+class FindingStatus(StrEnum):
+    """A finding's status across runs."""
+
+    NEW = "new"
+    NOTIFIED = "notified"
+    KEPT = "kept"
+    REMOVED = "removed"
+
+
+#: Department given to findings that no department owns (routed to the unassigned queue).
+UNASSIGNED: Final = "(unassigned)"
+
+ACCOUNTS: Final[Schema] = {
+    "account_id": STRING,
+    "upn": STRING,
+    "mail": STRING,
+    "employee_id": STRING,
+    "display_name": STRING,
+    "department": STRING,
+    "account_enabled": BOOLEAN,
+    "user_type": STRING,
+    "created_at": DATETIME,
+    "last_interactive_at": DATETIME,
+    "last_noninteractive_at": DATETIME,
+    "last_successful_at": DATETIME,
+}
+
+ACCOUNT_LICENSES: Final[Schema] = {
+    "account_id": STRING,
+    "sku_id": STRING,
+    "sku_part_number": STRING,
+}
+
+PHONES: Final[Schema] = {
+    "device_name": STRING,
+    "description": STRING,
+    "model": STRING,
+    "device_pool": STRING,
+    "owner_user_id": STRING,
+    "directory_number": STRING,
+    "registration_status": STRING,
+    "status_changed_at": DATETIME,
+    "last_seen_at": DATETIME,
+}
+
+SEPARATIONS: Final[Schema] = {
+    "employee_id": STRING,
+    "email": STRING,
+    "name": STRING,
+    "department": STRING,
+    "separation_date": DATETIME,
+    "reason": STRING,
+}
+
+FOCAL_POINTS: Final[Schema] = {
+    "department": STRING,
+    "email": STRING,
+    "name": STRING,
+    "cc": STRING,
+    "language": STRING,
+}
+
+EXEMPTIONS: Final[Schema] = {
+    "subject": STRING,
+    "reason": STRING,
+    "approved_by": STRING,
+    "expires_on": DATETIME,
+}
+
+#: The rate card, one row per item and period. ``matches`` is the ';'-separated
+#: SKU part numbers (licences) or phone models, or "*" for every resource of the
+#: kind that no other item matches; compared case-folded. ``effective_to`` is the
+#: last day the rate applies (inclusive); NaT means open-ended.
+RATE_CARD: Final[Schema] = {
+    "item": STRING,
+    "description": STRING,
+    "resource_kind": STRING,
+    "matches": STRING,
+    "annual_rate_cents": INT,
+    "effective_from": DATETIME,
+    "effective_to": DATETIME,
+}
+
+#: Findings as reconcile returns them: one row per dormant resource.
+#: ``resource_id`` is the stable key across runs ("license:<account_id>:<sku_id>"
+#: or "phone:<device_name>", device name case-folded); ``subject`` is what a
+#: person recognizes (the UPN for a licence, the device name for a phone);
+#: ``reasons`` is the ';'-joined reason codes in :data:`REASON_ORDER`;
+#: ``match_key`` is what the rate card matches (SKU part number or phone model).
+FINDINGS: Final[Schema] = {
+    "resource_id": STRING,
+    "resource_kind": STRING,
+    "subject": STRING,
+    "account_id": STRING,
+    "owner_upn": STRING,
+    "display_name": STRING,
+    "department": STRING,
+    "reasons": STRING,
+    "dormant_since": DATETIME,
+    "last_activity_at": DATETIME,
+    "separation_date": DATETIME,
+    "match_key": STRING,
+}
+
+#: Costed findings: FINDINGS plus what pricing adds. Money is integer cents so
+#: that every total adds up exactly; ``item`` is NA for unpriced findings.
+COSTED_FINDINGS: Final[Schema] = {
+    **FINDINGS,
+    "days_dormant": INT,
+    "item": STRING,
+    "item_description": STRING,
+    "annual_rate_cents": INT,
+    "annual_cost_cents": INT,
+    "accrued_cost_cents": INT,
+    "priced": BOOLEAN,
+}
+
+
+def empty(schema: Schema) -> pd.DataFrame:
+    """An empty frame with the schema's columns and dtypes."""
+    return pd.DataFrame({col: pd.Series(dtype=dtype) for col, dtype in schema.items()})
+
+
+def conform(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """Return ``frame`` with exactly the schema's columns, in order, cast to its dtypes.
+
+    Missing columns are added as all-NA. Raises ``KeyError`` never; raises
+    ``ValueError``/``TypeError`` from pandas if a value cannot be cast, which
+    adapters must prevent by parsing first.
+    """
+    out = pd.DataFrame(index=frame.index)
+    for col, dtype in schema.items():
+        if col in frame.columns:
+            series = frame[col]
+            if dtype == DATETIME:
+                series = pd.to_datetime(series, utc=True).astype(DATETIME)
+            else:
+                series = series.astype(dtype)
+            out[col] = series
+        else:
+            out[col] = pd.Series(pd.NA, index=frame.index, dtype=dtype)
+    return out.reset_index(drop=True)
+
+
+def norm_key(series: pd.Series) -> pd.Series:
+    """Join keys compared case-folded and stripped; empty strings become NA."""
+    s = series.astype(STRING).str.strip().str.casefold()
+    return s.mask(s == "", pd.NA)
+
+
+def money(cents: int) -> str:
+    """Integer cents as a decimal string with two places ("1234.50")."""
+    sign = "-" if cents < 0 else ""
+    whole, frac = divmod(abs(int(cents)), 100)
+    return f"{sign}{whole}.{frac:02d}"

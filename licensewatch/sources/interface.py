@@ -1,0 +1,79 @@
+"""What every source adapter provides: one small abstract class per feed.
+
+A source is built from its :class:`~licensewatch.config.SourceSettings`
+(validating its own options, raising ``ConfigError`` on unknown or missing
+keys) and pulls its feed into canonical frames (``licensewatch.model``).
+Adapters wrap their transport errors in ``SourceError`` subclasses and bad
+file content in ``InputError``; they never return a partial pull.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class AccountsPull:
+    """Accounts and the licences they hold, as one consistent pull.
+
+    ``signal`` says where activity came from ("signInActivity", "usage-report").
+    """
+
+    accounts: pd.DataFrame
+    licenses: pd.DataFrame
+    signal: str = "signInActivity"
+    requests: int = 0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class PhonesPull:
+    """Phones with owner and registration."""
+
+    phones: pd.DataFrame
+    requests: int = 0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class SeparationsPull:
+    """HR separations."""
+
+    separations: pd.DataFrame
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+class AccountsSource(ABC):
+    """Pulls the ``accounts`` and ``account_licenses`` frames."""
+
+    @abstractmethod
+    def pull(self) -> AccountsPull:
+        """Read the whole feed or raise; never return a partial pull."""
+
+    def check(self) -> None:  # noqa: B027 - optional hook
+        """Validate what can be validated without pulling (files exist, options)."""
+
+
+class PhonesSource(ABC):
+    """Pulls the ``phones`` frame."""
+
+    @abstractmethod
+    def pull(self) -> PhonesPull:
+        """Read the whole feed or raise; never return a partial pull."""
+
+    def check(self) -> None:  # noqa: B027 - optional hook
+        """Validate what can be validated without pulling (files exist, options)."""
+
+
+class SeparationsSource(ABC):
+    """Pulls the ``separations`` frame."""
+
+    @abstractmethod
+    def pull(self) -> SeparationsPull:
+        """Read the whole feed or raise; never return a partial pull."""
+
+    def check(self) -> None:  # noqa: B027 - optional hook
+        """Validate what can be validated without pulling (files exist, options)."""
