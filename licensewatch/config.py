@@ -17,7 +17,7 @@ from typing import Any
 from licensewatch.errors import ConfigError
 
 ACTIVITY_SIGNALS = ("successful", "any")
-TRANSPORTS = ("directory", "smtp", "graph")
+TRANSPORTS = ("directory",)
 FEEDS = ("accounts", "phones", "separations")
 
 
@@ -47,7 +47,7 @@ class SourceSettings:
         if not isinstance(value, str) or not value:
             raise ConfigError(
                 f"[sources.{self.feed}] needs '{key}'",
-                hint=f"add {key} = \"...\" to [sources.{self.feed}] in the config",
+                hint=f'add {key} = "..." to [sources.{self.feed}] in the config',
             )
         return resolve(self.base_dir, value)
 
@@ -179,7 +179,7 @@ def _sources(doc: Mapping[str, Any], base: Path) -> dict[str, SourceSettings]:
         kind = section.get("kind")
         if not isinstance(kind, str) or not kind:
             raise ConfigError(
-                f"[sources.{feed}] needs a kind", hint=f"add kind = \"...\" to [sources.{feed}]"
+                f"[sources.{feed}] needs a kind", hint=f'add kind = "..." to [sources.{feed}]'
             )
         options = {k: v for k, v in section.items() if k != "kind"}
         out[feed] = SourceSettings(feed=feed, kind=kind, options=options, base_dir=base)
@@ -192,7 +192,7 @@ def _path_of(doc: Mapping[str, Any], name: str, base: Path, *, required: bool) -
     value = t.get("path")
     if value is None:
         if required:
-            raise ConfigError(f"[{name}] needs a path", hint=f"add path = \"...\" to [{name}]")
+            raise ConfigError(f"[{name}] needs a path", hint=f'add path = "..." to [{name}]')
         return None
     if not isinstance(value, str) or not value:
         raise ConfigError(f"[{name}] path must be a non-empty string")

@@ -71,7 +71,9 @@ class InputError(LicensewatchError):
         self.problems = tuple(problems)
         first = str(self.problems[0])
         more = len(self.problems) - 1
-        message = first if more == 0 else f"{first} (and {more} more problem{'s' if more > 1 else ''})"
+        message = (
+            first if more == 0 else f"{first} (and {more} more problem{'s' if more > 1 else ''})"
+        )
         super().__init__(message, hint or "fix the file and run again; nothing was written")
 
     @classmethod

@@ -1,0 +1,171 @@
+"""Thin command line: parse arguments, call the library, map errors to exit codes.
+
+Exit codes: 0 done, 1 runtime failure, 2 usage/config/input error, 3 safety brake.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from licensewatch import __version__
+from licensewatch.errors import EXIT_RUNTIME, EXIT_USAGE, InputError, LicensewatchError
+from licensewatch.logs import setup_logging
+
+MAX_PROBLEMS_SHOWN = 20
+
+
+def _as_of(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: use YYYY-MM-DD") from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
+
+
+def _common_options(*, top: bool) -> argparse.ArgumentParser:
+    # Accepted before and after the command. The command's copy has no defaults,
+    # so that it does not reset what was given before the command.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="show the traceback of an error and debug logs",
+    )
+    common.add_argument(
+        "--log-level",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        default="INFO" if top else argparse.SUPPRESS,
+        help="how much to log on stderr (default INFO)",
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, with help text on every command and option."""
+    common = _common_options(top=False)
+    config = argparse.ArgumentParser(add_help=False)
+    config.add_argument(
+        "--config",
+        type=Path,
+        default=os.environ.get("LICENSEWATCH_CONFIG"),
+        help="the licensewatch TOML file (default: $LICENSEWATCH_CONFIG)",
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="licensewatch",
+        description="Find dormant Microsoft 365 accounts and IP desk phones, price them from the "
+        "rate card, and tell each department's focal point what to deprovision.",
+        parents=[_common_options(top=True)],
+    )
+    parser.add_argument("--version", action="version", version=f"licensewatch {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run", parents=[common, config], help="run the nightly job (what cron calls)"
+    )
+    run.add_argument(
+        "--as-of", type=_as_of, help="the day to assess, YYYY-MM-DD (default: today, UTC)"
+    )
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="compute and write reports (with email previews) but send and record nothing",
+    )
+
+    sub.add_parser(
+        "check-config",
+        parents=[common, config],
+        help="validate the config and every file it names, without writing anything",
+    )
+
+    demo = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="generate a synthetic organization and run the nightly job on it (no network)",
+    )
+    demo.add_argument(
+        "--dir",
+        type=Path,
+        default=Path("licensewatch-demo"),
+        help="folder for the demo organization, database, outbox and reports "
+        "(default ./licensewatch-demo)",
+    )
+    demo.add_argument(
+        "--accounts", type=_positive, default=60_000, help="licensed accounts (default 60000)"
+    )
+    demo.add_argument("--departments", type=_positive, default=40, help="departments (default 40)")
+    demo.add_argument("--seed", type=int, default=2019, help="random seed (default 2019)")
+    demo.add_argument(
+        "--as-of", type=_as_of, help="the day to assess, YYYY-MM-DD (default: today, UTC)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``licensewatch`` command; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    setup_logging("DEBUG" if args.debug else args.log_level)
+    try:
+        return _dispatch(args)
+    except LicensewatchError as exc:
+        if args.debug:
+            raise
+        _print_error(exc)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("licensewatch: interrupted", file=sys.stderr)
+        return EXIT_RUNTIME
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from licensewatch import commands
+
+    today = datetime.now(UTC).date()
+    if args.command == "demo":
+        return commands.demo(
+            args.dir, args.accounts, args.departments, args.seed, args.as_of or today
+        )
+    if args.config is None:
+        print(
+            "licensewatch: error: no config file (pass --config FILE or set LICENSEWATCH_CONFIG)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if args.command == "run":
+        return commands.run(args.config, args.as_of or today, dry_run=args.dry_run)
+    if args.command == "check-config":
+        return commands.check_config(args.config)
+    raise AssertionError(args.command)
+
+
+def _print_error(exc: LicensewatchError) -> None:
+    if isinstance(exc, InputError) and len(exc.problems) > 1:
+        shown = exc.problems[:MAX_PROBLEMS_SHOWN]
+        print(f"licensewatch: error: {len(exc.problems)} problems in the input:", file=sys.stderr)
+        for problem in shown:
+            print(f"  {problem}", file=sys.stderr)
+        if len(exc.problems) > len(shown):
+            print(f"  … and {len(exc.problems) - len(shown)} more", file=sys.stderr)
+        if exc.hint:
+            print(f"  ({exc.hint})", file=sys.stderr)
+        return
+    print(f"licensewatch: error: {exc.one_line()}", file=sys.stderr)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""What each CLI command does, in terms of the library; prints for people, returns exit codes."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+from typing import TextIO
+
+from licensewatch import model, pipeline
+from licensewatch.config import load_settings
+from licensewatch.errors import EXIT_OK
+from licensewatch.inputs import build_sources, read_reference
+
+
+def run(config: Path, as_of: date, *, dry_run: bool, out: TextIO = sys.stdout) -> int:
+    """``licensewatch run``: the nightly job."""
+    settings = load_settings(config)
+    result = pipeline.run(settings, as_of, dry_run=dry_run)
+    print_summary(result, out)
+    return EXIT_OK
+
+
+def check_config(config: Path, out: TextIO = sys.stdout) -> int:
+    """``licensewatch check-config``: validate the config and every file it names."""
+    settings = load_settings(config)
+    sources = build_sources(settings)
+    for source in (sources.accounts, sources.phones, sources.separations):
+        source.check()
+    reference = read_reference(settings)
+    print(f"{settings.config_path}: OK", file=out)
+    print(
+        f"  rate card: {len(reference.rate_card)} items; focal points: "
+        f"{len(reference.focal_points)} departments; exemptions: {len(reference.exemptions)}",
+        file=out,
+    )
+    for feed, source_settings in settings.sources.items():
+        print(f"  {feed}: {source_settings.kind}", file=out)
+    return EXIT_OK
+
+
+def demo(
+    folder: Path, accounts: int, departments: int, seed: int, as_of: date, out: TextIO = sys.stdout
+) -> int:
+    """``licensewatch demo``: generate the synthetic organization and run the job on it."""
+    from licensewatch.demo import generate
+
+    org = generate(folder, accounts=accounts, departments=departments, seed=seed, as_of=as_of)
+    print(
+        f"Demo organization in {org.root}: {org.accounts:,} accounts in {org.departments} "
+        f"departments, {org.phones:,} phones, {org.separations:,} HR separations.",
+        file=out,
+    )
+    settings = load_settings(org.config_path)
+    result = pipeline.run(settings, as_of)
+    print_summary(result, out)
+    print(
+        f"Config used: {org.config_path}  (re-run: licensewatch run --config {org.config_path})",
+        file=out,
+    )
+    return EXIT_OK
+
+
+def print_summary(result: pipeline.RunResult, out: TextIO) -> None:
+    """A short summary of a run for the person (or cron mail) reading stdout."""
+    c, t = result.counts, result.totals
+    label = "dry run" if result.status == "dry_run" else "done"
+    rows: list[tuple[str, str]] = [
+        ("accounts read", f"{c.get('accounts_read', 0):,} (activity from {result.signal})"),
+        ("phones read", f"{c.get('phones_read', 0):,}"),
+        ("HR separations read", f"{c.get('separations_read', 0):,}"),
+        (
+            "dormant accounts",
+            f"{t.dormant_accounts:,} licensed accounts ({t.license_findings:,} licences)",
+        ),
+        ("dormant phones", f"{t.phone_findings:,}"),
+    ]
+    for reason in model.REASON_ORDER:
+        count = t.by_reason.get(reason.value, 0)
+        if count:
+            rows.append((f"  {reason.value}", f"{count:,}  ({model.REASON_TEXT[reason]})"))
+    rows += [
+        ("exempted", f"{c.get('exempted_findings', 0):,}"),
+        ("unpriced", f"{t.unpriced_findings:,} (no rate-card item: see findings.csv)"),
+        ("annual avoidable cost", f"USD {_usd(t.annual_avoidable_cents)}"),
+        ("accrued avoidable cost", f"USD {_usd(t.accrued_avoidable_cents)}"),
+    ]
+    if result.outbox_dir is not None:
+        rows.append(("emails", f"{result.notices} department notices in {result.outbox_dir}"))
+    else:
+        rows.append(("emails", f"none sent (dry run); previews in {result.reports_dir}"))
+    if result.unassigned_findings:
+        rows.append(
+            (
+                "unassigned",
+                f"{result.unassigned_findings:,} findings with no focal point (unassigned.csv)",
+            )
+        )
+    rows.append(("reports", str(result.reports_dir)))
+    print(f"licensewatch run {result.run_key} as of {result.as_of.isoformat()}: {label}", file=out)
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"  {key.ljust(width)}  {value}", file=out)
+
+
+def _usd(cents: int) -> str:
+    whole, frac = model.money(cents).split(".")
+    return f"{int(whole):,}.{frac}"

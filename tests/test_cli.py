@@ -1,0 +1,289 @@
+"""The CLI end to end on the tiny organization: outputs, exit codes, nothing written on errors."""
+
+from __future__ import annotations
+
+import csv
+import email
+import email.policy
+import os
+import sqlite3
+import subprocess
+import sys
+from decimal import Decimal
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from licensewatch.cli import build_parser, main
+from tests import orgfiles
+
+AS_OF = orgfiles.AS_OF
+
+
+def run_cli(*args: str) -> int:
+    return main(list(args))
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def emails(folder: Path) -> list[EmailMessage]:
+    out = []
+    for path in sorted(folder.glob("*.eml")):
+        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert isinstance(msg, EmailMessage)
+        out.append(msg)
+    return out
+
+
+def whole_text(msg: EmailMessage) -> str:
+    """Every decoded text part of a message, attachments included, plus its headers."""
+    parts = [str(v) for _, v in msg.items()]
+    for part in msg.walk():
+        if part.get_content_maintype() == "text":
+            parts.append(part.get_content())
+    return "\n".join(parts)
+
+
+def db_counts(db: Path) -> dict[str, int]:
+    if not db.exists():
+        return {}
+    with sqlite3.connect(db) as con:
+        names = [r[0] for r in con.execute("select name from sqlite_master where type='table'")]
+        return {n: con.execute(f'select count(*) from "{n}"').fetchone()[0] for n in names}
+
+
+def test_run_writes_expected_findings_reports_and_emails(
+    org: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_cli("run", "--config", str(org), "--as-of", AS_OF) == 0
+    out = capsys.readouterr().out
+    assert "annual avoidable cost" in out and "USD 1,638.00" in out
+
+    reports = org.parent / "reports" / AS_OF
+    findings = read_csv(reports / "findings.csv")
+    assert list(findings[0]) == [
+        "department",
+        "resource_kind",
+        "subject",
+        "owner_upn",
+        "display_name",
+        "reasons",
+        "dormant_since",
+        "days_dormant",
+        "item",
+        "annual_cost_usd",
+        "accrued_cost_usd",
+        "status",
+    ]
+    got = {
+        (r["department"], r["subject"], r["reasons"], r["item"], r["annual_cost_usd"])
+        for r in findings
+    }
+    assert got == orgfiles.EXPECTED
+    bob = next(r for r in findings if r["subject"] == "bob@contoso.org" and r["item"])
+    assert bob["dormant_since"] == "2019-06-01" and bob["days_dormant"] == "213"
+    assert bob["accrued_cost_usd"] == "110.64"  # 18960 cents × 213 / 365 = 11064.33 cents
+    # Emailed departments are "notified"; the unassigned queue stays "new".
+    status = {r["subject"]: r["status"] for r in findings}
+    assert status["frank@contoso.org"] == "new" and status["bob@contoso.org"] == "notified"
+
+    summary = read_csv(reports / "finance_summary.csv")
+    total = sum(Decimal(r["annual_avoidable_usd"]) for r in summary)
+    assert total == sum(Decimal(r["annual_cost_usd"]) for r in findings) == Decimal("1638.00")
+    accrued = sum(Decimal(r["accrued_avoidable_usd"]) for r in summary)
+    assert accrued == sum(Decimal(r["accrued_cost_usd"]) for r in findings)
+
+    assert [r["subject"] for r in read_csv(reports / "unassigned.csv")] == ["frank@contoso.org"]
+    assert [r["email"] for r in read_csv(reports / "leavers_without_account.csv")] == [
+        "zed@contoso.org"
+    ]
+
+    messages = emails(org.parent / "outbox")
+    by_to = {str(m["To"]): m for m in messages}
+    assert set(by_to) == {"fp.finance@contoso.org", "fp.legal@contoso.org"}
+    finance, legal = by_to["fp.finance@contoso.org"], by_to["fp.legal@contoso.org"]
+    assert "Zoë Müller" in whole_text(finance)
+    assert "legal.assistant@contoso.org" in str(legal["Cc"])
+    # A department's email carries that department's rows only, attachments included.
+    for mine, other in (
+        (finance, ["carol@", "dave@", "erin@", "SEP000000000003", "frank@"]),
+        (legal, ["bob@", "SEP000000000002", "frank@", "alice@"]),
+    ):
+        text = whole_text(mine)
+        for foreign in other:
+            assert foreign not in text
+
+
+def test_rerun_same_day_sends_nothing_new(org: Path) -> None:
+    assert run_cli("run", "--config", str(org), "--as-of", AS_OF) == 0
+    outbox = org.parent / "outbox"
+    first = {p.name: p.stat().st_mtime_ns for p in outbox.glob("*.eml")}
+    assert run_cli("run", "--config", str(org), "--as-of", AS_OF) == 0
+    assert {p.name: p.stat().st_mtime_ns for p in outbox.glob("*.eml")} == first
+    counts = db_counts(org.parent / "licensewatch.db")
+    assert counts["runs"] == 2 and counts["findings"] == 2 * len(orgfiles.EXPECTED)
+
+
+def test_dry_run_sends_and_records_nothing(org: Path) -> None:
+    assert run_cli("run", "--config", str(org), "--as-of", AS_OF, "--dry-run") == 0
+    assert (
+        not list((org.parent / "outbox").glob("*.eml"))
+        if (org.parent / "outbox").exists()
+        else True
+    )
+    counts = db_counts(org.parent / "licensewatch.db")
+    assert counts.get("runs", 0) == 0 and counts.get("findings", 0) == 0
+    reports = org.parent / "reports" / AS_OF
+    assert len(read_csv(reports / "findings.csv")) == len(orgfiles.EXPECTED)
+    assert len(list((reports / "email-previews").glob("*.eml"))) == 2
+    # Nothing was notified, so every finding is still new.
+    assert {r["status"] for r in read_csv(reports / "findings.csv")} == {"new"}
+
+
+BAD_INPUTS = [
+    pytest.param(
+        "phones",
+        orgfiles.PHONES.replace("registration_status,", "status,"),
+        "phones.csv",
+        "column 'registration_status'",
+        id="missing-column",
+    ),
+    pytest.param(
+        "separations",
+        orgfiles.SEPARATIONS.replace("2019-11-30", "30/11/2019x"),
+        "separations.csv, row 2, column 'separation_date'",
+        "30/11/2019x",
+        id="unparseable-date",
+    ),
+    pytest.param(
+        "phones",
+        orgfiles.PHONES
+        + "sep000000000001,dup,Cisco 8845,DP_FIN,alice,1005,Registered,2019-12-30\n",
+        "phones.csv, row 6, column 'device_name'",
+        "row 2",
+        id="duplicate-subject",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "where", "what"), BAD_INPUTS)
+def test_bad_input_exits_2_names_the_place_and_writes_nothing(
+    org: Path, capsys: pytest.CaptureFixture[str], name: str, text: str, where: str, what: str
+) -> None:
+    assert run_cli("run", "--config", str(org), "--as-of", AS_OF) == 0
+    reports = org.parent / "reports" / AS_OF
+    before_reports = {p.name: p.read_bytes() for p in reports.iterdir()}
+    before_db = db_counts(org.parent / "licensewatch.db")
+    capsys.readouterr()
+
+    orgfiles.write_org(org.parent, **{name: text})
+    assert run_cli("run", "--config", str(org), "--as-of", AS_OF) == 2
+    err = capsys.readouterr().err
+    assert where in err and what in err
+    assert "Traceback" not in err
+    assert {p.name: p.read_bytes() for p in reports.iterdir()} == before_reports
+    assert db_counts(org.parent / "licensewatch.db") == before_db
+
+    assert run_cli("check-config", "--config", str(org)) == 2
+    assert where in capsys.readouterr().err
+
+
+def test_bad_input_on_first_run_creates_no_database(
+    org: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    orgfiles.write_org(org.parent, rate_card=orgfiles.RATE_CARD.replace("189.60", "abc"))
+    assert run_cli("run", "--config", str(org), "--as-of", AS_OF) == 2
+    assert "rate_card.csv, row 2, column 'annual_rate_usd'" in capsys.readouterr().err
+    assert not (org.parent / "licensewatch.db").exists()
+    assert not (org.parent / "reports").exists() or not any((org.parent / "reports").iterdir())
+
+
+def test_failure_after_staging_leaves_database_and_reports_as_they_were(
+    org: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_cli("run", "--config", str(org), "--as-of", AS_OF) == 0
+    reports = org.parent / "reports" / AS_OF
+    before_reports = {p.name: p.read_bytes() for p in reports.iterdir()}
+    before_db = db_counts(org.parent / "licensewatch.db")
+
+    from licensewatch import store
+    from licensewatch.errors import StorageError
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise StorageError("database went away")
+
+    monkeypatch.setattr(store, "finish_run", broken)
+    assert run_cli("run", "--config", str(org), "--as-of", AS_OF) == 1
+    assert "database went away" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in reports.iterdir()} == before_reports
+    assert db_counts(org.parent / "licensewatch.db") == before_db
+    assert not [p for p in reports.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_check_config_accepts_a_good_config(org: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli("check-config", "--config", str(org)) == 0
+    assert "OK" in capsys.readouterr().out
+    assert not (org.parent / "licensewatch.db").exists()
+
+
+def test_config_errors_exit_2_with_one_line(org: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    orgfiles.write_org(
+        org.parent,
+        config=orgfiles.CONFIG.replace("inactive_days = 90\n", "inactive_dayz = 90\n", 1),
+    )
+    assert run_cli("run", "--config", str(org)) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "inactive_dayz" in err and "valid keys are" in err
+
+
+def test_missing_config_and_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_cli("run", "--config", str(tmp_path / "nope.toml")) == 2
+    assert "does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        run_cli("run", "--as-of", "31/12/2019")
+    assert exc.value.code == 2
+
+
+def test_debug_shows_the_traceback(org: Path) -> None:
+    orgfiles.write_org(org.parent, rate_card="nonsense\n")
+    from licensewatch.errors import InputError
+
+    for argv in (
+        ["--debug", "run", "--config", str(org)],
+        ["run", "--debug", "--config", str(org)],
+    ):
+        with pytest.raises(InputError):
+            main(argv)
+
+
+def test_every_command_and_option_has_help() -> None:
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "command")
+    for name, sub in subparsers.choices.items():  # type: ignore[attr-defined]
+        assert sub.description or any(
+            c.dest == name and c.help
+            for c in subparsers._choices_actions  # type: ignore[attr-defined]
+        ), name
+        for action in sub._actions:
+            assert action.help, f"{name} {action.option_strings} has no help"
+
+
+def test_jobs_nightly_reads_the_config_from_the_environment(org: Path) -> None:
+    env = {**os.environ, "LICENSEWATCH_CONFIG": str(org)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "jobs.nightly", "--as-of", AS_OF],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (org.parent / "reports" / AS_OF / "findings.csv").exists()
