@@ -93,6 +93,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="validate the config and every file it names, without writing anything",
     )
 
+    pull = sub.add_parser(
+        "pull",
+        parents=[common, config],
+        help="read the account and phone feeds without running the job; --save keeps the raw "
+        "responses for replay",
+    )
+    pull.add_argument(
+        "--save",
+        type=Path,
+        help="folder for the raw responses (replay them with kind graph-export / cucm-export)",
+    )
+
     demo = sub.add_parser(
         "demo",
         parents=[common],
@@ -148,6 +160,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.command == "run":
         return commands.run(args.config, args.as_of or today, dry_run=args.dry_run)
+    if args.command == "pull":
+        return commands.pull(args.config, args.save)
     if args.command == "check-config":
         return commands.check_config(args.config)
     raise AssertionError(args.command)

@@ -11,6 +11,7 @@ from licensewatch import model, pipeline
 from licensewatch.config import load_settings
 from licensewatch.errors import EXIT_OK
 from licensewatch.inputs import build_sources, read_reference
+from licensewatch.sources.interface import AccountsPull, AccountsSource, PhonesSource, Recordable
 
 
 def run(config: Path, as_of: date, *, dry_run: bool, out: TextIO = sys.stdout) -> int:
@@ -36,6 +37,32 @@ def check_config(config: Path, out: TextIO = sys.stdout) -> int:
     )
     for feed, source_settings in settings.sources.items():
         print(f"  {feed}: {source_settings.kind}", file=out)
+    return EXIT_OK
+
+
+def pull(config: Path, save: Path | None, out: TextIO = sys.stdout) -> int:
+    """``licensewatch pull``: read the live feeds and optionally save their raw responses.
+
+    Saved folders replay through the ``*-export`` kinds (``graph-export``,
+    ``cucm-export``), so a bad night can be reproduced offline exactly.
+    """
+    settings = load_settings(config)
+    sources = build_sources(settings)
+    feeds: list[tuple[str, AccountsSource | PhonesSource]] = [
+        ("accounts", sources.accounts),
+        ("phones", sources.phones),
+    ]
+    for feed, source in feeds:
+        kind = settings.sources[feed].kind
+        where = ""
+        if save is not None and isinstance(source, Recordable):
+            source.record_to(save / feed)
+            where = f", raw responses in {save / feed}"
+        elif save is not None:
+            where = f" (kind {kind!r} reads files already; nothing to save)"
+        pulled = source.pull()
+        size = len(pulled.accounts) if isinstance(pulled, AccountsPull) else len(pulled.phones)
+        print(f"  {feed} ({kind}): {size:,} read in {pulled.requests:,} requests{where}", file=out)
     return EXIT_OK
 
 

@@ -10,7 +10,8 @@ LOGGER_NAME = "licensewatch"
 
 
 class _UTCFormatter(logging.Formatter):
-    converter = time.gmtime
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        return time.strftime(datefmt or "%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
 
 
 def setup_logging(level: str = "INFO") -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
@@ -77,3 +79,15 @@ class SeparationsSource(ABC):
 
     def check(self) -> None:  # noqa: B027 - optional hook
         """Validate what can be validated without pulling (files exist, options)."""
+
+
+@runtime_checkable
+class Recordable(Protocol):
+    """A live source that can save the raw responses of its next pull (``pull --save``).
+
+    What it saves is exactly what its ``*-export`` kind replays, so a bad night
+    can be reproduced offline.
+    """
+
+    def record_to(self, folder: Path) -> None:
+        """Make the next ``pull()`` also write every raw response it reads into ``folder``."""
