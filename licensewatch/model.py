@@ -192,7 +192,7 @@ def conform(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
             if dtype == DATETIME:
                 series = pd.to_datetime(series, utc=True).astype(DATETIME)
             else:
-                series = series.astype(dtype)
+                series = series.astype(pd.api.types.pandas_dtype(dtype))
             out[col] = series
         else:
             out[col] = pd.Series(pd.NA, index=frame.index, dtype=dtype)
