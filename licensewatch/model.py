@@ -181,9 +181,9 @@ def empty(schema: Schema) -> pd.DataFrame:
 def conform(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     """Return ``frame`` with exactly the schema's columns, in order, cast to its dtypes.
 
-    Missing columns are added as all-NA. Raises ``KeyError`` never; raises
-    ``ValueError``/``TypeError`` from pandas if a value cannot be cast, which
-    adapters must prevent by parsing first.
+    Missing columns are added as all-NA, except integer columns (counts, money),
+    which raise ``ValueError``. Raises ``ValueError``/``TypeError`` from pandas
+    if a value cannot be cast, which adapters must prevent by parsing first.
     """
     out = pd.DataFrame(index=frame.index)
     for col, dtype in schema.items():
@@ -194,6 +194,9 @@ def conform(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
             else:
                 series = series.astype(pd.api.types.pandas_dtype(dtype))
             out[col] = series
+        elif dtype == INT:
+            # Counts and money have no "missing": the caller must supply them.
+            raise ValueError(f"column {col!r} ({dtype}) is required")
         else:
             out[col] = pd.Series(pd.NA, index=frame.index, dtype=dtype)
     return out.reset_index(drop=True)

@@ -96,7 +96,9 @@ def run(
         # Closing the session without a commit rolls back: a failure anywhere below
         # leaves the database as it was, and staged_folder removes the staged reports.
         with Session(engine) as session, staged_folder(final_dir, run_key) as staging:
-            run_id = store.start_run(session, as_of=as_of, started_at=started, dry_run=dry_run)
+            run_id = store.start_run(
+                session, as_of=as_of, started_at=started, dry_run=dry_run, run_key=run_key
+            )
             costed, earlier = _assess(session, gathered, as_of_ts)
             notices, unassigned = compose_notices(
                 costed,

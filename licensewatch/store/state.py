@@ -1,0 +1,164 @@
+"""Resource state across runs: first seen dormant, last notified, status.
+
+One row per resource ever found dormant. A run reads the state of its
+findings (:func:`load_state`) and writes it back (:func:`update_state`) in the
+same transaction; nothing here commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from datetime import datetime
+from typing import Any, Final
+
+import pandas as pd
+from sqlalchemy import Text, any_, bindparam, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
+
+from licensewatch import model
+from licensewatch.store import _frames
+from licensewatch.store.db import storage_operation
+from licensewatch.store.tables import RESOURCE_STATE
+
+#: What :func:`load_state` returns.
+STATE: Final[model.Schema] = {
+    "resource_id": model.STRING,
+    "first_seen_dormant": model.DATETIME,
+    "last_notified_at": model.DATETIME,
+    "notify_count": model.INT,
+    "status": model.STRING,
+}
+#: Ids per SQLite ``IN (…)`` lookup: under SQLite's historic 999-variable limit (still
+#: the limit of the SQLite that some long-term-support distributions ship).
+LOOKUP_BATCH: Final = 900
+#: Rows per upsert executemany.
+UPSERT_BATCH: Final = 10_000
+#: Statuses of a resource the organization still pays for.
+DORMANT: Final = (model.FindingStatus.NEW.value, model.FindingStatus.NOTIFIED.value)
+
+_STATE_INPUT: Final = ("resource_id", "resource_kind", "subject", "department")
+
+
+@storage_operation("read the resource state")
+def load_state(session: Session, resource_ids: Collection[str]) -> pd.DataFrame:
+    """The stored state of ``resource_ids`` (those that have one), with :data:`STATE` columns.
+
+    Primary-key lookups whose cost follows the number of ids asked for, not the
+    size of the history (which keeps every resource ever dormant): PostgreSQL
+    takes all ids as one array parameter (``= ANY(:ids)``, one round trip);
+    SQLite, in-process and cheap per query, takes them in ``IN`` batches of
+    :data:`LOOKUP_BATCH`. No temporary tables, so no DDL rights are needed.
+    """
+    wanted = list(dict.fromkeys(resource_ids))
+    t = RESOURCE_STATE.c
+    query = select(*(t[name] for name in STATE))
+    if not wanted:
+        return model.empty(STATE)
+    rows: list[Any] = []
+    if session.get_bind().dialect.name == "postgresql":
+        ids = bindparam("ids", value=wanted, type_=postgresql.ARRAY(Text))
+        rows.extend(session.execute(query.where(t.resource_id == any_(ids))).all())
+    else:
+        for chunk in _frames.batched(wanted, LOOKUP_BATCH):
+            rows.extend(session.execute(query.where(t.resource_id.in_(chunk))).all())
+    return _frames.frame_of(rows, STATE)
+
+
+@storage_operation("update the resource state")
+def update_state(
+    session: Session,
+    run_id: int,
+    costed: pd.DataFrame,
+    *,
+    seen_at: datetime,
+    notified_ids: Collection[str],
+    notified_at: datetime | None,
+) -> None:
+    """Upsert the state of every resource in this run's costed findings.
+
+    A resource seen for the first time starts with ``first_seen_dormant =
+    seen_at``; a known one keeps it and gets ``last_seen_dormant``, kind,
+    subject, department, cost, ``last_run_id`` and the ``status`` column of
+    ``costed`` refreshed. Resources in ``notified_ids`` (ids not in ``costed``
+    are ignored) also get ``last_notified_at = notified_at``, one more
+    ``notify_count`` and status ``notified``. State rows absent from ``costed``
+    are left alone (see :func:`absent_since_last_run`).
+    """
+    _frames.require_columns(costed, (*_STATE_INPUT, "annual_cost_cents", "status"), "costed")
+    _frames.require_values(costed, (*_STATE_INPUT, "status"), "costed findings")
+    if costed["resource_id"].duplicated().any():
+        raise ValueError("costed findings list a resource more than once")
+    seen = _frames.aware_utc(seen_at, "seen_at")
+    notified = costed["resource_id"].isin(list(set(notified_ids))).to_numpy()
+    told_at: datetime | None = None
+    if notified.any():
+        if notified_at is None:
+            raise ValueError("notified_at is required when resources were notified")
+        told_at = _frames.aware_utc(notified_at, "notified_at")
+
+    rows = _frames.records(
+        costed,
+        [*_STATE_INPUT, "annual_cost_cents"],
+        {
+            "first_seen_dormant": seen,
+            "last_seen_dormant": seen,
+            "last_run_id": run_id,
+            "removed_at": None,
+        },
+    )
+    status = _frames.python_values(costed["status"])
+    for row, was_told, row_status in zip(rows, notified, status, strict=True):
+        row["status"] = model.FindingStatus.NOTIFIED.value if was_told else row_status
+        row["last_notified_at"] = told_at if was_told else None
+        row["notify_count"] = 1 if was_told else 0
+
+    statement = _upsert(session)
+    for chunk in _frames.batched(rows, UPSERT_BATCH):
+        session.execute(statement, list(chunk))
+
+
+def _upsert(session: Session) -> Insert:
+    """INSERT … ON CONFLICT (resource_id) DO UPDATE, in the session's dialect."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        pg = postgresql.insert(RESOURCE_STATE)
+        return pg.on_conflict_do_update(
+            index_elements=[RESOURCE_STATE.c.resource_id], set_=_on_conflict(pg.excluded)
+        )
+    if dialect == "sqlite":
+        lite = sqlite.insert(RESOURCE_STATE)
+        return lite.on_conflict_do_update(
+            index_elements=[RESOURCE_STATE.c.resource_id], set_=_on_conflict(lite.excluded)
+        )
+    raise ValueError(f"no upsert for the {dialect} dialect")
+
+
+def _on_conflict(excluded: Any) -> Mapping[str, Any]:
+    # first_seen_dormant is deliberately absent: a known resource keeps it.
+    t = RESOURCE_STATE.c
+    return {
+        "resource_kind": excluded.resource_kind,
+        "subject": excluded.subject,
+        "department": excluded.department,
+        "last_seen_dormant": excluded.last_seen_dormant,
+        "last_run_id": excluded.last_run_id,
+        "last_notified_at": func.coalesce(excluded.last_notified_at, t.last_notified_at),
+        "notify_count": t.notify_count + excluded.notify_count,
+        "status": excluded.status,
+        "removed_at": None,
+        "annual_cost_cents": excluded.annual_cost_cents,
+    }
+
+
+@storage_operation("read the resource state")
+def absent_since_last_run(session: Session, present_ids: Collection[str]) -> list[str]:
+    """Ids stored as dormant (``new``/``notified``) that are not among ``present_ids``, sorted.
+
+    One scan of the dormant state; the later "removed" (realized savings) step uses it.
+    """
+    present = set(present_ids)
+    t = RESOURCE_STATE.c
+    stored = session.scalars(select(t.resource_id).where(t.status.in_(DORMANT)))
+    return sorted(rid for rid in stored if rid not in present)
