@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from licensewatch.config import SourceSettings
 from licensewatch.errors import ConfigError
+from licensewatch.sources.graph import GraphSource
 from licensewatch.sources.graph_export import GraphExportSource
 from licensewatch.sources.interface import AccountsSource, PhonesSource, SeparationsSource
 from licensewatch.sources.phones_csv import PhonesCsvSource
@@ -19,6 +20,7 @@ S = TypeVar("S")
 
 #: kind → adapter, per feed.
 ACCOUNTS_KINDS: dict[str, Callable[[SourceSettings], AccountsSource]] = {
+    "graph": GraphSource,
     "graph-export": GraphExportSource,
 }
 PHONES_KINDS: dict[str, Callable[[SourceSettings], PhonesSource]] = {

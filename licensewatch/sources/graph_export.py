@@ -34,9 +34,12 @@ from licensewatch.sources.csvfile import (
     parse_timestamps,
 )
 from licensewatch.sources.interface import AccountsPull, AccountsSource
+from licensewatch.sources.usage_report import apply_usage_activity, parse_usage_report
 
 SKUS_FILE = "subscribedSkus.json"
 SIGNAL = "signInActivity"
+#: Saved by a live pull that fell back to the usage report (see sources/graph.py).
+USAGE_REPORT_FILE = "usage_report.csv"
 #: Graph's "never": "0001-01-01T00:00:00Z" (matched by prefix, whatever the fraction digits).
 NEVER_PREFIX = "0001-01-01"
 
@@ -98,11 +101,20 @@ class GraphExportSource(AccountsSource):
         """Read every page; bad content raises :class:`InputError` naming file, user and field."""
         pages, skus_path = self._files()
         skus = parse_subscribed_skus(load_json(skus_path), origin=str(skus_path))
-        accounts, licenses = _parse_pages(((str(p), load_json(p)) for p in pages), skus)
-        note = unknown_sku_note(licenses)
-        return AccountsPull(
-            accounts, licenses, signal=SIGNAL, requests=0, notes=(note,) if note else ()
+        # A pull saved on the usage-report fallback holds pages read without
+        # signInActivity plus the report; replay it the same way the live pull read it.
+        report = self.folder / USAGE_REPORT_FILE
+        accounts, licenses = _parse_pages(
+            ((str(p), load_json(p)) for p in pages), skus, require_sign_in=not report.is_file()
         )
+        notes = [n for n in (unknown_sku_note(licenses),) if n]
+        signal = SIGNAL
+        if report.is_file():
+            usage = parse_usage_report(report.read_bytes(), name=str(report))
+            accounts = apply_usage_activity(accounts, usage.last_activity)
+            signal = "usage-report"
+            notes.append(f"activity from the saved usage report {report.name}")
+        return AccountsPull(accounts, licenses, signal=signal, requests=0, notes=tuple(notes))
 
 
 def load_json(path: Path) -> Any:
@@ -168,13 +180,15 @@ def unknown_sku_note(licenses: pd.DataFrame) -> str | None:
     )
 
 
-def _page_users(name: str, doc: Any, log: ProblemLog) -> tuple[list[dict[str, Any]], list[bool]]:
+def _page_users(
+    name: str, doc: Any, log: ProblemLog, *, require_sign_in: bool = True
+) -> tuple[list[dict[str, Any]], list[bool]]:
     users = doc.get("value") if isinstance(doc, Mapping) else None
     if not isinstance(users, list):
         log.add(_EXPECTED_PAGE, file=name)
         return [], []
     context = doc.get("@odata.context")
-    if isinstance(context, str) and "#users(" in context:
+    if require_sign_in and isinstance(context, str) and "#users(" in context:
         selected = context.split("#users(", 1)[1].rstrip(")").casefold().split(",")
         if SIGNAL.casefold() not in selected:
             log.add(
@@ -191,7 +205,9 @@ def _page_users(name: str, doc: Any, log: ProblemLog) -> tuple[list[dict[str, An
 class _Users:
     """Every user of every page, with where each came from (for problems)."""
 
-    def __init__(self, pages: Iterable[tuple[str, Any]], log: ProblemLog) -> None:
+    def __init__(
+        self, pages: Iterable[tuple[str, Any]], log: ProblemLog, *, require_sign_in: bool = True
+    ) -> None:
         self.log = log
         self.names: list[str] = []
         self.users: list[dict[str, Any]] = []
@@ -199,7 +215,7 @@ class _Users:
         sizes: list[int] = []
         last: Any = None
         for name, doc in pages:
-            page, ok = _page_users(name, doc, log)
+            page, ok = _page_users(name, doc, log, require_sign_in=require_sign_in)
             objects.extend(ok)
             self.names.append(name)
             sizes.append(len(page))
@@ -238,10 +254,13 @@ def _column(objects: list[dict[str, Any]], field: str) -> list[Any]:
 
 
 def _parse_pages(
-    pages: Iterable[tuple[str, Any]], sku_part_numbers: Mapping[str, str]
+    pages: Iterable[tuple[str, Any]],
+    sku_part_numbers: Mapping[str, str],
+    *,
+    require_sign_in: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     log = ProblemLog("graph")
-    found = _Users(pages, log)
+    found = _Users(pages, log, require_sign_in=require_sign_in)
     users = found.users
     data: dict[str, Any] = {
         col: pd.Series(_column(users, field), dtype=model.STRING)

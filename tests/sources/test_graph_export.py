@@ -232,7 +232,7 @@ def test_unknown_kind_lists_valid_kinds() -> None:
     with pytest.raises(ConfigError) as exc:
         accounts_source(bad)
     assert exc.value.message == (
-        "[sources.accounts] kind 'graph-exprot' is not known; valid kinds are: graph-export"
+        "[sources.accounts] kind 'graph-exprot' is not known; valid kinds are: graph, graph-export"
     )
 
 
