@@ -10,6 +10,8 @@ from typing import TypeVar
 
 from licensewatch.config import SourceSettings
 from licensewatch.errors import ConfigError
+from licensewatch.sources.cucm import CucmSource
+from licensewatch.sources.cucm_export import CucmExportSource
 from licensewatch.sources.graph import GraphSource
 from licensewatch.sources.graph_export import GraphExportSource
 from licensewatch.sources.interface import AccountsSource, PhonesSource, SeparationsSource
@@ -25,6 +27,8 @@ ACCOUNTS_KINDS: dict[str, Callable[[SourceSettings], AccountsSource]] = {
 }
 PHONES_KINDS: dict[str, Callable[[SourceSettings], PhonesSource]] = {
     "csv": PhonesCsvSource,
+    "cucm": CucmSource,
+    "cucm-export": CucmExportSource,
 }
 SEPARATIONS_KINDS: dict[str, Callable[[SourceSettings], SeparationsSource]] = {
     "csv": SeparationsCsvSource,
