@@ -31,9 +31,11 @@ from licensewatch.notify.transport import Transport
 from licensewatch.pricing import price, rates_in_force
 from licensewatch.publish import publish, staged_folder, write_json
 from licensewatch.reconcile import ReconcileResult, reconcile
+from licensewatch.registration_history import apply_history
 from licensewatch.reports.csvsafe import write_csv
 from licensewatch.reports.finance import Totals, finance_summary, totals
 from licensewatch.reports.findings import findings_table
+from licensewatch.sources.interface import AccountsPull, PhonesPull, SeparationsPull
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -63,6 +65,14 @@ class RunResult:
 
 
 @dataclass(frozen=True)
+class _Inputs:
+    reference: ReferenceData
+    accounts: AccountsPull
+    phones: PhonesPull
+    separations: SeparationsPull
+
+
+@dataclass(frozen=True)
 class _Gathered:
     reference: ReferenceData
     reconciled: ReconcileResult
@@ -87,7 +97,7 @@ def run(
     started = clock()
     as_of_ts = pd.Timestamp(as_of, tz="UTC")
     log.info("run %s starting: as_of=%s dry_run=%s", run_key, as_of.isoformat(), dry_run)
-    gathered = _gather(settings, as_of_ts)
+    inputs = _read_inputs(settings)
     final_dir = settings.reports_dir / as_of.isoformat()
 
     engine = store.open_engine(settings.database_url)
@@ -99,6 +109,13 @@ def run(
             run_id = store.start_run(
                 session, as_of=as_of, started_at=started, dry_run=dry_run, run_key=run_key
             )
+            # Phones get their registration dates from our own observations before
+            # reconcile; the updated history is stored with the rest of the run.
+            phones, history = apply_history(
+                inputs.phones.phones, store.load_history(session), as_of_ts
+            )
+            gathered = _reconcile(settings, inputs, phones, as_of_ts)
+            store.save_history(session, history)
             costed, earlier = _assess(session, gathered, as_of_ts)
             notices, unassigned = compose_notices(
                 costed,
@@ -159,8 +176,8 @@ def run(
     )
 
 
-def _gather(settings: Settings, as_of: pd.Timestamp) -> _Gathered:
-    """Read every input and reconcile; raises before anything is written."""
+def _read_inputs(settings: Settings) -> _Inputs:
+    """Read and validate every input; raises before anything is written."""
     sources = build_sources(settings)
     reference = read_reference(settings)
     accounts = _timed("pull accounts", sources.accounts.pull)
@@ -174,15 +191,21 @@ def _gather(settings: Settings, as_of: pd.Timestamp) -> _Gathered:
         len(phones.phones),
         len(separations.separations),
     )
+    return _Inputs(reference, accounts, phones, separations)
+
+
+def _reconcile(
+    settings: Settings, inputs: _Inputs, phones: pd.DataFrame, as_of: pd.Timestamp
+) -> _Gathered:
     owner_match = str(settings.sources["phones"].options.get("owner_match", "upn"))
     reconciled = _timed(
         "reconcile",
         lambda: reconcile(
-            accounts.accounts,
-            accounts.licenses,
-            phones.phones,
-            separations.separations,
-            reference.exemptions,
+            inputs.accounts.accounts,
+            inputs.accounts.licenses,
+            phones,
+            inputs.separations.separations,
+            inputs.reference.exemptions,
             policy=settings.policy,
             as_of=as_of,
             owner_match=owner_match,
@@ -190,16 +213,16 @@ def _gather(settings: Settings, as_of: pd.Timestamp) -> _Gathered:
         ),
     )
     counts = {
-        "accounts_read": len(accounts.accounts),
-        "licenses_read": len(accounts.licenses),
-        "phones_read": len(phones.phones),
-        "separations_read": len(separations.separations),
+        "accounts_read": len(inputs.accounts.accounts),
+        "licenses_read": len(inputs.accounts.licenses),
+        "phones_read": len(phones),
+        "separations_read": len(inputs.separations.separations),
         **reconciled.counts,
     }
-    notes = (*accounts.notes, *phones.notes, *separations.notes)
+    notes = (*inputs.accounts.notes, *inputs.phones.notes, *inputs.separations.notes)
     for note in notes:
         log.warning("%s", note)
-    return _Gathered(reference, reconciled, counts, accounts.signal, notes)
+    return _Gathered(inputs.reference, reconciled, counts, inputs.accounts.signal, notes)
 
 
 def _assess(

@@ -24,6 +24,7 @@ from licensewatch.store.db import (
     session_factory,
     upgrade,
 )
+from licensewatch.store.registrations import load_history, save_history
 from licensewatch.store.repository import (
     STORED_FINDINGS,
     RunRecord,
@@ -50,11 +51,13 @@ __all__ = [
     "head_revision",
     "last_good_run",
     "list_runs",
+    "load_history",
     "load_state",
     "model_metadata",
     "open_engine",
     "safe_url",
     "save_findings",
+    "save_history",
     "schema_revision",
     "session_factory",
     "start_run",
