@@ -14,16 +14,18 @@ from licensewatch.inputs import build_sources, read_reference
 from licensewatch.sources.interface import AccountsPull, AccountsSource, PhonesSource, Recordable
 
 
-def run(config: Path, as_of: date, *, dry_run: bool, out: TextIO = sys.stdout) -> int:
+def run(config: Path, as_of: date, *, dry_run: bool, out: TextIO | None = None) -> int:
     """``licensewatch run``: the nightly job."""
+    out = out or sys.stdout
     settings = load_settings(config)
     result = pipeline.run(settings, as_of, dry_run=dry_run)
     print_summary(result, out)
     return EXIT_OK
 
 
-def check_config(config: Path, out: TextIO = sys.stdout) -> int:
+def check_config(config: Path, out: TextIO | None = None) -> int:
     """``licensewatch check-config``: validate the config and every file it names."""
+    out = out or sys.stdout
     settings = load_settings(config)
     sources = build_sources(settings)
     for source in (sources.accounts, sources.phones, sources.separations):
@@ -40,12 +42,13 @@ def check_config(config: Path, out: TextIO = sys.stdout) -> int:
     return EXIT_OK
 
 
-def pull(config: Path, save: Path | None, out: TextIO = sys.stdout) -> int:
+def pull(config: Path, save: Path | None, out: TextIO | None = None) -> int:
     """``licensewatch pull``: read the live feeds and optionally save their raw responses.
 
     Saved folders replay through the ``*-export`` kinds (``graph-export``,
     ``cucm-export``), so a bad night can be reproduced offline exactly.
     """
+    out = out or sys.stdout
     settings = load_settings(config)
     sources = build_sources(settings)
     feeds: list[tuple[str, AccountsSource | PhonesSource]] = [
@@ -67,11 +70,12 @@ def pull(config: Path, save: Path | None, out: TextIO = sys.stdout) -> int:
 
 
 def demo(
-    folder: Path, accounts: int, departments: int, seed: int, as_of: date, out: TextIO = sys.stdout
+    folder: Path, accounts: int, departments: int, seed: int, as_of: date, out: TextIO | None = None
 ) -> int:
     """``licensewatch demo``: generate the synthetic organization and run the job on it."""
     from licensewatch.demo import generate
 
+    out = out or sys.stdout
     org = generate(folder, accounts=accounts, departments=departments, seed=seed, as_of=as_of)
     print(
         f"Demo organization in {org.root}: {org.accounts:,} accounts in {org.departments} "

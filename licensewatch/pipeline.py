@@ -130,7 +130,8 @@ def run(
             transport: Transport = (
                 DirectoryTransport(staging / "email-previews") if dry_run else _transport(settings)
             )
-            notified = _deliver(due, transport)
+            told = _deliver(due, transport, verb="previewed" if dry_run else "sent")
+            notified = set() if dry_run else told
             costed = _with_status(costed, earlier | notified)
             run_totals = totals(costed)
             summary = _summary(run_key, as_of, dry_run, gathered, run_totals, len(due))
@@ -259,14 +260,16 @@ def _transport(settings: Settings) -> Transport:
     raise AssertionError(f"transport {settings.mail.transport!r} passed config validation")
 
 
-def _deliver(notices: Sequence[DepartmentNotice], transport: Transport) -> set[str]:
+def _deliver(
+    notices: Sequence[DepartmentNotice], transport: Transport, *, verb: str = "sent"
+) -> set[str]:
     """Send each due notice; return the resource ids that focal points were told about."""
     told: set[str] = set()
     try:
         for notice in notices:
             transport.send(notice.message, key=notice.key)
             told.update(notice.resource_ids)
-            log.info("notice for %s sent to %s", notice.department, ", ".join(notice.to))
+            log.info("notice for %s %s to %s", notice.department, verb, ", ".join(notice.to))
     finally:
         transport.close()
     return told
