@@ -232,15 +232,12 @@ def _assess(
     """Price the findings with what the store remembers; return them and the ids notified before."""
     findings = gathered.reconciled.findings
     state = store.load_state(session, findings["resource_id"].tolist())
-    first_seen = state.set_index("resource_id")["first_seen_dormant"]
-    missing = findings["dormant_since"].isna()
-    if missing.any():
-        # A phone with no owner and no registration dates is dormant since we first saw it so.
-        filled = findings.loc[missing, "resource_id"].map(first_seen).fillna(as_of)
-        findings = findings.copy()
-        findings.loc[missing, "dormant_since"] = pd.to_datetime(filled, utc=True).astype(
-            model.DATETIME
-        )
+    # A phone with no owner and no registration dates is dormant since we first saw it so.
+    seen = findings[["resource_id"]].merge(
+        state[["resource_id", "first_seen_dormant"]], on="resource_id", how="left"
+    )["first_seen_dormant"].set_axis(findings.index)
+    since = findings["dormant_since"].fillna(seen.astype(model.DATETIME)).fillna(as_of)
+    findings = findings.assign(dormant_since=since.astype(model.DATETIME))
     costed = _timed("price", lambda: price(findings, gathered.reference.rate_card, as_of))
     notified_before = state.loc[state["last_notified_at"].notna(), "resource_id"]
     return costed, set(notified_before.astype(str))
