@@ -137,7 +137,13 @@ def run(
             summary = _summary(run_key, as_of, dry_run, gathered, run_totals, len(due))
             _timed(
                 "write reports",
-                lambda: _write_reports(staging, costed, unassigned, gathered, summary),
+                lambda: _write_reports(
+                    staging,
+                    costed,
+                    costed[costed["resource_id"].isin(unassigned["resource_id"])],
+                    gathered,
+                    summary,
+                ),
             )
             _timed(
                 "store",
@@ -233,9 +239,13 @@ def _assess(
     findings = gathered.reconciled.findings
     state = store.load_state(session, findings["resource_id"].tolist())
     # A phone with no owner and no registration dates is dormant since we first saw it so.
-    seen = findings[["resource_id"]].merge(
-        state[["resource_id", "first_seen_dormant"]], on="resource_id", how="left"
-    )["first_seen_dormant"].set_axis(findings.index)
+    seen = (
+        findings[["resource_id"]]
+        .merge(state[["resource_id", "first_seen_dormant"]], on="resource_id", how="left")[
+            "first_seen_dormant"
+        ]
+        .set_axis(findings.index)
+    )
     since = findings["dormant_since"].fillna(seen.astype(model.DATETIME)).fillna(as_of)
     findings = findings.assign(dormant_since=since.astype(model.DATETIME))
     costed = _timed("price", lambda: price(findings, gathered.reference.rate_card, as_of))

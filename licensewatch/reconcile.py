@@ -127,8 +127,8 @@ def _assess_accounts(
     position, by_email_only = _match_separations(acc, effective)
     matched = position.notna().to_numpy()
     taken = position.fillna(-1).astype(int).to_numpy()
-    sep_date = effective["separation_date"].reset_index(drop=True).reindex(taken).reset_index(
-        drop=True
+    sep_date = (
+        effective["separation_date"].reset_index(drop=True).reindex(taken).reset_index(drop=True)
     )
     sep_date = sep_date.where(pd.Series(matched)).astype(model.DATETIME)
     sep_department = (

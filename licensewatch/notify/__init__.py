@@ -1,0 +1,1 @@
+"""Department notices: compose them (Jinja2) and hand them to a transport (directory, …)."""

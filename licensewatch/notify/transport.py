@@ -1,0 +1,34 @@
+"""The transport interface: how a composed notice leaves licensewatch."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from email.message import EmailMessage
+from types import TracebackType
+
+
+class Transport(ABC):
+    """Delivers composed messages: to a folder of .eml files, an SMTP server, Graph, …
+
+    ``key`` is the notice's stable key (filename-safe, unique per as-of date and
+    department); a transport uses it to make a re-send of the same notice
+    idempotent where it can. Failures raise :class:`~licensewatch.errors.DeliveryError`.
+    """
+
+    @abstractmethod
+    def send(self, message: EmailMessage, *, key: str) -> None:
+        """Deliver ``message``; raises ``DeliveryError`` if it could not be handed over."""
+
+    def close(self) -> None:  # noqa: B027 - most transports hold nothing to release
+        """Release connections; the default holds none."""
+
+    def __enter__(self) -> Transport:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,333 @@
+"""Department notices as a focal point receives them: parsed back from the .eml files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from email.message import EmailMessage
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from licensewatch import model
+from licensewatch.config import MailSettings
+from licensewatch.errors import ConfigError
+from licensewatch.notify.compose import ATTACHMENT_COLUMNS, header_text, notice_key
+from tests.notify.org import (
+    FINDINGS,
+    FOCAL_POINTS,
+    FORMULA_NAME,
+    MAIL,
+    RESEARCH,
+    SCRIPT_NAME,
+    compose,
+    deliver,
+    whole_text,
+)
+from tests.reports.costed import AS_OF, costed, finding
+
+#: What identifies each department's rows; none may appear in another department's email.
+OWN = {
+    "Finance": ["bob@x.org", "SEP000000000002", "Bob desk", "license:b:e3", "phone:sep2"],
+    "LEGAL": ["carol@x.org", "erin@x.org", "Erin Shah", "HYPERLINK", "license:c:e3"],
+    RESEARCH: ["wang@x.org", "王小明", "license:w:e3"],
+    "(queue)": ["hank@x.org", "Hank Hill", "frank@x.org", "Frank Bauer"],
+}
+
+
+def attachment(msg: EmailMessage) -> tuple[str, list[dict[str, str]]]:
+    parts = list(msg.iter_attachments())
+    assert len(parts) == 1
+    text = parts[0].get_content()
+    assert isinstance(text, str)
+    return str(parts[0].get_filename()), list(csv.DictReader(io.StringIO(text)))
+
+
+def body(msg: EmailMessage, kind: str) -> str:
+    part = msg.get_body((kind,))
+    assert part is not None
+    text = part.get_content()
+    assert isinstance(text, str)
+    return text.replace("\r\n", "\n")  # the parts travel with CRLF line endings
+
+
+def test_one_email_per_department_with_findings_and_a_focal_point(
+    sent: dict[str, EmailMessage],
+) -> None:
+    assert sorted(sent) == ["Finance", "LEGAL", RESEARCH]
+    finance, legal, research = sent["Finance"], sent["LEGAL"], sent[RESEARCH]
+    assert str(finance["To"]) == "fp.finance@x.org" and finance["Cc"] is None
+    assert str(legal["To"]) == "fp.legal@x.org, boss.legal@x.org"
+    assert str(legal["Cc"]) == "legal.assistant@x.org"
+    assert str(research["To"]) == "fp.rd@x.org"
+    for msg in sent.values():
+        assert str(msg["From"]) == "licensewatch@contoso.org"
+        assert str(msg["Reply-To"]) == "ict-licensing@contoso.org"
+        assert str(msg["Date"]) == "Tue, 31 Dec 2019 00:00:00 +0000"
+        assert re.fullmatch(r"<[^<>@\s]+@contoso\.org>", str(msg["Message-ID"]))
+        assert msg["Bcc"] is None
+
+
+def test_notice_records_match_the_messages() -> None:
+    notices, _ = compose()
+    by_dept = {n.department: n for n in notices}
+    assert by_dept["LEGAL"].language == "fr"  # no French template yet: English fallback
+    assert set(by_dept["LEGAL"].resource_ids) == {"license:c:e3", "license:e:e3"}
+    assert by_dept["Finance"].resource_ids == ("phone:sep2", "license:b:e3")
+    assert by_dept["Finance"].to == ("fp.finance@x.org",)
+    assert by_dept["LEGAL"].cc == ("legal.assistant@x.org",)
+    for n in notices:
+        assert n.key == notice_key(AS_OF, n.department)
+
+
+def test_no_other_departments_rows_anywhere_in_a_message(sent: dict[str, EmailMessage]) -> None:
+    for department, msg in sent.items():
+        text = whole_text(msg)
+        for other, markers in OWN.items():
+            for marker in markers:
+                if other == department:
+                    assert marker in text, (department, marker)
+                else:
+                    assert marker not in text, (department, marker)
+
+
+def test_mime_structure(sent: dict[str, EmailMessage]) -> None:
+    for msg in sent.values():
+        assert msg.get_content_type() == "multipart/mixed"
+        alternative, csv_part = list(msg.iter_parts())
+        assert alternative.get_content_type() == "multipart/alternative"
+        assert [p.get_content_type() for p in alternative.iter_parts()] == [
+            "text/plain",
+            "text/html",
+        ]
+        assert csv_part.get_content_type() == "text/csv"
+        assert csv_part.get_content_disposition() == "attachment"
+        assert csv_part.get_content_charset() == "utf-8"
+    assert attachment(sent["Finance"])[0] == "licensewatch_finance_2019-12-31.csv"
+    assert attachment(sent["LEGAL"])[0] == "licensewatch_legal_2019-12-31.csv"
+
+
+def test_utf8_subject_and_names_survive(sent: dict[str, EmailMessage], tmp_path: Path) -> None:
+    assert str(sent["Finance"]["Subject"]) == (
+        "[licensewatch] Finance: 1 dormant account and 1 phone"
+        " — USD 419.60 a year avoidable — reply by 2020-01-14"
+    )
+    assert str(sent["LEGAL"]["Subject"]) == (
+        "[licensewatch] LEGAL: 2 dormant accounts"
+        " — USD 189.60 a year avoidable — reply by 2020-01-14"
+    )
+    assert str(sent[RESEARCH]["Subject"]).startswith(
+        f"[licensewatch] {RESEARCH}: 1 dormant account"
+    )
+    assert body(sent["Finance"], "plain").startswith("Dear Zoë Müller,")
+    assert "Dear José Ñúñez," in body(sent["LEGAL"], "html")
+    assert body(sent[RESEARCH], "plain").startswith("Dear 李雷,")
+    assert "王小明" in body(sent[RESEARCH], "html")
+    assert attachment(sent[RESEARCH])[1][0]["display_name"] == "王小明"
+    # On the wire the headers are 7-bit (RFC 2047 encoded words).
+    raw = next((tmp_path / "outbox").glob("*_legal_*.eml")).read_bytes()
+    headers = raw.split(b"\r\n\r\n", 1)[0]
+    assert headers.isascii() and b"=?utf-8?" in headers
+
+
+def test_body_says_what_of_whom_by_when_and_why(sent: dict[str, EmailMessage]) -> None:
+    text = body(sent["Finance"], "plain")
+    lines = text.splitlines()
+    assert lines[2].startswith("What we ask: please review the 1 dormant account and 1 phone")
+    assert "by 2020-01-14" in lines[2] and "licensewatch_finance_2019-12-31.csv" in lines[2]
+    assert lines[4].startswith("Why:") and "USD 419.60 a year" in lines[4]
+    assert "Accrued avoidable cost:  USD 110.64" in text
+    # Highest annual cost first: the phone (230.00) before the licence (189.60).
+    assert text.index("SEP000000000002") < text.index("bob@x.org")
+    assert "Last activity: 2019-06-01" in text and "Last activity: never" in text
+    assert (
+        "IP_PHONE — IP desk phone with PC port: USD 230.00 a year,"
+        " effective 2018-07-01 to 2020-06-30" in text
+    )
+    assert "M365_E3 — Microsoft 365 E3 licence: USD 189.60 a year, effective 2016-01-01\n" in text
+    assert "UNUSED_ITEM" not in text  # the basis lists the items that priced this email
+    assert "decision column write remove or keep" in text
+    legal = body(sent["LEGAL"], "plain")
+    assert "Separation date: 2019-11-30" in legal
+    assert "owner has left the organization; no sign-in for longer" in legal
+    assert "Not on the rate card: 1 resource" in legal
+
+
+def test_deadline_follows_response_days() -> None:
+    notices, _ = compose(mail=MailSettings(sender="lw@contoso.org", response_days=3))
+    assert all(str(n.message["Subject"]).endswith("reply by 2020-01-03") for n in notices)
+    assert all(n.message["Reply-To"] is None for n in notices)
+
+
+def test_html_is_escaped_and_text_is_not(sent: dict[str, EmailMessage]) -> None:
+    html = body(sent["Finance"], "html")
+    assert "Bob &lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<script" not in html
+    assert SCRIPT_NAME in body(sent["Finance"], "plain")
+
+
+def test_attachment_rows_are_neutralized_and_ready_for_decisions(
+    sent: dict[str, EmailMessage],
+) -> None:
+    _, rows = attachment(sent["LEGAL"])
+    assert list(rows[0]) == list(ATTACHMENT_COLUMNS)
+    by_subject = {r["subject"]: r for r in rows}
+    assert by_subject["carol@x.org"]["display_name"] == "'" + FORMULA_NAME
+    assert by_subject["carol@x.org"] == {
+        "resource_id": "license:c:e3",
+        "resource_kind": "license",
+        "subject": "carol@x.org",
+        "display_name": "'" + FORMULA_NAME,
+        "reasons": "SEPARATED;INACTIVE",
+        "dormant_since": "2019-06-01",
+        "last_activity": "",
+        "separation_date": "2019-11-30",
+        "item": "M365_E3",
+        "annual_cost_usd": "189.60",
+        "decision": "",
+        "justification": "",
+        "keep_until": "",
+    }
+    assert (
+        by_subject["erin@x.org"]["item"] == ""
+        and by_subject["erin@x.org"]["annual_cost_usd"] == "0.00"
+    )
+
+
+def test_header_injection_is_neutralised(tmp_path: Path) -> None:
+    evil = "Ops\r\nBcc: attacker@evil.example"
+    findings = costed(finding("license:o:e3", evil, "olga@x.org", name="Olga"))
+    focal = model.conform(
+        pd.DataFrame(
+            {
+                "department": [evil],
+                "email": ["fp.ops@x.org"],
+                "name": ["Eve\nBcc: spy@evil.example"],
+            }
+        ),
+        model.FOCAL_POINTS,
+    )
+    notices, queue = compose(findings, focal)
+    assert len(notices) == 1 and queue.empty
+    msg = deliver(notices, tmp_path)[notices[0].department]
+    assert msg["Bcc"] is None and not any(msg.get_all(h) for h in ("Bcc", "bcc"))
+    assert str(msg["Subject"]).startswith(
+        "[licensewatch] Ops Bcc: attacker@evil.example: 1 dormant"
+    )
+    assert set(msg.keys()) == {
+        "Subject", "From", "To", "Reply-To", "Date", "Message-ID", "X-Licensewatch-Run",
+        "X-Licensewatch-Key", "Auto-Submitted", "MIME-Version", "Content-Type",
+    }  # fmt: skip
+    assert body(msg, "plain").startswith("Dear Eve Bcc: spy@evil.example,")
+    assert header_text("a\r\nb\u2028c\x00d\te") == "a b c d e"
+    # The second line of defence: EmailMessage itself refuses a raw line break.
+    raw = notices[0].message
+    with pytest.raises(ValueError, match="linefeed or carriage return"):
+        raw["X-Test"] = "x\r\nBcc: attacker@evil.example"
+
+
+def test_unassigned_queue_is_returned_and_not_mailed_by_default() -> None:
+    notices, queue = compose()
+    assert sorted(queue["subject"]) == ["frank@x.org", "hank@x.org"]
+    assert list(queue.columns) == list(FINDINGS.columns)
+    assert all(n.department != model.UNASSIGNED for n in notices)
+
+
+def test_unassigned_queue_notice_when_configured(tmp_path: Path) -> None:
+    mail = MailSettings(
+        sender="lw@contoso.org", unassigned_to=("ict@contoso.org", "it2@contoso.org")
+    )
+    notices, queue = compose(mail=mail)
+    assert len(queue) == 2
+    sent = deliver(notices, tmp_path)
+    msg = sent[model.UNASSIGNED]
+    assert str(msg["To"]) == "ict@contoso.org, it2@contoso.org"
+    assert str(msg["Subject"]).startswith("[licensewatch] (unassigned): 2 dormant accounts")
+    assert body(msg, "plain").startswith("Hello,")
+    assert "no department's focal point owns them" in body(msg, "plain")
+    name, rows = attachment(msg)
+    assert name == "licensewatch_unassigned_2019-12-31.csv"
+    assert {(r["department"], r["subject"]) for r in rows} == {
+        ("HR", "hank@x.org"),
+        (model.UNASSIGNED, "frank@x.org"),
+    }
+    text = whole_text(msg)
+    for markers in (OWN["Finance"], OWN["LEGAL"], OWN[RESEARCH]):
+        assert not any(m in text for m in markers)
+    notice = next(n for n in notices if n.department == model.UNASSIGNED)
+    assert set(notice.resource_ids) == {"license:h:e3", "license:f:e3"}
+
+
+def test_a_focal_point_for_unassigned_does_not_capture_the_queue() -> None:
+    focal = pd.concat(
+        [FOCAL_POINTS, model.conform(
+            pd.DataFrame({"department": [model.UNASSIGNED], "email": ["x@x.org"]}),
+            model.FOCAL_POINTS,
+        )],
+        ignore_index=True,
+    )  # fmt: skip
+    notices, queue = compose(FINDINGS, focal)
+    assert model.UNASSIGNED not in {n.department for n in notices}
+    assert "frank@x.org" in set(queue["subject"])
+
+
+def test_large_department_lists_200_rows_and_attaches_all(tmp_path: Path) -> None:
+    rows = [
+        finding(f"license:{i}:e3", "Finance", f"user{i:04d}@x.org", rate=10000 + i)
+        for i in range(250)
+    ]
+    notices, _ = compose(costed(*rows))
+    msg = deliver(notices, tmp_path)["Finance"]
+    text = body(msg, "plain")
+    assert "\n200. " in text and "\n201. " not in text
+    assert "… and 50 more in the attached CSV." in text
+    assert "… and 50 more in the attached CSV." in body(msg, "html")
+    assert text.index("user0249@") < text.index("user0248@")  # highest annual cost first
+    assert "user0049@" not in text
+    _, attached = attachment(msg)
+    assert len(attached) == 250 and attached[0]["subject"] == "user0249@x.org"
+
+
+def test_keys_are_stable_filename_safe_and_distinct() -> None:
+    assert notice_key(AS_OF, "Finance") == notice_key(AS_OF, " finance ")
+    assert notice_key(AS_OF, "R&D") != notice_key(AS_OF, "R-D")
+    assert notice_key(AS_OF, "研究部") != notice_key(AS_OF, "開発部")
+    for dept in ("R&D", "研究部", "../etc/passwd", "Ops\r\nBcc: x"):
+        assert re.fullmatch(r"2019-12-31_[a-z0-9-]+_[0-9a-f]{10}", notice_key(AS_OF, dept))
+    assert notice_key(AS_OF, "Zoë's Team").startswith("2019-12-31_zoe-s-team_")
+
+
+def test_template_override_and_language_variant(tmp_path: Path) -> None:
+    folder = tmp_path / "templates" / "email"
+    folder.mkdir(parents=True)
+    (folder / "notice.fr.txt.j2").write_text(
+        "Bonjour {{ greeting_name }}, réponse avant le {{ deadline }}.\n", encoding="utf-8"
+    )
+    notices, _ = compose(templates_dir=tmp_path / "templates")
+    by_dept = {n.department: n.message for n in notices}
+    assert body(by_dept["LEGAL"], "plain") == "Bonjour José Ñúñez, réponse avant le 2020-01-14.\n"
+    assert body(by_dept["Finance"], "plain").startswith("Dear Zoë Müller,")
+    assert "What we ask" in body(by_dept["LEGAL"], "html")  # no French HTML: English fallback
+
+
+def test_bad_templates_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        compose(templates_dir=tmp_path / "missing")
+    folder = tmp_path / "t" / "email"
+    folder.mkdir(parents=True)
+    (folder / "notice.txt.j2").write_text("{{ no_such_name }}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="no_such_name"):
+        compose(templates_dir=tmp_path / "t")
+
+
+def test_no_findings_no_notices() -> None:
+    notices, queue = compose(costed(), mail=MailSettings(unassigned_to=("ict@contoso.org",)))
+    assert notices == [] and queue.empty
+
+
+def test_mail_settings_fixture_is_used() -> None:
+    assert MAIL.organization == "Contoso"
+    notices, _ = compose()
+    assert "cost Contoso USD" in body(notices[0].message, "plain")
