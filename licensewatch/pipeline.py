@@ -10,7 +10,6 @@ emails inside them) and leaves the database and the outbox untouched.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from licensewatch.reports.csvsafe import write_csv
 from licensewatch.reports.finance import Totals, finance_summary, totals
 from licensewatch.reports.findings import findings_table
 from licensewatch.sources.interface import AccountsPull, PhonesPull, SeparationsPull
+from licensewatch.stages import Stages, StageTiming
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -62,6 +62,7 @@ class RunResult:
     unassigned_findings: int
     signal: str
     notes: tuple[str, ...]
+    stages: tuple[StageTiming, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,8 @@ def run(
     started = clock()
     as_of_ts = pd.Timestamp(as_of, tz="UTC")
     log.info("run %s starting: as_of=%s dry_run=%s", run_key, as_of.isoformat(), dry_run)
-    inputs = _read_inputs(settings)
+    stages = Stages()
+    inputs = _read_inputs(settings, stages)
     final_dir = settings.reports_dir / as_of.isoformat()
 
     engine = store.open_engine(settings.database_url)
@@ -114,28 +116,34 @@ def run(
             phones, history = apply_history(
                 inputs.phones.phones, store.load_history(session), as_of_ts
             )
-            gathered = _reconcile(settings, inputs, phones, as_of_ts)
+            gathered = _reconcile(settings, inputs, phones, as_of_ts, stages)
             store.save_history(session, history)
-            costed, earlier = _assess(session, gathered, as_of_ts)
-            notices, unassigned = compose_notices(
-                costed,
-                gathered.reference.focal_points,
-                as_of=as_of_ts,
-                mail=settings.mail,
-                rate_card_in_force=rates_in_force(gathered.reference.rate_card, as_of_ts),
-                templates_dir=settings.templates_dir,
-                run_key=run_key,
+            costed, earlier = _assess(session, gathered, as_of_ts, stages)
+            notices, unassigned = stages.run(
+                "compose emails",
+                lambda: compose_notices(
+                    costed,
+                    gathered.reference.focal_points,
+                    as_of=as_of_ts,
+                    mail=settings.mail,
+                    rate_card_in_force=rates_in_force(gathered.reference.rate_card, as_of_ts),
+                    templates_dir=settings.templates_dir,
+                    run_key=run_key,
+                ),
             )
             due = [n for n in notices if not set(n.resource_ids) <= earlier]
             transport: Transport = (
                 DirectoryTransport(staging / "email-previews") if dry_run else _transport(settings)
             )
-            told = _deliver(due, transport, verb="previewed" if dry_run else "sent")
+            told = stages.run(
+                "deliver emails",
+                lambda: _deliver(due, transport, verb="previewed" if dry_run else "sent"),
+            )
             notified = set() if dry_run else told
             costed = _with_status(costed, earlier | notified)
             run_totals = totals(costed)
             summary = _summary(run_key, as_of, dry_run, gathered, run_totals, len(due))
-            _timed(
+            stages.run(
                 "write reports",
                 lambda: _write_reports(
                     staging,
@@ -145,7 +153,7 @@ def run(
                     summary,
                 ),
             )
-            _timed(
+            stages.run(
                 "store",
                 lambda: _store(
                     session, run_id, costed, notified, run_totals, gathered.counts, clock, dry_run
@@ -180,16 +188,17 @@ def run(
         unassigned_findings=len(unassigned),
         signal=gathered.signal,
         notes=gathered.notes,
+        stages=tuple(stages.timings),
     )
 
 
-def _read_inputs(settings: Settings) -> _Inputs:
+def _read_inputs(settings: Settings, stages: Stages) -> _Inputs:
     """Read and validate every input; raises before anything is written."""
     sources = build_sources(settings)
     reference = read_reference(settings)
-    accounts = _timed("pull accounts", sources.accounts.pull)
-    phones = _timed("pull phones", sources.phones.pull)
-    separations = _timed("pull separations", sources.separations.pull)
+    accounts = stages.run("pull accounts", sources.accounts.pull)
+    phones = stages.run("pull phones", sources.phones.pull)
+    separations = stages.run("read separations", sources.separations.pull)
     log.info(
         "pulled %d accounts (%d licences; activity from %s), %d phones, %d separations",
         len(accounts.accounts),
@@ -202,10 +211,10 @@ def _read_inputs(settings: Settings) -> _Inputs:
 
 
 def _reconcile(
-    settings: Settings, inputs: _Inputs, phones: pd.DataFrame, as_of: pd.Timestamp
+    settings: Settings, inputs: _Inputs, phones: pd.DataFrame, as_of: pd.Timestamp, stages: Stages
 ) -> _Gathered:
     owner_match = str(settings.sources["phones"].options.get("owner_match", "upn"))
-    reconciled = _timed(
+    reconciled = stages.run(
         "reconcile",
         lambda: reconcile(
             inputs.accounts.accounts,
@@ -233,7 +242,7 @@ def _reconcile(
 
 
 def _assess(
-    session: Session, gathered: _Gathered, as_of: pd.Timestamp
+    session: Session, gathered: _Gathered, as_of: pd.Timestamp, stages: Stages
 ) -> tuple[pd.DataFrame, set[str]]:
     """Price the findings with what the store remembers; return them and the ids notified before."""
     findings = gathered.reconciled.findings
@@ -248,7 +257,7 @@ def _assess(
     )
     since = findings["dormant_since"].fillna(seen.astype(model.DATETIME)).fillna(as_of)
     findings = findings.assign(dormant_since=since.astype(model.DATETIME))
-    costed = _timed("price", lambda: price(findings, gathered.reference.rate_card, as_of))
+    costed = stages.run("price", lambda: price(findings, gathered.reference.rate_card, as_of))
     notified_before = state.loc[state["last_notified_at"].notna(), "resource_id"]
     return costed, set(notified_before.astype(str))
 
@@ -354,10 +363,3 @@ def _summary(
         "notices": notices,
         "notes": list(gathered.notes),
     }
-
-
-def _timed(stage: str, step: Callable[[], T]) -> T:
-    started = time.perf_counter()
-    value = step()
-    log.info("%s: %.2f s", stage, time.perf_counter() - started)
-    return value

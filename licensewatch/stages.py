@@ -1,0 +1,47 @@
+"""Time and peak memory of each stage of a run, for the log and the benchmarks."""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from licensewatch.logs import get_logger
+
+log = get_logger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class StageTiming:
+    """One stage: wall seconds and the process's peak resident memory when it ended."""
+
+    name: str
+    seconds: float
+    peak_rss_mb: float
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident set size so far, in MiB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports KiB, macOS bytes.
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+@dataclass
+class Stages:
+    """Runs named steps, logging and keeping how long each took."""
+
+    timings: list[StageTiming] = field(default_factory=list)
+
+    def run(self, name: str, step: Callable[[], T]) -> T:
+        """Run ``step`` as the stage ``name`` and return its value."""
+        started = time.perf_counter()
+        value = step()
+        timing = StageTiming(name, time.perf_counter() - started, peak_rss_mb())
+        self.timings.append(timing)
+        log.info("%s: %.2f s (peak memory %.0f MiB)", name, timing.seconds, timing.peak_rss_mb)
+        return value
