@@ -86,11 +86,26 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="compute and write reports (with email previews) but send and record nothing",
     )
+    run.add_argument(
+        "--override-brake",
+        action="store_true",
+        help="notify even if the safety brake trips (logged with who and when)",
+    )
 
     sub.add_parser(
         "check-config",
         parents=[common, config],
         help="validate the config and every file it names, without writing anything",
+    )
+
+    db = sub.add_parser("db", parents=[common], help="database maintenance")
+    db_sub = db.add_subparsers(
+        dest="db_command", required=True, metavar="ACTION", help="what to do"
+    )
+    db_sub.add_parser(
+        "upgrade",
+        parents=[common, config],
+        help="apply the schema migrations (runs also do this before they write)",
     )
 
     pull = sub.add_parser(
@@ -159,7 +174,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     if args.command == "run":
-        return commands.run(args.config, args.as_of or today, dry_run=args.dry_run)
+        return commands.run(
+            args.config,
+            args.as_of or today,
+            dry_run=args.dry_run,
+            override_brake=args.override_brake,
+        )
+    if args.command == "db":
+        return commands.db_upgrade(args.config)
     if args.command == "pull":
         return commands.pull(args.config, args.save)
     if args.command == "check-config":

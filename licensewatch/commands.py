@@ -7,19 +7,51 @@ from datetime import date
 from pathlib import Path
 from typing import TextIO
 
-from licensewatch import model, pipeline
+from licensewatch import model, pipeline, store
 from licensewatch.config import load_settings
-from licensewatch.errors import EXIT_OK
+from licensewatch.errors import EXIT_OK, SafetyBrake
 from licensewatch.inputs import build_sources, read_reference
 from licensewatch.sources.interface import AccountsPull, AccountsSource, PhonesSource, Recordable
 
 
-def run(config: Path, as_of: date, *, dry_run: bool, out: TextIO | None = None) -> int:
+def run(
+    config: Path,
+    as_of: date,
+    *,
+    dry_run: bool,
+    override_brake: bool = False,
+    out: TextIO | None = None,
+) -> int:
     """``licensewatch run``: the nightly job."""
     out = out or sys.stdout
     settings = load_settings(config)
-    result = pipeline.run(settings, as_of, dry_run=dry_run)
+    result = pipeline.run(settings, as_of, dry_run=dry_run, override_brake=override_brake)
     print_summary(result, out)
+    if result.status == "braked":
+        raise SafetyBrake(
+            f"safety brake: nothing was sent ({'; '.join(result.brake_reasons)})",
+            hint=f"see {result.reports_dir / 'BRAKED.txt'}; if the numbers are right, "
+            "re-run with --override-brake",
+        )
+    return EXIT_OK
+
+
+def db_upgrade(config: Path, out: TextIO | None = None) -> int:
+    """``licensewatch db upgrade``: bring the database to the newest schema."""
+    out = out or sys.stdout
+    settings = load_settings(config)
+    engine = store.open_engine(settings.database_url)
+    try:
+        before = store.schema_revision(engine)
+        store.upgrade(engine)
+        after = store.schema_revision(engine)
+    finally:
+        engine.dispose()
+    where = store.safe_url(settings.database_url)
+    if before == after:
+        print(f"{where}: already at the newest schema ({after})", file=out)
+    else:
+        print(f"{where}: upgraded from {before or 'empty'} to {after}", file=out)
     return EXIT_OK
 
 
@@ -95,7 +127,7 @@ def demo(
 def print_summary(result: pipeline.RunResult, out: TextIO) -> None:
     """A short summary of a run for the person (or cron mail) reading stdout."""
     c, t = result.counts, result.totals
-    label = "dry run" if result.status == "dry_run" else "done"
+    label = {"dry_run": "dry run", "braked": "BRAKED: nothing sent"}.get(result.status, "done")
     rows: list[tuple[str, str]] = [
         ("accounts read", f"{c.get('accounts_read', 0):,} (activity from {result.signal})"),
         ("phones read", f"{c.get('phones_read', 0):,}"),
@@ -119,7 +151,8 @@ def print_summary(result: pipeline.RunResult, out: TextIO) -> None:
     if result.outbox_dir is not None:
         rows.append(("emails", f"{result.notices} department notices in {result.outbox_dir}"))
     else:
-        rows.append(("emails", f"none sent (dry run); previews in {result.reports_dir}"))
+        rows.append(("emails", f"none sent ({label}); previews in {result.reports_dir}"))
+    rows += [("safety brake", why) for why in result.brake_reasons]
     if result.unassigned_findings:
         rows.append(
             (

@@ -30,6 +30,9 @@ class Policy:
     separation_grace_days: int = 0
     activity_signal: str = "successful"
     max_dormant_fraction: float = 0.25
+    max_feed_drop: float = 0.10
+    max_new_findings_factor: float = 3.0
+    new_findings_floor: int = 100
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,20 @@ def _policy(doc: Mapping[str, Any]) -> Policy:
     fraction = _get(t, "policy", "max_dormant_fraction", float, d.max_dormant_fraction)
     if not 0 < fraction <= 1:
         raise ConfigError(f"[policy] max_dormant_fraction must be in (0, 1], not {fraction}")
+    feed_drop = _get(t, "policy", "max_feed_drop", float, d.max_feed_drop)
+    if not 0 <= feed_drop < 1:
+        raise ConfigError(f"[policy] max_feed_drop must be in [0, 1), not {feed_drop}")
+    factor = _get(t, "policy", "max_new_findings_factor", float, d.max_new_findings_factor)
+    if factor < 1:
+        raise ConfigError(f"[policy] max_new_findings_factor must be 1 or more, not {factor}")
     return Policy(
+        max_feed_drop=feed_drop,
+        max_new_findings_factor=factor,
+        new_findings_floor=_non_negative(
+            "policy",
+            "new_findings_floor",
+            _get(t, "policy", "new_findings_floor", int, d.new_findings_floor),
+        ),
         inactive_days=_non_negative(
             "policy", "inactive_days", _get(t, "policy", "inactive_days", int, d.inactive_days)
         ),

@@ -108,3 +108,7 @@ class SafetyBrake(LicensewatchError):
 
 class StorageError(LicensewatchError):
     """The database could not be reached or is not at the expected schema."""
+
+
+class RunInProgress(LicensewatchError):
+    """Another run holds the database's run lock; this one did nothing."""

@@ -10,6 +10,10 @@ emails inside them) and leaves the database and the outbox untouched.
 
 from __future__ import annotations
 
+import getpass
+import json
+import os
+import shutil
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,9 +22,11 @@ from pathlib import Path
 from typing import TypeVar
 
 import pandas as pd
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from licensewatch import model, store
+from licensewatch import brake, model, store
+from licensewatch.brake import Baseline
 from licensewatch.config import Settings
 from licensewatch.inputs import ReferenceData, build_sources, read_reference
 from licensewatch.logs import get_logger
@@ -63,6 +69,7 @@ class RunResult:
     signal: str
     notes: tuple[str, ...]
     stages: tuple[StageTiming, ...] = ()
+    brake_reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,109 +94,175 @@ def run(
     as_of: date,
     *,
     dry_run: bool = False,
+    override_brake: bool = False,
     clock: Callable[[], datetime] = utc_now,
 ) -> RunResult:
     """Run the nightly job for ``as_of`` and return what it did.
 
     Raises a :class:`~licensewatch.errors.LicensewatchError` subclass on bad
-    config or input (nothing written), source failure, or storage failure.
+    config or input (nothing written), source failure, storage failure, or
+    another run holding the lock. A run the safety brake stopped returns with
+    status ``braked`` (nothing sent); the caller turns that into exit code 3.
     """
     run_key = uuid.uuid4().hex[:12]
+    engine = store.open_engine(settings.database_url)
+    try:
+        with store.run_lock(engine):
+            _remove_leftovers(settings.reports_dir)
+            return _run_locked(settings, engine, as_of, run_key, dry_run, override_brake, clock)
+    finally:
+        engine.dispose()
+
+
+def _run_locked(
+    settings: Settings,
+    engine: Engine,
+    as_of: date,
+    run_key: str,
+    dry_run: bool,
+    override_brake: bool,
+    clock: Callable[[], datetime],
+) -> RunResult:
     started = clock()
     as_of_ts = pd.Timestamp(as_of, tz="UTC")
     log.info("run %s starting: as_of=%s dry_run=%s", run_key, as_of.isoformat(), dry_run)
     stages = Stages()
     inputs = _read_inputs(settings, stages)
     final_dir = settings.reports_dir / as_of.isoformat()
-
-    engine = store.open_engine(settings.database_url)
-    try:
-        store.upgrade(engine)
-        # Closing the session without a commit rolls back: a failure anywhere below
-        # leaves the database as it was, and staged_folder removes the staged reports.
-        with Session(engine) as session, staged_folder(final_dir, run_key) as staging:
-            run_id = store.start_run(
-                session, as_of=as_of, started_at=started, dry_run=dry_run, run_key=run_key
-            )
-            # Phones get their registration dates from our own observations before
-            # reconcile; the updated history is stored with the rest of the run.
-            phones, history = apply_history(
-                inputs.phones.phones, store.load_history(session), as_of_ts
-            )
-            gathered = _reconcile(settings, inputs, phones, as_of_ts, stages)
+    store.upgrade(engine)
+    # Closing the session without a commit rolls back: a failure anywhere below
+    # leaves the database as it was, and staged_folder removes the staged reports.
+    with Session(engine) as session, staged_folder(final_dir, run_key) as staging:
+        run_id = store.start_run(
+            session, as_of=as_of, started_at=started, dry_run=dry_run, run_key=run_key
+        )
+        # Phones get their registration dates from our own observations before
+        # reconcile; the updated history is stored with the rest of the run.
+        phones, history = apply_history(inputs.phones.phones, store.load_history(session), as_of_ts)
+        gathered = _reconcile(settings, inputs, phones, as_of_ts, stages)
+        costed, earlier, known = _assess(session, gathered, as_of_ts, stages)
+        gathered.counts["new_findings"] = int((~costed["resource_id"].isin(known)).sum())
+        brake_reasons = _brake(session, gathered.counts, settings, override_brake)
+        braked = bool(brake_reasons) and not override_brake
+        notices, unassigned = stages.run(
+            "compose emails",
+            lambda: compose_notices(
+                costed,
+                gathered.reference.focal_points,
+                as_of=as_of_ts,
+                mail=settings.mail,
+                rate_card_in_force=rates_in_force(gathered.reference.rate_card, as_of_ts),
+                templates_dir=settings.templates_dir,
+                run_key=run_key,
+            ),
+        )
+        due = [n for n in notices if not set(n.resource_ids) <= earlier]
+        preview = dry_run or braked
+        transport: Transport = (
+            DirectoryTransport(staging / "email-previews") if preview else _transport(settings)
+        )
+        told = stages.run(
+            "deliver emails",
+            lambda: _deliver(due, transport, verb="previewed" if preview else "sent"),
+        )
+        notified = set() if preview else told
+        costed = _with_status(costed, earlier | notified)
+        run_totals = totals(costed)
+        status = "dry_run" if dry_run else ("braked" if braked else "ok")
+        summary = _summary(run_key, as_of, status, gathered, run_totals, len(due), brake_reasons)
+        stages.run(
+            "write reports",
+            lambda: _write_reports(
+                staging,
+                costed,
+                costed[costed["resource_id"].isin(unassigned["resource_id"])],
+                gathered,
+                summary,
+                brake_reasons if braked else (),
+            ),
+        )
+        stages.run(
+            "store",
+            lambda: _store(
+                session, run_id, costed, notified, run_totals, gathered.counts, clock, status
+            ),
+        )
+        if status == "ok":
+            # A braked run keeps its findings for diagnosis but must not move
+            # what we remember about resources and phones.
             store.save_history(session, history)
-            costed, earlier = _assess(session, gathered, as_of_ts, stages)
-            notices, unassigned = stages.run(
-                "compose emails",
-                lambda: compose_notices(
-                    costed,
-                    gathered.reference.focal_points,
-                    as_of=as_of_ts,
-                    mail=settings.mail,
-                    rate_card_in_force=rates_in_force(gathered.reference.rate_card, as_of_ts),
-                    templates_dir=settings.templates_dir,
-                    run_key=run_key,
-                ),
-            )
-            due = [n for n in notices if not set(n.resource_ids) <= earlier]
-            transport: Transport = (
-                DirectoryTransport(staging / "email-previews") if dry_run else _transport(settings)
-            )
-            told = stages.run(
-                "deliver emails",
-                lambda: _deliver(due, transport, verb="previewed" if dry_run else "sent"),
-            )
-            notified = set() if dry_run else told
-            costed = _with_status(costed, earlier | notified)
-            run_totals = totals(costed)
-            summary = _summary(run_key, as_of, dry_run, gathered, run_totals, len(due))
-            stages.run(
-                "write reports",
-                lambda: _write_reports(
-                    staging,
-                    costed,
-                    costed[costed["resource_id"].isin(unassigned["resource_id"])],
-                    gathered,
-                    summary,
-                ),
-            )
-            stages.run(
-                "store",
-                lambda: _store(
-                    session, run_id, costed, notified, run_totals, gathered.counts, clock, dry_run
-                ),
-            )
-            if dry_run:
-                session.rollback()
-            else:
-                session.commit()
-            publish(staging, final_dir)
-    finally:
-        engine.dispose()
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
+        publish(staging, final_dir)
 
     log.info(
-        "run %s finished%s: %d findings, USD %s a year avoidable, %d notices",
+        "run %s %s: as_of=%s %d findings, USD %s a year avoidable, %d notices%s; counts %s",
         run_key,
-        " (dry run: nothing sent or recorded)" if dry_run else "",
+        {
+            "ok": "finished",
+            "dry_run": "finished (dry run: nothing sent or recorded)",
+            "braked": "BRAKED (nothing sent)",
+        }[status],
+        as_of.isoformat(),
         len(costed),
         model.money(run_totals.annual_avoidable_cents),
-        len(due),
+        0 if preview else len(due),
+        " previewed" if preview else " sent",
+        json.dumps(gathered.counts, sort_keys=True),
     )
     return RunResult(
         run_key=run_key,
         run_id=None if dry_run else run_id,
         as_of=as_of,
-        status="dry_run" if dry_run else "ok",
+        status=status,
         counts=gathered.counts,
         totals=run_totals,
         reports_dir=final_dir,
-        outbox_dir=None if dry_run else settings.mail.directory,
-        notices=len(due),
+        outbox_dir=None if preview else settings.mail.directory,
+        notices=0 if preview else len(due),
         unassigned_findings=len(unassigned),
         signal=gathered.signal,
         notes=gathered.notes,
         stages=tuple(stages.timings),
+        brake_reasons=tuple(brake_reasons),
     )
+
+
+def _brake(
+    session: Session, counts: Mapping[str, int], settings: Settings, override: bool
+) -> list[str]:
+    """Check the run against the last good one; log an override with who and when."""
+    last = store.last_good_run(session)
+    baseline = None if last is None else Baseline(last.as_of.isoformat(), last.counts)
+    reasons = brake.check(counts, baseline, settings.policy)
+    for reason in reasons:
+        log.warning("safety brake: %s", reason)
+    if reasons and override:
+        log.warning(
+            "safety brake OVERRIDDEN by %s at %s (--override-brake): notifying anyway",
+            _operator(),
+            utc_now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+    return reasons
+
+
+def _operator() -> str:
+    try:
+        return str(getpass.getuser())
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
+
+
+def _remove_leftovers(reports_dir: Path) -> None:
+    """Remove staging folders a killed run left behind (we hold the run lock)."""
+    if not reports_dir.is_dir():
+        return
+    for path in reports_dir.iterdir():
+        if path.name.startswith(".") and (".staging-" in path.name or ".old-" in path.name):
+            log.info("removing %s, left by an interrupted run", path.name)
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _read_inputs(settings: Settings, stages: Stages) -> _Inputs:
@@ -243,8 +316,12 @@ def _reconcile(
 
 def _assess(
     session: Session, gathered: _Gathered, as_of: pd.Timestamp, stages: Stages
-) -> tuple[pd.DataFrame, set[str]]:
-    """Price the findings with what the store remembers; return them and the ids notified before."""
+) -> tuple[pd.DataFrame, set[str], set[str]]:
+    """Price the findings with what the store remembers.
+
+    Returns the costed findings, the ids focal points were told about before,
+    and the ids already known dormant from earlier runs.
+    """
     findings = gathered.reconciled.findings
     state = store.load_state(session, findings["resource_id"].tolist())
     # A phone with no owner and no registration dates is dormant since we first saw it so.
@@ -259,7 +336,7 @@ def _assess(
     findings = findings.assign(dormant_since=since.astype(model.DATETIME))
     costed = stages.run("price", lambda: price(findings, gathered.reference.rate_card, as_of))
     notified_before = state.loc[state["last_notified_at"].notna(), "resource_id"]
-    return costed, set(notified_before.astype(str))
+    return costed, set(notified_before.astype(str)), set(state["resource_id"].astype(str))
 
 
 def _with_status(costed: pd.DataFrame, notified: Collection[str]) -> pd.DataFrame:
@@ -297,6 +374,7 @@ def _write_reports(
     unassigned: pd.DataFrame,
     gathered: _Gathered,
     summary: Mapping[str, object],
+    brake_reasons: Sequence[str],
 ) -> None:
     write_csv(findings_table(costed), folder / "findings.csv")
     write_csv(finance_summary(costed), folder / "finance_summary.csv")
@@ -305,6 +383,13 @@ def _write_reports(
     leavers["separation_date"] = leavers["separation_date"].dt.strftime("%Y-%m-%d")
     write_csv(leavers, folder / "leavers_without_account.csv")
     write_json(folder / "run_summary.json", summary)
+    if brake_reasons:
+        reasons = "".join(f"- {reason}\n" for reason in brake_reasons)
+        (folder / "BRAKED.txt").write_text(
+            "BRAKED: this run sent nothing: the data looked incomplete or implausible.\n"
+            f"{reasons}Check the feeds; if the numbers are right, re-run with --override-brake.\n",
+            encoding="utf-8",
+        )
 
 
 def _store(
@@ -315,22 +400,23 @@ def _store(
     run_totals: Totals,
     counts: Mapping[str, int],
     clock: Callable[[], datetime],
-    dry_run: bool,
+    status: str,
 ) -> None:
     now = clock()
     store.save_findings(session, run_id, costed)
-    store.update_state(
-        session,
-        run_id,
-        costed,
-        seen_at=now,
-        notified_ids=notified,
-        notified_at=now if notified else None,
-    )
+    if status != "braked":
+        store.update_state(
+            session,
+            run_id,
+            costed,
+            seen_at=now,
+            notified_ids=notified,
+            notified_at=now if notified else None,
+        )
     store.finish_run(
         session,
         run_id,
-        status="dry_run" if dry_run else "ok",
+        status=status,
         finished_at=clock(),
         counts=counts,
         annual_avoidable_cents=run_totals.annual_avoidable_cents,
@@ -342,15 +428,19 @@ def _store(
 def _summary(
     run_key: str,
     as_of: date,
-    dry_run: bool,
+    status: str,
     gathered: _Gathered,
     run_totals: Totals,
     notices: int,
+    brake_reasons: Sequence[str],
 ) -> dict[str, object]:
     return {
         "run_key": run_key,
         "as_of": as_of.isoformat(),
-        "dry_run": dry_run,
+        "status": status,
+        "dry_run": status == "dry_run",
+        "braked": status == "braked",
+        "brake_reasons": list(brake_reasons),
         "activity_signal": gathered.signal,
         "counts": dict(sorted(gathered.counts.items())),
         "findings_by_reason": dict(sorted(run_totals.by_reason.items())),

@@ -128,6 +128,8 @@ url = "sqlite:///licensewatch.db"
 [policy]
 inactive_days = 90
 phone_inactive_days = 90
+# Five of seven licensed accounts are dormant in this tiny organization.
+max_dormant_fraction = 0.9
 
 [sources.accounts]
 kind = "graph-export"

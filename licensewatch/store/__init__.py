@@ -24,6 +24,7 @@ from licensewatch.store.db import (
     session_factory,
     upgrade,
 )
+from licensewatch.store.lock import run_lock
 from licensewatch.store.registrations import load_history, save_history
 from licensewatch.store.repository import (
     STORED_FINDINGS,
@@ -55,6 +56,7 @@ __all__ = [
     "load_state",
     "model_metadata",
     "open_engine",
+    "run_lock",
     "safe_url",
     "save_findings",
     "save_history",

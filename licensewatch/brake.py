@@ -1,0 +1,62 @@
+"""The safety brake: a run that looks incomplete or implausible must not write to anyone.
+
+A half-read sign-in feed makes everybody look dormant. Before anything is sent
+the run compares what it pulled with the last good run and with the policy;
+:func:`check` returns the reasons to stop (empty when the run may proceed). Pure:
+numbers in, reasons out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from licensewatch.config import Policy
+
+#: Feeds whose size must not drop sharply between two runs (counts keys).
+FEEDS = {
+    "accounts_read": "accounts",
+    "licenses_read": "licence assignments",
+    "phones_read": "phones",
+}
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What the last good run saw (None when there is no good run yet)."""
+
+    as_of: str
+    counts: Mapping[str, int]
+
+
+def check(counts: Mapping[str, int], baseline: Baseline | None, policy: Policy) -> list[str]:
+    """Reasons to brake, in plain words; an empty list means the run may notify."""
+    reasons: list[str] = []
+    licensed = counts.get("licensed_accounts", 0)
+    dormant = counts.get("dormant_accounts", 0)
+    if licensed and dormant / licensed > policy.max_dormant_fraction:
+        reasons.append(
+            f"{dormant:,} of {licensed:,} licensed accounts ({dormant / licensed:.1%}) look "
+            f"dormant, above max_dormant_fraction {policy.max_dormant_fraction:.0%}: "
+            "is the sign-in feed complete?"
+        )
+    if baseline is None:
+        return reasons
+    for key, label in FEEDS.items():
+        before, now = baseline.counts.get(key, 0), counts.get(key, 0)
+        if before and (before - now) / before > policy.max_feed_drop:
+            reasons.append(
+                f"{label} fell from {before:,} (last good run, {baseline.as_of}) to {now:,} "
+                f"({(before - now) / before:.1%} fewer), more than max_feed_drop "
+                f"{policy.max_feed_drop:.0%}: was the pull complete?"
+            )
+    before_new, now_new = baseline.counts.get("new_findings", 0), counts.get("new_findings", 0)
+    limit = policy.max_new_findings_factor * max(before_new, policy.new_findings_floor)
+    if now_new > limit:
+        reasons.append(
+            f"{now_new:,} new findings against {before_new:,} in the last good run "
+            f"({baseline.as_of}), more than max_new_findings_factor "
+            f"{policy.max_new_findings_factor:g} × max(that, new_findings_floor "
+            f"{policy.new_findings_floor:,})"
+        )
+    return reasons

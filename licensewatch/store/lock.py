@@ -1,0 +1,94 @@
+"""One run at a time per database.
+
+SQLite: an exclusive ``flock`` on ``<database>.lock`` beside the database file.
+PostgreSQL: a session-level advisory lock on a connection of its own. Both are
+released by the operating system or the server when the process dies, so a run
+killed with ``kill -9`` leaves no stale lock behind for the next night.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from licensewatch.errors import RunInProgress
+from licensewatch.store.db import safe_url, storage_errors
+
+#: pg_advisory_lock key: "licensewatch" in a 63-bit integer, the same for every run.
+ADVISORY_KEY = 0x6C6963656E7365
+
+
+def lock_file(engine: Engine) -> Path | None:
+    """The lock file of a SQLite database (None for in-memory databases and other backends)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file::memory:"):
+        return None
+    path = Path(database)
+    return path.with_name(path.name + ".lock")
+
+
+@contextmanager
+def run_lock(engine: Engine) -> Iterator[None]:
+    """Hold the run lock of ``engine``'s database; raise ``RunInProgress`` if it is taken."""
+    if engine.dialect.name == "postgresql":
+        with _advisory_lock(engine):
+            yield
+        return
+    path = lock_file(engine)
+    if path is None:
+        yield
+        return
+    with _file_lock(path):
+        yield
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+            raise RunInProgress(
+                f"another licensewatch run is using {path.with_suffix('')} ({holder}); "
+                "this run did nothing",
+                hint="wait for it to finish; a killed run releases the lock by itself",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} since {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}".encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def _advisory_lock(engine: Engine) -> Iterator[None]:
+    with storage_errors("take the run lock", engine.url), engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        got = conn.execute(
+            text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}
+        ).scalar()
+        if not got:
+            raise RunInProgress(
+                f"another licensewatch run is using {safe_url(engine.url)}; this run did nothing",
+                hint="wait for it to finish; a killed run's lock ends with its connection",
+            )
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY})
