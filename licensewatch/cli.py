@@ -13,8 +13,15 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from licensewatch import __version__
-from licensewatch.errors import EXIT_RUNTIME, EXIT_USAGE, InputError, LicensewatchError
-from licensewatch.logs import setup_logging
+from licensewatch.config import load_settings, secret_variables
+from licensewatch.errors import (
+    EXIT_RUNTIME,
+    EXIT_USAGE,
+    ConfigError,
+    InputError,
+    LicensewatchError,
+)
+from licensewatch.logs import redact, register_secrets, setup_logging
 
 MAX_PROBLEMS_SHOWN = 20
 
@@ -45,6 +52,12 @@ def _common_options(*, top: bool) -> argparse.ArgumentParser:
         action="store_true",
         default=False if top else argparse.SUPPRESS,
         help="show the traceback of an error and debug logs",
+    )
+    common.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default="text" if top else argparse.SUPPRESS,
+        help="log lines for people (text, default) or for log shippers (json)",
     )
     common.add_argument(
         "--log-level",
@@ -146,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``licensewatch`` command; returns the exit code."""
     args = build_parser().parse_args(argv)
-    setup_logging("DEBUG" if args.debug else args.log_level)
+    setup_logging("DEBUG" if args.debug else args.log_level, args.log_format)
     try:
         return _dispatch(args)
     except LicensewatchError as exc:
@@ -163,6 +176,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     from licensewatch import commands
 
     today = datetime.now(UTC).date()
+    if getattr(args, "config", None) is not None:
+        _mask_secrets(args.config)
     if args.command == "demo":
         return commands.demo(
             args.dir, args.accounts, args.departments, args.seed, args.as_of or today
@@ -189,18 +204,27 @@ def _dispatch(args: argparse.Namespace) -> int:
     raise AssertionError(args.command)
 
 
+def _mask_secrets(config: Path) -> None:
+    """Register the config's secret values so that no log or error line can show them."""
+    try:
+        settings = load_settings(config)
+    except ConfigError:
+        return  # the command itself reports what is wrong with the config
+    register_secrets(os.environ.get(name, "") for name in secret_variables(settings))
+
+
 def _print_error(exc: LicensewatchError) -> None:
     if isinstance(exc, InputError) and len(exc.problems) > 1:
         shown = exc.problems[:MAX_PROBLEMS_SHOWN]
         print(f"licensewatch: error: {len(exc.problems)} problems in the input:", file=sys.stderr)
         for problem in shown:
-            print(f"  {problem}", file=sys.stderr)
+            print(f"  {redact(str(problem))}", file=sys.stderr)
         if len(exc.problems) > len(shown):
             print(f"  … and {len(exc.problems) - len(shown)} more", file=sys.stderr)
         if exc.hint:
             print(f"  ({exc.hint})", file=sys.stderr)
         return
-    print(f"licensewatch: error: {exc.one_line()}", file=sys.stderr)
+    print(f"licensewatch: error: {redact(exc.one_line())}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

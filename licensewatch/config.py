@@ -91,6 +91,15 @@ class Settings:
         return self.config_path.parent
 
 
+def secret_variables(settings: Settings) -> list[str]:
+    """Names of the environment variables the config says hold secrets (``*_env`` keys)."""
+    tables: list[Mapping[str, Any]] = [s.options for s in settings.sources.values()]
+    tables.append(settings.mail.options)
+    return sorted(
+        {str(v) for t in tables for k, v in t.items() if k.endswith("_env") and isinstance(v, str)}
+    )
+
+
 def resolve(base: Path, value: str) -> Path:
     """``value`` as a path; relative paths resolve against ``base``."""
     path = Path(value).expanduser()
