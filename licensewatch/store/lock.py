@@ -21,8 +21,9 @@ from sqlalchemy.engine import Engine
 from licensewatch.errors import RunInProgress
 from licensewatch.store.db import safe_url, storage_errors
 
-#: pg_advisory_lock key: "licensewatch" in a 63-bit integer, the same for every run.
-ADVISORY_KEY = 0x6C6963656E7365
+#: The advisory lock key: one per database and schema, so that two deployments
+#: sharing a server (in different schemas) do not block each other.
+_KEY_SQL = "hashtext('licensewatch:' || current_database() || '.' || current_schema())"
 
 
 def lock_file(engine: Engine) -> Path | None:
@@ -80,9 +81,7 @@ def _file_lock(path: Path) -> Iterator[None]:
 def _advisory_lock(engine: Engine) -> Iterator[None]:
     with storage_errors("take the run lock", engine.url), engine.connect() as conn:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        got = conn.execute(
-            text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}
-        ).scalar()
+        got = conn.execute(text(f"SELECT pg_try_advisory_lock({_KEY_SQL})")).scalar()
         if not got:
             raise RunInProgress(
                 f"another licensewatch run is using {safe_url(engine.url)}; this run did nothing",
@@ -91,4 +90,4 @@ def _advisory_lock(engine: Engine) -> Iterator[None]:
         try:
             yield
         finally:
-            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY})
+            conn.execute(text(f"SELECT pg_advisory_unlock({_KEY_SQL})"))
