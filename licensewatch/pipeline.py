@@ -208,8 +208,8 @@ def _run_locked(
         as_of.isoformat(),
         len(costed),
         model.money(run_totals.annual_avoidable_cents),
-        0 if preview else len(due),
-        " previewed" if preview else " sent",
+        len(due),
+        " previewed, none sent" if preview else " sent",
         json.dumps(gathered.counts, sort_keys=True),
     )
     return RunResult(
