@@ -14,21 +14,18 @@ from __future__ import annotations
 
 import os
 import random as _random
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import pandas as pd
 import requests
 
 from licensewatch.config import SourceSettings
-from licensewatch.errors import ConfigError, InputError, SourceAuthError, SourceError
+from licensewatch.errors import InputError, SourceAuthError, SourceError
 from licensewatch.logs import get_logger
 from licensewatch.progress import Progress
 from licensewatch.sources.graph_auth import (
@@ -39,17 +36,34 @@ from licensewatch.sources.graph_auth import (
     secret_from_env,
 )
 from licensewatch.sources.graph_export import (
+    SKUS_FILE,
     parse_subscribed_skus,
     parse_users_pages,
     unknown_sku_note,
 )
 from licensewatch.sources.graph_http import GraphForbidden, GraphHttp, RetryPolicy, describe
+from licensewatch.sources.graph_options import SIGN_IN, USAGE_REPORT, GraphOptions
+from licensewatch.sources.graph_record import REPORT_FILE, Recorder, check_record_folder
 from licensewatch.sources.interface import AccountsPull, AccountsSource
 from licensewatch.sources.usage_report import (
     UsageActivity,
     apply_usage_activity,
     parse_usage_report,
 )
+
+__all__ = [
+    "NON_PREMIUM",
+    "REPORT_FILE",
+    "REPORT_PATH",
+    "SIGN_IN",
+    "SKUS_FILE",
+    "USAGE_REPORT",
+    "USER_FIELDS",
+    "GraphOptions",
+    "GraphSource",
+    "Recorder",
+    "check_record_folder",
+]
 
 log = get_logger(__name__)
 
@@ -65,126 +79,8 @@ USER_FIELDS = (
     "createdDateTime",
     "assignedLicenses",
 )
-SIGN_IN = "signInActivity"
-USAGE_REPORT = "usage-report"
 NON_PREMIUM = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
 REPORT_PATH = "/reports/getOffice365ActiveUserDetail(period='D180')"
-REPORT_FILE = "usage_report.csv"
-SKUS_FILE = "subscribedSkus.json"
-MAX_PAGE_SIZE = 999  # Graph's largest $top for users
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-OPTIONS: dict[str, type] = {
-    "tenant_id": str,
-    "client_id": str,
-    "client_secret_env": str,
-    "certificate_path": str,
-    "certificate_thumbprint": str,
-    "certificate_password_env": str,
-    "authority": str,
-    "graph_url": str,
-    "ca_bundle": str,
-    "page_size": int,
-    "activity": str,
-    "max_retries": int,
-    "timeout_s": float,
-}
-
-
-@dataclass(frozen=True)
-class GraphOptions:
-    """The validated options of ``[sources.accounts]`` with ``kind = "graph"``."""
-
-    tenant_id: str
-    client_id: str
-    client_secret_env: str | None = None
-    certificate_path: Path | None = None
-    certificate_thumbprint: str | None = None
-    certificate_password_env: str | None = None
-    authority: str = "https://login.microsoftonline.com"
-    graph_url: str = "https://graph.microsoft.com/v1.0"
-    ca_bundle: Path | None = None
-    page_size: int = 500
-    activity: str = SIGN_IN
-    max_retries: int = 6
-    timeout_s: float = 60.0
-
-    @classmethod
-    def from_settings(cls, settings: SourceSettings) -> GraphOptions:
-        """Check keys, types, ranges and combinations; raise ``ConfigError`` naming the key."""
-        where = f"[sources.{settings.feed}] (kind 'graph')"
-        v = _typed_options(settings, where)
-        for key in ("tenant_id", "client_id"):
-            if not v.get(key, "").strip():
-                raise ConfigError(f"{where} needs {key!r}", hint=f'add {key} = "..." to it')
-        if ("client_secret_env" in v) == ("certificate_path" in v):
-            raise ConfigError(
-                f"{where} needs exactly one of client_secret_env and certificate_path",
-                hint="name the environment variable holding the client secret, or the "
-                "certificate file (PEM or PFX) of the app registration",
-            )
-        for key in ("certificate_thumbprint", "certificate_password_env"):
-            if key in v and "certificate_path" not in v:
-                raise ConfigError(f"{where} has {key} but no certificate_path")
-        options = cls(
-            tenant_id=v["tenant_id"].strip(),
-            client_id=v["client_id"].strip(),
-            client_secret_env=v.get("client_secret_env"),
-            certificate_path=settings.path("certificate_path") if "certificate_path" in v else None,
-            certificate_thumbprint=v.get("certificate_thumbprint"),
-            certificate_password_env=v.get("certificate_password_env"),
-            authority=_url(where, "authority", v.get("authority", cls.authority), https=True),
-            graph_url=_url(where, "graph_url", v.get("graph_url", cls.graph_url), https=False),
-            ca_bundle=settings.path("ca_bundle") if "ca_bundle" in v else None,
-            page_size=v.get("page_size", cls.page_size),
-            activity=v.get("activity", cls.activity),
-            max_retries=v.get("max_retries", cls.max_retries),
-            timeout_s=v.get("timeout_s", cls.timeout_s),
-        )
-        _check_ranges(where, options)
-        return options
-
-
-def _typed_options(settings: SourceSettings, where: str) -> dict[str, Any]:
-    unknown = sorted(set(settings.options) - set(OPTIONS))
-    if unknown:
-        raise ConfigError(
-            f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} in "
-            f"{where}; valid keys are: kind, {', '.join(OPTIONS)}",
-            hint="correct or remove the key",
-        )
-    values: dict[str, Any] = {}
-    for key, value in settings.options.items():
-        kind = OPTIONS[key]
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kind) or isinstance(value, bool):
-            raise ConfigError(
-                f"{where} {key} must be {kind.__name__}, not {type(value).__name__} ({value!r})"
-            )
-        values[key] = value
-    return values
-
-
-def _url(where: str, key: str, value: str, *, https: bool) -> str:
-    parts = urlsplit(value.strip())
-    # MSAL accepts only https authorities; plain http is tolerated for a local Graph stand-in.
-    local_http = not https and parts.scheme == "http" and parts.hostname in LOOPBACK
-    if not parts.hostname or not (parts.scheme == "https" or local_http):
-        raise ConfigError(f"{where} {key} must be an https URL, not {value!r}")
-    return value.strip().rstrip("/")
-
-
-def _check_ranges(where: str, o: GraphOptions) -> None:
-    if o.activity not in (SIGN_IN, USAGE_REPORT):
-        raise ConfigError(
-            f"{where} activity must be {SIGN_IN!r} or {USAGE_REPORT!r}, not {o.activity!r}"
-        )
-    if not 1 <= o.page_size <= MAX_PAGE_SIZE:
-        raise ConfigError(f"{where} page_size must be 1 to {MAX_PAGE_SIZE}, not {o.page_size}")
-    if not 0 <= o.max_retries <= 20:
-        raise ConfigError(f"{where} max_retries must be 0 to 20, not {o.max_retries}")
-    if not 0 < o.timeout_s <= 600:
-        raise ConfigError(f"{where} timeout_s must be more than 0 and at most 600")
 
 
 class GraphSource(AccountsSource):
@@ -426,49 +322,3 @@ class _Run:
             raise SourceError(
                 f"the Microsoft 365 usage report is not in the documented shape: {exc.message}"
             ) from None
-
-
-def check_record_folder(folder: Path) -> None:
-    """Refuse a folder that already holds a saved pull: mixed pages would replay wrongly."""
-    if folder.is_dir():
-        taken = sorted(p.name for p in folder.iterdir() if _saved_name(p.name))
-        if taken:
-            raise ConfigError(
-                f"{folder} already holds a saved pull ({', '.join(taken[:3])}…)",
-                hint="save into a new or empty folder",
-            )
-
-
-def _saved_name(name: str) -> bool:
-    return name.startswith("users") or name in (SKUS_FILE, REPORT_FILE)
-
-
-class Recorder:
-    """Raw responses of one pull, staged in a hidden folder and moved into place on success.
-
-    A pull that fails leaves nothing behind, so a saved folder is always a whole run.
-    """
-
-    def __init__(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.folder = folder
-        self._staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=folder))
-
-    def save(self, name: str, data: bytes) -> None:
-        """Write one response body, byte for byte."""
-        (self._staging / name).write_bytes(data)
-
-    def drop_users(self) -> None:
-        """Forget the users pages read so far (the pull starts the users again)."""
-        for path in self._staging.glob("users_*.json"):
-            path.unlink()
-
-    def commit(self) -> None:
-        """Move every staged file into the folder."""
-        for path in sorted(self._staging.iterdir()):
-            os.replace(path, self.folder / path.name)
-        log.info("raw Graph responses saved in %s", self.folder)
-
-    def cleanup(self) -> None:
-        """Remove the staging folder (and whatever a failed pull left in it)."""
-        shutil.rmtree(self._staging, ignore_errors=True)
