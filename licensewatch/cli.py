@@ -100,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="compute and write reports (with email previews) but send and record nothing",
     )
     run.add_argument(
+        "--strict",
+        action="store_true",
+        help="treat data warnings (e.g. leavers with no account) as errors (exit 2)",
+    )
+    run.add_argument(
         "--override-brake",
         action="store_true",
         help="notify even if the safety brake trips (logged with who and when)",
@@ -194,6 +199,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             args.as_of or today,
             dry_run=args.dry_run,
             override_brake=args.override_brake,
+            strict=args.strict,
         )
     if args.command == "db":
         return commands.db_upgrade(args.config)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -20,12 +20,15 @@ def run(
     *,
     dry_run: bool,
     override_brake: bool = False,
+    strict: bool = False,
     out: TextIO | None = None,
 ) -> int:
     """``licensewatch run``: the nightly job."""
     out = out or sys.stdout
     settings = load_settings(config)
-    result = pipeline.run(settings, as_of, dry_run=dry_run, override_brake=override_brake)
+    result = pipeline.run(
+        settings, as_of, dry_run=dry_run, override_brake=override_brake, strict=strict
+    )
     print_summary(result, out)
     if result.status == "braked":
         raise SafetyBrake(
@@ -62,7 +65,8 @@ def check_config(config: Path, out: TextIO | None = None) -> int:
     sources = build_sources(settings)
     for source in (sources.accounts, sources.phones, sources.separations):
         source.check()
-    reference = read_reference(settings)
+    # Exemptions may run at most a year past the day assessed; check-config assesses today.
+    reference = read_reference(settings, datetime.now(UTC).date())
     print(f"{settings.config_path}: OK", file=out)
     print(
         f"  rate card: {len(reference.rate_card)} items; focal points: "

@@ -7,6 +7,7 @@ that what check-config accepts is exactly what a run accepts.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import pandas as pd
 
@@ -44,10 +45,19 @@ def build_sources(settings: Settings) -> Sources:
     )
 
 
-def read_reference(settings: Settings) -> ReferenceData:
-    """Read the rate card, focal points and exemptions (raises ``InputError``)."""
+def read_reference(settings: Settings, as_of: date | None = None) -> ReferenceData:
+    """Read the rate card, focal points and exemptions (raises ``InputError``).
+
+    Given ``as_of`` (the day assessed), an exemption expiring more than a year
+    after it is an error.
+    """
+    day = None
+    if as_of is not None:
+        stamp = pd.Timestamp(as_of)
+        day = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+        day = day.normalize()
     exemptions = (
-        read_exemptions(settings.exemptions)
+        read_exemptions(settings.exemptions, day)
         if settings.exemptions is not None
         else model.empty(model.EXEMPTIONS)
     )

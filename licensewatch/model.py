@@ -107,6 +107,7 @@ SEPARATIONS: Final[Schema] = {
     "department": STRING,
     "separation_date": DATETIME,
     "reason": STRING,
+    "hired_on": DATETIME,  # optional: a (re)hire on or after the separation means not a leaver
 }
 
 FOCAL_POINTS: Final[Schema] = {

@@ -25,7 +25,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from licensewatch import brake, model, store
+from licensewatch import brake, model, store, strictness
 from licensewatch.brake import Baseline
 from licensewatch.config import Settings
 from licensewatch.inputs import ReferenceData, build_sources, read_reference
@@ -95,6 +95,7 @@ def run(
     *,
     dry_run: bool = False,
     override_brake: bool = False,
+    strict: bool = False,
     clock: Callable[[], datetime] = utc_now,
 ) -> RunResult:
     """Run the nightly job for ``as_of`` and return what it did.
@@ -109,7 +110,9 @@ def run(
     try:
         with store.run_lock(engine):
             _remove_leftovers(settings.reports_dir)
-            return _run_locked(settings, engine, as_of, run_key, dry_run, override_brake, clock)
+            return _run_locked(
+                settings, engine, as_of, run_key, dry_run, override_brake, strict, clock
+            )
     finally:
         engine.dispose()
 
@@ -121,13 +124,14 @@ def _run_locked(
     run_key: str,
     dry_run: bool,
     override_brake: bool,
+    strict: bool,
     clock: Callable[[], datetime],
 ) -> RunResult:
     started = clock()
     as_of_ts = pd.Timestamp(as_of, tz="UTC")
     log.info("run %s starting: as_of=%s dry_run=%s", run_key, as_of.isoformat(), dry_run)
     stages = Stages()
-    inputs = _read_inputs(settings, stages)
+    inputs = _read_inputs(settings, stages, as_of)
     final_dir = settings.reports_dir / as_of.isoformat()
     store.upgrade(engine)
     # Closing the session without a commit rolls back: a failure anywhere below
@@ -140,6 +144,10 @@ def _run_locked(
         # reconcile; the updated history is stored with the rest of the run.
         phones, history = apply_history(inputs.phones.phones, store.load_history(session), as_of_ts)
         gathered = _reconcile(settings, inputs, phones, as_of_ts, stages)
+        for warning in gathered.reconciled.warnings:
+            log.warning("data: %s", warning)
+        # --strict: data warnings are errors, raised before anything is written.
+        strictness.enforce(gathered.reconciled.warnings, strict=strict)
         costed, earlier, known = _assess(session, gathered, as_of_ts, stages)
         gathered.counts["new_findings"] = int((~costed["resource_id"].isin(known)).sum())
         brake_reasons = _brake(session, gathered.counts, settings, override_brake)
@@ -265,10 +273,10 @@ def _remove_leftovers(reports_dir: Path) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def _read_inputs(settings: Settings, stages: Stages) -> _Inputs:
+def _read_inputs(settings: Settings, stages: Stages, as_of: date) -> _Inputs:
     """Read and validate every input; raises before anything is written."""
     sources = build_sources(settings)
-    reference = read_reference(settings)
+    reference = read_reference(settings, as_of)
     accounts = stages.run("pull accounts", sources.accounts.pull)
     phones = stages.run("pull phones", sources.phones.pull)
     separations = stages.run("read separations", sources.separations.pull)
@@ -379,9 +387,14 @@ def _write_reports(
     write_csv(findings_table(costed), folder / "findings.csv")
     write_csv(finance_summary(costed), folder / "finance_summary.csv")
     write_csv(findings_table(unassigned), folder / "unassigned.csv")
-    leavers = gathered.reconciled.unmatched_leavers.copy()
+    leavers = gathered.reconciled.unmatched_leavers.drop(columns="hired_on", errors="ignore")
     leavers["separation_date"] = leavers["separation_date"].dt.strftime("%Y-%m-%d")
     write_csv(leavers, folder / "leavers_without_account.csv")
+    by_email = gathered.reconciled.matched_by_email
+    write_csv(
+        by_email.assign(separation_date=by_email["separation_date"].dt.strftime("%Y-%m-%d")),
+        folder / "leavers_matched_by_email.csv",
+    )
     write_json(folder / "run_summary.json", summary)
     if brake_reasons:
         reasons = "".join(f"- {reason}\n" for reason in brake_reasons)
@@ -452,4 +465,5 @@ def _summary(
         "accrued_avoidable_usd": model.money(run_totals.accrued_avoidable_cents),
         "notices": notices,
         "notes": list(gathered.notes),
+        "warnings": list(gathered.reconciled.warnings),
     }

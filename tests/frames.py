@@ -8,6 +8,7 @@ import pandas as pd
 
 from licensewatch import model
 
+#: The audit's count date.
 AS_OF = pd.Timestamp("2019-12-31", tz="UTC")
 
 
@@ -17,7 +18,7 @@ def ts(text: str | None) -> pd.Timestamp | None:
 
 
 def days_ago(n: int) -> pd.Timestamp:
-    """``n`` days before AS_OF."""
+    """``n`` days before AS_OF (negative: after it)."""
     return AS_OF - pd.Timedelta(days=n)
 
 
@@ -29,7 +30,7 @@ def frame(schema: model.Schema, rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def account(n: int, **kw: Any) -> dict[str, Any]:
-    """An enabled member account active yesterday; keywords override."""
+    """An enabled member account of Finance, active yesterday; keywords override."""
     row: dict[str, Any] = {
         "account_id": f"id-{n}",
         "upn": f"user{n}@contoso.org",
@@ -48,13 +49,18 @@ def account(n: int, **kw: Any) -> dict[str, Any]:
     return row
 
 
+def idle(n: int, days: int = 200, **kw: Any) -> dict[str, Any]:
+    """An account whose last sign-in (of every kind) was ``days`` ago."""
+    return account(n, last_interactive_at=days_ago(days), last_successful_at=days_ago(days), **kw)
+
+
 def license(n: int, sku: str = "SPE_E3") -> dict[str, Any]:
     """Account ``n`` holds ``sku``."""
     return {"account_id": f"id-{n}", "sku_id": f"sku-{sku}", "sku_part_number": sku}
 
 
 def phone(name: str, owner: str | None, **kw: Any) -> dict[str, Any]:
-    """A registered phone owned by ``owner`` (an owner_user_id)."""
+    """A registered phone in use today, owned by ``owner`` (an owner_user_id)."""
     row: dict[str, Any] = {
         "device_name": name,
         "description": f"{name} desk",
@@ -63,7 +69,7 @@ def phone(name: str, owner: str | None, **kw: Any) -> dict[str, Any]:
         "owner_user_id": owner,
         "directory_number": "1000",
         "registration_status": "registered",
-        "status_changed_at": days_ago(1),
+        "status_changed_at": days_ago(30),
         "last_seen_at": AS_OF,
     }
     row.update(kw)
@@ -84,3 +90,13 @@ def separation(
     }
     row.update(kw)
     return row
+
+
+def exemption(subject: str, expires_on: pd.Timestamp) -> dict[str, Any]:
+    """An exemption of ``subject`` (UPN or device name) holding until ``expires_on``."""
+    return {
+        "subject": subject,
+        "reason": "justified",
+        "approved_by": "focal.point@contoso.org",
+        "expires_on": expires_on,
+    }

@@ -69,7 +69,7 @@ def exemptions(at: Moments, people: People, phones: list[list[str]]) -> list[lis
         (upn("inactive"), "Extended sick leave; back next quarter", "Director, HR", 120),
         (upn("never"), "Mailbox kept under legal hold", "Legal Counsel", 365),
         (upn("sep_active"), "Handover to the successor", "Director, Finance", 45),
-        (lobby, "Emergency phone required by the building safety plan", "Chief, Security", 730),
+        (lobby, "Emergency phone required by the building safety plan", "Chief, Security", 360),
         (spare, "Spare phone of the duty officer", "Chief, ICT Operations", 180),
         (upn("inactive", 1), "Sabbatical", "Director, HR", -15),
     )

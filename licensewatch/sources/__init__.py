@@ -16,7 +16,8 @@ from licensewatch.sources.graph import GraphSource
 from licensewatch.sources.graph_export import GraphExportSource
 from licensewatch.sources.interface import AccountsSource, PhonesSource, SeparationsSource
 from licensewatch.sources.phones_csv import PhonesCsvSource
-from licensewatch.sources.separations_csv import SeparationsCsvSource
+from licensewatch.sources.separations_csv import SeparationsCsvSource, SeparationsXlsxSource
+from licensewatch.sources.separations_sql import SeparationsSqlSource
 
 S = TypeVar("S")
 
@@ -32,6 +33,8 @@ PHONES_KINDS: dict[str, Callable[[SourceSettings], PhonesSource]] = {
 }
 SEPARATIONS_KINDS: dict[str, Callable[[SourceSettings], SeparationsSource]] = {
     "csv": SeparationsCsvSource,
+    "xlsx": SeparationsXlsxSource,
+    "sql": SeparationsSqlSource,
 }
 
 

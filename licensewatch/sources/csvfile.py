@@ -1,34 +1,38 @@
-"""Shared reading for file-based sources: options, problem collection, CSV tables, timestamps.
+"""Shared reading for file-based sources: options, problem collection, tables, timestamps.
 
 :func:`read_table` reads a CSV export or reference file into a frame of
-nullable ``string`` columns (timestamps parsed to UTC), checking its header,
-required cells, dates and unique keys. The happy path is vectorised; a
-:class:`~licensewatch.errors.Problem` is built only for a bad row. Row numbers
-are those a person sees in a spreadsheet: the header is row 1.
+nullable ``string`` columns (dates parsed to UTC), checking its header,
+required cells, dates and unique keys; :func:`check_grid` does the same for a
+table read some other way (a workbook sheet, a database query). The happy
+path is vectorised; a :class:`~licensewatch.errors.Problem` is built only for
+a bad row. Row numbers are those a person sees in a spreadsheet: the header
+is row 1. Decoding and delimiters are in :mod:`~licensewatch.sources.textfile`,
+date formats in :mod:`~licensewatch.sources.dates`.
 """
 
 from __future__ import annotations
 
-import codecs
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 import pandas as pd
 
 from licensewatch import model
-from licensewatch.config import SourceSettings
-from licensewatch.errors import ConfigError, InputError, Problem
+from licensewatch.errors import InputError, Problem
+from licensewatch.sources.dates import DateFormat, date_problem
+from licensewatch.sources.dates import parse_dates as parse_dates
+from licensewatch.sources.dates import parse_timestamps as parse_timestamps
+from licensewatch.sources.options import TableOptions, header_key
+from licensewatch.sources.options import check_options as check_options
+from licensewatch.sources.options import table_options as table_options
+from licensewatch.sources.textfile import Grid, load_grid
 
 #: At most this many problems are listed for one file.
 CAP = 50
 K = TypeVar("K")
-
-# A full date has 10 characters; shorter text ("now", "today") would make pandas read the clock.
-_SHORTEST_TIMESTAMP = 10
-# Spreadsheet exports often write a date as "2019-12-31 00:00:00"; any other time is not a date.
-_ISO_DATE = r"\d{4}-\d{2}-\d{2}(?:[T ]00:00(?::00(?:\.0+)?)?)?"
 
 
 def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
@@ -44,11 +48,14 @@ class ProblemLog:
     """The problems found in one input, collected so that all are reported at once.
 
     Keeps at most :data:`CAP` problems per check but counts them all; raising
-    lists them in file and row order.
+    lists them in file and row order. ``shown`` maps canonical column names to
+    the header the file itself uses (when the config renamed it), so that a
+    message names the column the person sees.
     """
 
     def __init__(self, file: str) -> None:
         self.file = file
+        self.shown: dict[str, str] = {}
         self._items: list[Problem] = []
         self._total = 0
 
@@ -83,7 +90,13 @@ class ProblemLog:
         if not self._items:
             return
         ordered = sorted(
-            self._items, key=lambda p: (natural_key(p.file), -1 if p.row is None else p.row)
+            (
+                Problem(p.file, p.message, p.row, self.shown.get(p.column, p.column))
+                if p.file == self.file and p.column is not None
+                else p
+                for p in self._items
+            ),
+            key=lambda p: (natural_key(p.file), -1 if p.row is None else p.row),
         )
         if self._total > CAP:
             ordered = ordered[: CAP - 1]
@@ -93,113 +106,21 @@ class ProblemLog:
         raise InputError(ordered)
 
 
-def check_options(
-    settings: SourceSettings, allowed: Sequence[str], defaults: Mapping[str, str]
-) -> dict[str, str]:
-    """Reject unknown option keys and return the string options with their defaults filled in.
+@dataclass(frozen=True)
+class TableSpec:
+    """What a table must hold; see :func:`read_table` for the meaning of each field."""
 
-    ``allowed`` lists every option of the kind (``kind`` itself excepted); an
-    option in ``defaults`` is optional, any other is required.
-    """
-    where = f"[sources.{settings.feed}]"
-    valid = ", ".join(("kind", *allowed))
-    unknown = sorted(set(settings.options) - set(allowed))
-    if unknown:
-        keys = ", ".join(repr(k) for k in unknown)
-        raise ConfigError(
-            f"unknown key{'s' if len(unknown) > 1 else ''} {keys} in {where} "
-            f"(kind {settings.kind!r}); valid keys are: {valid}",
-            hint=f"correct or remove the key in {where}",
-        )
-    out: dict[str, str] = {}
-    for key in allowed:
-        value = settings.options.get(key, defaults.get(key))
-        if value is None:
-            raise ConfigError(
-                f"{where} (kind {settings.kind!r}) needs {key!r}",
-                hint=f'add {key} = "..." to {where}',
-            )
-        if not isinstance(value, str) or not value.strip():
-            raise ConfigError(f"{where} {key} must be a non-empty string, not {value!r}")
-        out[key] = value.strip()
-    if "encoding" in out:
-        try:
-            codecs.lookup(out["encoding"])
-        except LookupError:
-            raise ConfigError(
-                f"{where} encoding {out['encoding']!r} is not a known text encoding",
-                hint='use "utf-8-sig" (UTF-8 with or without a byte-order mark)',
-            ) from None
-    return out
-
-
-def parse_timestamps(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """ISO 8601 dates or date-times (``Z``/offset; naive means UTC) → UTC timestamps.
-
-    Returns the parsed ``datetime64[us, UTC]`` series (NaT where empty or bad)
-    and a boolean mask of the values that are present but not parseable.
-    Text shorter than a full date is rejected before pandas sees it, so words
-    like "now" never read the clock.
-    """
-    text = values.astype(model.STRING).str.strip()
-    text = text.mask(text == "")
-    candidates = text.where(text.str.len() >= _SHORTEST_TIMESTAMP)
-    parsed = pd.to_datetime(candidates, format="ISO8601", utc=True, errors="coerce")
-    parsed = parsed.astype(model.DATETIME)
-    bad = text.notna().to_numpy(dtype=bool) & parsed.isna().to_numpy()
-    if bad.any():
-        # Lower-case "t"/"z" separators are valid ISO 8601 that pandas refuses; retry only those.
-        retry = candidates[bad].str.upper()
-        parsed[bad] = pd.to_datetime(retry, format="ISO8601", utc=True, errors="coerce")
-        bad = text.notna().to_numpy(dtype=bool) & parsed.isna().to_numpy()
-    return parsed, pd.Series(bad, index=values.index)
-
-
-def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Calendar dates ("2019-12-31") → UTC midnight; returns parsed series and bad-value mask."""
-    text = values.astype(model.STRING).str.strip()
-    text = text.mask(text == "")
-    looks_date = text.str.fullmatch(_ISO_DATE).fillna(False).astype(bool)
-    parsed = pd.to_datetime(
-        text.where(looks_date).str.slice(0, 10), format="%Y-%m-%d", utc=True, errors="coerce"
-    ).astype(model.DATETIME)
-    bad = text.notna().to_numpy(dtype=bool) & parsed.isna().to_numpy()
-    return parsed, pd.Series(bad, index=values.index)
-
-
-def _load(path: Path, encoding: str, label: str, columns: Sequence[str]) -> pd.DataFrame:
-    expected = f"expected a CSV file with the header row: {', '.join(columns)}"
-    try:
-        raw = pd.read_csv(
-            path,
-            header=None,
-            dtype=model.STRING,
-            keep_default_na=False,
-            skip_blank_lines=False,
-            encoding=encoding,
-        )
-    except FileNotFoundError:
-        raise InputError.single(label, f"the file does not exist; {expected}") from None
-    except IsADirectoryError:
-        raise InputError.single(label, f"is a folder, not a file; {expected}") from None
-    except pd.errors.EmptyDataError:
-        raise InputError.single(label, f"the file is empty; {expected}") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            [Problem(label, f"is not {encoding} text (undecodable byte at offset {exc.start})")],
-            hint="save the file as CSV UTF-8 and run again",
-        ) from None
-    except pd.errors.ParserError as exc:
-        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
-        if found is None:
-            raise InputError.single(label, f"is not a readable CSV file: {exc}") from None
-        header, line, saw = (int(g) for g in found.groups())
-        raise InputError.single(
-            label, f"has {saw} cells but the header has {header} columns", row=line
-        ) from None
-    except OSError as exc:
-        raise InputError.single(label, f"cannot be read: {exc.strerror}") from None
-    return raw
+    required: Sequence[str]
+    optional: Sequence[str] = ()
+    dates: Sequence[str] = ()
+    timestamps: Sequence[str] = ()
+    nonempty: Sequence[str] = ()
+    unique: str | None = None
+    any_of: Sequence[str] = ()
+    #: (column, other): the column needs a value unless the other column has one.
+    nonempty_unless: Sequence[tuple[str, str]] = ()
+    #: False keeps the spaces around cell text (for reading back files the job wrote).
+    strip: bool = True
 
 
 def read_table(
@@ -212,68 +133,143 @@ def read_table(
     nonempty: Sequence[str] = (),
     unique: str | None = None,
     any_of: Sequence[str] = (),
-    encoding: str = "utf-8-sig",
+    nonempty_unless: Sequence[tuple[str, str]] = (),
+    strip: bool = True,
+    options: TableOptions | None = None,
     label: str | None = None,
     problems: ProblemLog | None = None,
 ) -> pd.DataFrame:
     """Read the CSV at ``path`` into a frame of ``required`` + ``optional`` columns.
 
-    Header names are compared case-folded and stripped; other columns are
-    ignored; an absent optional column comes back all-NA. Cells are stripped
-    text (``string`` dtype, empty → NA; "NA" stays "NA"); ``dates`` become UTC
-    midnight and ``timestamps`` UTC instants (``datetime64[us, UTC]``).
-    ``nonempty`` cells must hold a value; ``unique`` is a column whose values
-    may not repeat (case-folded); at least one of the ``any_of`` columns must
-    be in the header. Blank lines are skipped. The frame's index
-    is the spreadsheet row number of each row.
+    Header names are compared case-folded and stripped (after the renames of
+    ``options.columns``); other columns are ignored; an absent optional column
+    comes back all-NA. Cells are stripped text (``string`` dtype, empty → NA;
+    "NA" stays "NA"; ``strip=False`` keeps surrounding spaces); ``dates``
+    become UTC midnight and ``timestamps`` UTC instants. ``nonempty`` cells
+    must hold a value (``nonempty_unless``: unless another column has one);
+    ``unique`` is a column whose values may not repeat (case-folded); at least
+    one of the ``any_of`` columns must be in the header. Blank rows are
+    skipped. The frame's index is the spreadsheet row number of each row.
+    ``options`` give the encoding and delimiter (default: detected) and the
+    date format (default: ISO only).
 
     A missing file or column raises :class:`InputError` at once. Row problems
     are added to ``problems`` when given (the caller adds its own and raises),
     else raised here. ``label`` names the file in messages (default: ``path``).
     """
+    opts = options or TableOptions()
+    spec = TableSpec(
+        required, optional, dates, timestamps, nonempty, unique, any_of, nonempty_unless, strip
+    )
     log = problems if problems is not None else ProblemLog(label or str(path))
-    columns = [*required, *optional]
-    raw = _load(path, encoding, log.file, required)
-    header = [str(h).strip().lstrip("\ufeff").strip().casefold() for h in raw.iloc[0].fillna("")]
-    missing = [Problem(log.file, f"required column {c!r} is missing", 1, c) for c in required]
-    missing = [p for p in missing if p.column not in header]
-    if any_of and not set(any_of) & set(header):
-        names = ", ".join(repr(c) for c in any_of)
-        missing.append(
-            Problem(log.file, f"needs at least one of the columns {names}", 1, any_of[0])
+    hint = "save the file as CSV UTF-8 and run again"
+    if opts.where is not None:
+        hint = (
+            f"save the file as CSV UTF-8, or set encoding in {opts.where} to the encoding it "
+            'was saved in (e.g. "cp1252")'
         )
-    if missing:
-        hint = None
-        if len(header) == 1 and ";" in header[0]:
-            hint = "the header looks ';'-separated: save the file as CSV with ',' separators"
-        raise InputError(missing, hint=hint)
+    grid = load_grid(
+        path,
+        encoding=opts.encoding,
+        delimiter=opts.delimiter,
+        label=log.file,
+        expected=f"expected a CSV file with the header row: {', '.join(required)}",
+        hint=hint,
+    )
+    table = check_grid(grid, spec, opts, log)
+    if problems is None:
+        log.raise_if_any()
+    return table
+
+
+def _missing_columns(
+    header: list[str], row: int | None, spec: TableSpec, opts: TableOptions, log: ProblemLog
+) -> InputError | None:
+    renamed_from = {target: source for source, target in opts.columns.items()}
+    missing: list[Problem] = []
+    for c in spec.required:
+        if c in header:
+            continue
+        if c in renamed_from:
+            message = (
+                f"required column {renamed_from[c]!r} is missing "
+                f"({opts.where} columns reads it as {c!r})"
+            )
+            missing.append(Problem(log.file, message, row, renamed_from[c]))
+        else:
+            missing.append(Problem(log.file, f"required column {c!r} is missing", row, c))
+    if spec.any_of and not set(spec.any_of) & set(header):
+        names = ", ".join(repr(c) for c in spec.any_of)
+        missing.append(
+            Problem(log.file, f"needs at least one of the columns {names}", row, spec.any_of[0])
+        )
+    if not missing:
+        return None
+    hint = None
+    if len(header) == 1 and (found := re.search(r"[;,\t|]", header[0])):
+        hint = f"the header looks {found[0]!r}-separated: set delimiter"
+        hint += f" in {opts.where}" if opts.where else ""
+    return InputError(missing, hint=hint)
+
+
+def check_grid(grid: Grid, spec: TableSpec, opts: TableOptions, log: ProblemLog) -> pd.DataFrame:
+    """Check ``grid`` against ``spec`` and return its table (see :func:`read_table`).
+
+    Missing columns raise :class:`InputError` at once; row problems go to ``log``.
+    """
+    header = [header_key(h) for h in grid.header]
+    renames = {header_key(source): target for source, target in opts.columns.items()}
+    for i, name in enumerate(header):
+        if name in renames:
+            log.shown[renames[name]] = grid.header[i].strip().lstrip("\ufeff")
+            header[i] = renames[name]
+    error = _missing_columns(header, grid.header_row, spec, opts, log)
+    if error is not None:
+        raise error
+    columns = [*spec.required, *spec.optional]
     for col in columns:
         if header.count(col) > 1:
-            log.add(f"column {col!r} appears {header.count(col)} times", 1, col)
-    data = raw.iloc[1:]
-    data.index = data.index + 1  # raw index 0 is the header, spreadsheet row 1
+            log.add(f"column {col!r} appears {header.count(col)} times", grid.header_row, col)
+    data = grid.cells
     out = pd.DataFrame(index=data.index)
     for col in columns:
         if col in header:
-            cells = data.iloc[:, header.index(col)].astype(model.STRING).str.strip()
+            cells = data.iloc[:, header.index(col)].astype(model.STRING)
+            cells = cells.str.strip() if spec.strip else cells
             out[col] = cells.mask(cells == "")
         else:
             out[col] = pd.Series(pd.NA, index=data.index, dtype=model.STRING)
-    out = out.loc[out.notna().any(axis=1)]
-    for col in nonempty:
-        log.add_rows(out[col].isna(), col, constant(f"{col} is empty; a value is required"))
-    for col, parse, example in [(c, parse_dates, "a date like 2019-12-31") for c in dates] + [
-        (c, parse_timestamps, "a date-time like 2019-12-31T08:30:00Z") for c in timestamps
-    ]:
+    out = out.loc[~_blank_rows(data, out, strip=spec.strip)]
+    empty = [(col, out[col].isna()) for col in spec.nonempty]
+    empty += [(col, out[col].isna() & out[other].isna()) for col, other in spec.nonempty_unless]
+    for col, mask in empty:
+        name = log.shown.get(col, col)
+        log.add_rows(mask, col, constant(f"{name} is empty; a value is required"))
+    date_format = DateFormat(opts.date_format, opts.where)
+    for col in (*spec.dates, *spec.timestamps):
+        is_date = col in spec.dates
         text = out[col]
-        parsed, bad = parse(text)
-        log.add_rows(bad, col, not_a(text, example))
+        parse = parse_dates if is_date else parse_timestamps
+        parsed, bad = parse(text, date_format)
+        log.add_rows(bad, col, _date_message(text, date_format, timestamp=not is_date))
         out[col] = parsed
-    if unique is not None:
-        check_unique(out[unique], unique, log)
-    if problems is None:
-        log.raise_if_any()
+    if spec.unique is not None:
+        check_unique(out[spec.unique], spec.unique, log)
     return out
+
+
+def _blank_rows(cells: pd.DataFrame, table: pd.DataFrame, *, strip: bool) -> pd.Series:
+    """Rows with no text in any cell, the columns not read included (those are skipped)."""
+    blank = table.isna().all(axis=1)
+    if blank.any():
+        text = cells.loc[blank].astype(model.STRING)
+        rest = text.apply(lambda col: (col.str.strip() if strip else col) == "")
+        blank.loc[blank] = rest.all(axis=1)
+    return blank
+
+
+def _date_message(values: pd.Series, fmt: DateFormat, *, timestamp: bool) -> Callable[[int], str]:
+    return lambda row: date_problem(str(values[row]), fmt, timestamp=timestamp)
 
 
 def constant(message: str) -> Callable[[int], str]:

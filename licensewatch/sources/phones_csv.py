@@ -17,7 +17,7 @@ import pandas as pd
 from licensewatch import model
 from licensewatch.config import SourceSettings
 from licensewatch.errors import ConfigError
-from licensewatch.sources.csvfile import ProblemLog, check_options, read_table
+from licensewatch.sources.csvfile import ProblemLog, check_options, read_table, table_options
 from licensewatch.sources.interface import PhonesPull, PhonesSource
 
 OWNER_MATCHES: Final = ("upn", "upn_local_part", "mail", "employee_id")
@@ -41,6 +41,14 @@ STATUSES: Final[dict[str, str]] = {
 _VALID = "Registered, UnRegistered, Rejected, PartiallyRegistered, Unknown, None"
 #: Statuses in which the phone is talking to the call manager right now.
 _IN_CONTACT: Final = (REGISTERED, PARTIALLY_REGISTERED)
+_REQUIRED: Final = (
+    "device_name",
+    "model",
+    "owner_user_id",
+    "registration_status",
+    "status_changed_at",
+)
+_OPTIONAL: Final = ("description", "device_pool", "directory_number", "last_seen_at")
 
 
 def canonical_status(values: pd.Series) -> pd.Series:
@@ -72,14 +80,18 @@ class PhonesCsvSource(PhonesSource):
 
     Options: ``path`` (required); ``owner_match`` (how ``owner_user_id`` finds
     its account: upn, upn_local_part, mail or employee_id; default "upn"; used
-    by reconcile, only validated here); ``encoding`` (default "utf-8-sig").
+    by reconcile, only validated here); ``encoding`` ("auto": UTF-8 or UTF-16
+    by byte-order mark, else UTF-8; or a code page such as "cp1252");
+    ``delimiter`` ("auto": sniffed among , ; and tab); ``date_format`` ("iso",
+    "day-first" or "month-first"); ``columns`` (header renames).
     """
 
     def __init__(self, settings: SourceSettings) -> None:
         options = check_options(
             settings,
-            ("path", "owner_match", "encoding"),
-            {"owner_match": "upn", "encoding": "utf-8-sig"},
+            ("path", "owner_match", "encoding", "delimiter", "date_format"),
+            {"owner_match": "upn", "encoding": "auto", "delimiter": "auto", "date_format": "iso"},
+            other=("columns",),
         )
         if options["owner_match"] not in OWNER_MATCHES:
             raise ConfigError(
@@ -88,7 +100,7 @@ class PhonesCsvSource(PhonesSource):
             )
         self.path = settings.path()
         self.owner_match = options["owner_match"]
-        self.encoding = options["encoding"]
+        self.options = table_options(settings, options, (*_REQUIRED, *_OPTIONAL))
 
     def check(self) -> None:
         """Read and validate the file (it is small enough to check in full)."""
@@ -99,18 +111,12 @@ class PhonesCsvSource(PhonesSource):
         log = ProblemLog(str(self.path))
         table = read_table(
             self.path,
-            required=(
-                "device_name",
-                "model",
-                "owner_user_id",
-                "registration_status",
-                "status_changed_at",
-            ),
-            optional=("description", "device_pool", "directory_number", "last_seen_at"),
+            required=_REQUIRED,
+            optional=_OPTIONAL,
             timestamps=("status_changed_at", "last_seen_at"),
             nonempty=("device_name", "registration_status"),
             unique="device_name",
-            encoding=self.encoding,
+            options=self.options,
             problems=log,
         )
         raw_status = table["registration_status"]

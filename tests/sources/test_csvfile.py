@@ -12,6 +12,7 @@ from licensewatch.config import SourceSettings
 from licensewatch.errors import ConfigError, InputError
 from licensewatch.sources.csvfile import (
     ProblemLog,
+    TableOptions,
     check_options,
     natural_key,
     parse_dates,
@@ -48,7 +49,8 @@ def test_utf8_with_or_without_bom(tmp_path: Path, bom: str) -> None:
 
 def test_bom_tolerated_even_when_encoding_is_plain_utf8(tmp_path: Path) -> None:
     path = write(tmp_path, "\ufeffdepartment\nFinance\n")
-    assert read_table(path, required=("department",), encoding="utf-8")["department"].tolist() == [
+    options = TableOptions(encoding="utf-8")
+    assert read_table(path, required=("department",), options=options)["department"].tolist() == [
         "Finance"
     ]
 
@@ -77,10 +79,10 @@ def test_missing_required_columns(tmp_path: Path) -> None:
     ]
 
 
-def test_semicolon_separated_file_gets_a_hint(tmp_path: Path) -> None:
+def test_semicolon_separated_file_read_with_a_comma_delimiter_gets_a_hint(tmp_path: Path) -> None:
     path = write(tmp_path, "department;email\nFinance;a@b.org\n")
     with pytest.raises(InputError) as exc:
-        read_table(path, required=("department", "email"))
+        read_table(path, required=("department", "email"), options=TableOptions(delimiter=","))
     assert exc.value.hint is not None and "';'-separated" in exc.value.hint
 
 
@@ -200,7 +202,7 @@ def test_missing_empty_and_undecodable_files(tmp_path: Path) -> None:
     path = write(tmp_path, "a\nZo\xeb\n", encoding="latin-1")
     with pytest.raises(InputError) as exc:
         read_table(path, required=("a",))
-    assert problems(exc) == [f"{path}: is not utf-8-sig text (undecodable byte at offset 4)"]
+    assert problems(exc) == [f"{path}: is not utf-8 text (undecodable byte 0xeb at offset 4)"]
 
 
 def test_label_names_the_file(tmp_path: Path) -> None:
@@ -236,6 +238,11 @@ def test_check_options() -> None:
     with pytest.raises(ConfigError) as exc:
         check_options(bad, ("path", "encoding"), {})
     assert exc.value.message == "[sources.phones] encoding 'klingon' is not a known text encoding"
+    table = SourceSettings("phones", "csv", {"path": "p.csv", "columns": {"A": "b"}}, Path("."))
+    with pytest.raises(ConfigError) as exc:
+        check_options(table, ("path",), {})
+    assert exc.value.message.startswith("unknown key 'columns' in [sources.phones]")
+    assert check_options(table, ("path",), {}, other=("columns",)) == {"path": "p.csv"}
     wrong_type = SourceSettings("phones", "csv", {"path": 3}, Path("."))
     with pytest.raises(ConfigError) as exc:
         check_options(wrong_type, ("path",), {})

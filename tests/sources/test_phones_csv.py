@@ -142,7 +142,8 @@ def test_every_problem_of_the_file_is_reported(tmp_path: Path) -> None:
         f"{path}, row 3, column 'registration_status': registration_status is empty; "
         "a value is required",
         f"{path}, row 4, column 'status_changed_at': '30/12/2019' is not a date-time like "
-        "2019-12-31T08:30:00Z",
+        '2019-12-31T08:30:00Z; it is written day-first: set date_format = "day-first" in '
+        "[sources.phones]",
     ]
 
 
@@ -163,7 +164,11 @@ def test_check_validates_the_file(tmp_path: Path) -> None:
 
 def test_options_defaults_and_validation() -> None:
     source = PhonesCsvSource(settings(FIXTURE))
-    assert (source.owner_match, source.encoding) == ("upn", "utf-8-sig")
+    assert (source.owner_match, source.options.encoding, source.options.delimiter) == (
+        "upn",
+        "auto",
+        "auto",
+    )
     assert (
         PhonesCsvSource(settings(FIXTURE, owner_match="employee_id")).owner_match == "employee_id"
     )
@@ -177,7 +182,7 @@ def test_options_defaults_and_validation() -> None:
         PhonesCsvSource(settings(FIXTURE, sheet="Phones"))
     assert exc.value.message == (
         "unknown key 'sheet' in [sources.phones] (kind 'csv'); "
-        "valid keys are: kind, path, owner_match, encoding"
+        "valid keys are: kind, path, owner_match, encoding, delimiter, date_format, columns"
     )
     with pytest.raises(ConfigError) as exc:
         PhonesCsvSource(SourceSettings("phones", "csv", {}, Path(".")))
@@ -193,3 +198,30 @@ def test_registry() -> None:
         "[sources.phones] kind 'axl' is not known; valid kinds are:"
     )
     assert "csv" in exc.value.message
+
+
+def test_excel_export_with_renamed_headers_and_day_first_times(tmp_path: Path) -> None:
+    text = (
+        "Device Name\tModel\tOwner\tStatus\tChanged\r\n"
+        "SEP1\tCisco 8845\tann\tUnRegistered\t31/12/2019 08:30\r\n"
+    )
+    path = tmp_path / "phones.txt"
+    path.write_bytes(b"\xff\xfe" + text.encode("utf-16-le"))
+    columns = {
+        "Device Name": "device_name",
+        "Model": "model",
+        "Owner": "owner_user_id",
+        "Status": "registration_status",
+        "Changed": "status_changed_at",
+    }
+    phones = pull(path, columns=columns, date_format="day-first")
+    assert phones["device_name"].tolist() == ["SEP1"]
+    assert phones["registration_status"].tolist() == ["unregistered"]
+    assert phones["status_changed_at"].tolist() == [pd.Timestamp("2019-12-31T08:30:00Z")]
+    with pytest.raises(InputError) as exc:
+        pull(path, columns=columns)
+    assert problems(exc) == [
+        f"{path}, row 2, column 'Changed': '31/12/2019 08:30' is not a date-time like "
+        '2019-12-31T08:30:00Z; it is written day-first: set date_format = "day-first" in '
+        "[sources.phones]"
+    ]

@@ -87,7 +87,8 @@ def test_row_problems(tmp_path: Path) -> None:
         f"{path}, row 2, column 'employee_id': neither employee_id nor email is given; "
         "one is needed to find the account",
         f"{path}, row 3, column 'separation_date': separation_date is empty; a value is required",
-        f"{path}, row 4, column 'separation_date': '31/01/2019' is not a date like 2019-12-31",
+        f"{path}, row 4, column 'separation_date': '31/01/2019' is not a date like 2019-12-31; "
+        'it is written day-first: set date_format = "day-first" in [sources.separations]',
     ]
 
 
@@ -108,7 +109,10 @@ def test_latin1_export_with_matching_encoding(tmp_path: Path) -> None:
     with pytest.raises(InputError) as exc:
         pull(path)
     offset = data.index(b"\xe9")
-    assert problems(exc) == [f"{path}: is not utf-8-sig text (undecodable byte at offset {offset})"]
+    assert problems(exc) == [
+        f"{path}: is not utf-8 text (undecodable byte 0xe9 at offset {offset})"
+    ]
+    assert exc.value.hint is not None and "set encoding in [sources.separations]" in exc.value.hint
 
 
 def test_options_and_registry() -> None:
@@ -118,9 +122,11 @@ def test_options_and_registry() -> None:
         SeparationsCsvSource(settings(FIXTURE, owner_match="upn"))
     assert exc.value.message == (
         "unknown key 'owner_match' in [sources.separations] (kind 'csv'); "
-        "valid keys are: kind, path, encoding"
+        "valid keys are: kind, path, encoding, delimiter, date_format, columns"
     )
     with pytest.raises(ConfigError) as exc:
-        separations_source(SourceSettings("separations", "sql", {}, Path(".")))
-    assert exc.value.message.startswith("[sources.separations] kind 'sql' is not known")
+        separations_source(SourceSettings("separations", "odbc", {}, Path(".")))
+    assert exc.value.message == (
+        "[sources.separations] kind 'odbc' is not known; valid kinds are: csv, sql, xlsx"
+    )
     SeparationsCsvSource(settings(FIXTURE)).check()

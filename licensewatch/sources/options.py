@@ -1,0 +1,127 @@
+"""Options of file and database sources: checked keys, encodings, delimiters, renamed columns.
+
+Every source kind validates its own ``[sources.<feed>]`` table: unknown keys
+are rejected with the list of valid ones. A ``columns`` sub-table renames the
+organization's headers ("Index Number") to canonical column names
+("employee_id").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from licensewatch.config import SourceSettings
+from licensewatch.errors import ConfigError
+from licensewatch.sources.dates import ISO, date_format_option
+from licensewatch.sources.textfile import AUTO, check_delimiter, check_encoding
+
+
+def check_options(
+    settings: SourceSettings,
+    allowed: Sequence[str],
+    defaults: Mapping[str, str],
+    other: Sequence[str] = (),
+) -> dict[str, str]:
+    """Reject unknown option keys and return the string options with their defaults filled in.
+
+    ``allowed`` lists every string option of the kind (``kind`` itself
+    excepted); an option in ``defaults`` is optional (its default is taken as
+    is), any other is required.
+    ``other`` lists further valid keys whose values the caller checks itself
+    (tables such as ``columns``, numbers). ``encoding``, ``delimiter`` and
+    ``date_format`` are checked here when allowed.
+    """
+    where = f"[sources.{settings.feed}]"
+    valid = ", ".join(("kind", *allowed, *other))
+    unknown = sorted(set(settings.options) - {*allowed, *other})
+    if unknown:
+        keys = ", ".join(repr(k) for k in unknown)
+        raise ConfigError(
+            f"unknown key{'s' if len(unknown) > 1 else ''} {keys} in {where} "
+            f"(kind {settings.kind!r}); valid keys are: {valid}",
+            hint=f"correct or remove the key in {where}",
+        )
+    out: dict[str, str] = {}
+    for key in allowed:
+        if key not in settings.options and key in defaults:
+            out[key] = defaults[key]
+            continue
+        value = settings.options.get(key)
+        if value is None:
+            raise ConfigError(
+                f"{where} (kind {settings.kind!r}) needs {key!r}",
+                hint=f'add {key} = "..." to {where}',
+            )
+        # A tab delimiter is all whitespace, so it is the one value not stripped.
+        if not isinstance(value, str) or not (value.strip() or value == "\t"):
+            raise ConfigError(f"{where} {key} must be a non-empty string, not {value!r}")
+        out[key] = value if value == "\t" else value.strip()
+    if "encoding" in out:
+        out["encoding"] = check_encoding(out["encoding"], where)
+    if "delimiter" in out:
+        out["delimiter"] = check_delimiter(out["delimiter"], where)
+    if "date_format" in out:
+        date_format_option(out["date_format"], where)
+    return out
+
+
+def header_key(name: str) -> str:
+    """A header cell as compared with column names: stripped (byte-order mark too), case-folded."""
+    return name.strip().lstrip("\ufeff").strip().casefold()
+
+
+@dataclass(frozen=True)
+class TableOptions:
+    """How a source's table is read: encoding, delimiter, date format and renamed columns.
+
+    ``date_format`` is "iso", "day-first" or "month-first" (``licensewatch.sources.dates``).
+    ``columns`` maps the organization's header names (as configured; compared
+    with the file's headers case-folded) to canonical column names; ``where``
+    is the config table these came from ("[sources.separations]"), named in
+    hints; ``None`` for reference files, which have no options.
+    """
+
+    encoding: str = AUTO
+    delimiter: str = AUTO
+    date_format: str = ISO
+    columns: Mapping[str, str] = field(default_factory=dict)
+    where: str | None = None
+
+
+def table_options(
+    settings: SourceSettings, options: Mapping[str, str], canonical: Sequence[str]
+) -> TableOptions:
+    """The :class:`TableOptions` of a source: its checked options plus its ``columns`` table.
+
+    ``canonical`` lists the column names a header may be renamed to.
+    """
+    where = f"[sources.{settings.feed}]"
+    table = settings.options.get("columns", {})
+    example = f'[sources.{settings.feed}.columns] then "Index Number" = "employee_id"'
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where} columns must be a table", hint=f"write it as {example}")
+    columns: dict[str, str] = {}
+    seen: set[str] = set()
+    for header, name in table.items():
+        if not isinstance(name, str) or name.strip().casefold() not in canonical:
+            raise ConfigError(
+                f"{where} columns maps {header!r} to {name!r}, which is not a column of "
+                f"{settings.feed}; valid names are: {', '.join(canonical)}",
+                hint=f"write it as {example}",
+            )
+        target = name.strip().casefold()
+        if target in columns.values():
+            raise ConfigError(f"{where} columns maps two headers to {target!r}")
+        if header_key(str(header)) in seen:
+            raise ConfigError(f"{where} columns names the header {header!r} twice")
+        seen.add(header_key(str(header)))
+        columns[str(header).strip()] = target
+    date_format = options.get("date_format", "iso")
+    return TableOptions(
+        encoding=options.get("encoding", AUTO),
+        delimiter=options.get("delimiter", AUTO),
+        date_format=date_format_option(date_format, where).order,
+        columns=columns,
+        where=where,
+    )
