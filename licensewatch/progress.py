@@ -59,9 +59,11 @@ class Progress:
 
     def _text(self) -> str:
         count = f"{self.done:,}" + (f"/{self.total:,}" if self.total else "")
-        rate = self.done / max(self._clock() - self._started, 1e-9)
+        elapsed = self._clock() - self._started
         extra = f", {self.extra}" if self.extra else ""
-        return f"{self.label}: {count} {self.unit}{extra} ({rate:,.1f}/s)"
+        # Under a second the rate means nothing (and a fake clock in tests gives absurd ones).
+        rate = f" ({self.done / elapsed:,.1f}/s)" if elapsed >= 1 else ""
+        return f"{self.label}: {count} {self.unit}{extra}{rate}"
 
     def _show(self, *, final: bool) -> None:
         if self._tty:
