@@ -331,3 +331,13 @@ def test_mail_settings_fixture_is_used() -> None:
     assert MAIL.organization == "Contoso"
     notices, _ = compose()
     assert "cost Contoso USD" in body(notices[0].message, "plain")
+
+
+def test_a_department_name_with_markup_is_escaped_in_every_part_of_the_html() -> None:
+    evil = "R&D <b>Labs</b>"
+    findings = FINDINGS.assign(department=FINDINGS["department"].replace("Finance", evil))
+    focal = FOCAL_POINTS.assign(department=FOCAL_POINTS["department"].replace("Finance", evil))
+    notices, _ = compose(findings, focal)
+    notice = next(n for n in notices if n.department == evil)
+    html = body(notice.message, "html")
+    assert "<b>Labs</b>" not in html and "&lt;b&gt;Labs&lt;/b&gt;" in html
