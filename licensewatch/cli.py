@@ -138,6 +138,65 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder for the raw responses (replay them with kind graph-export / cucm-export)",
     )
 
+    report = sub.add_parser(
+        "report",
+        parents=[common],
+        help="finance and steering-committee reports from the run history",
+    )
+    report_sub = report.add_subparsers(
+        dest="report_command", required=True, metavar="REPORT", help="which report"
+    )
+    finance = report_sub.add_parser(
+        "finance",
+        parents=[common, config],
+        help="avoidable cost at each month end of a period: by department and item, and the trend",
+    )
+    finance.add_argument(
+        "--from",
+        dest="date_from",
+        type=_as_of,
+        metavar="YYYY-MM-DD",
+        help="first day of the period (default: the first stored run)",
+    )
+    finance.add_argument(
+        "--to",
+        dest="date_to",
+        type=_as_of,
+        metavar="YYYY-MM-DD",
+        help="last day of the period (default: the last stored run)",
+    )
+    finance.add_argument(
+        "--format",
+        dest="fmt",
+        choices=["csv", "xlsx", "html"],
+        default="html",
+        help="csv (the summary at each month end), xlsx or html (default html)",
+    )
+    finance.add_argument(
+        "--out", type=Path, help="file or folder to write (default: the reports folder)"
+    )
+    risk = report_sub.add_parser(
+        "risk",
+        parents=[common, config],
+        help="for the steering committee: separated staff still holding access, departments "
+        "that do not answer, reasons, trend",
+    )
+    risk.add_argument(
+        "--as-of",
+        type=_as_of,
+        help="report the last run on or before this day, YYYY-MM-DD (default: the last run)",
+    )
+    risk.add_argument(
+        "--format",
+        dest="fmt",
+        choices=["html", "markdown"],
+        default="html",
+        help="html or markdown (default html)",
+    )
+    risk.add_argument(
+        "--out", type=Path, help="file or folder to write (default: the reports folder)"
+    )
+
     demo = sub.add_parser(
         "demo",
         parents=[common],
@@ -205,6 +264,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.db_upgrade(args.config)
     if args.command == "pull":
         return commands.pull(args.config, args.save)
+    if args.command == "report":
+        return commands.report(
+            args.config,
+            args.report_command,
+            fmt=args.fmt,
+            out=args.out,
+            date_from=getattr(args, "date_from", None),
+            date_to=getattr(args, "date_to", None),
+            as_of=getattr(args, "as_of", None),
+        )
     if args.command == "check-config":
         return commands.check_config(args.config)
     raise AssertionError(args.command)

@@ -39,6 +39,30 @@ def run(
     return EXIT_OK
 
 
+def report(
+    config: Path,
+    which: str,
+    *,
+    fmt: str,
+    out: Path | None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    as_of: date | None = None,
+    stream: TextIO | None = None,
+) -> int:
+    """``licensewatch report finance|risk``: write a report from the stored run history."""
+    from licensewatch.reports.commands import report_finance, report_risk
+
+    settings = load_settings(config)
+    folder = out if out is not None else settings.reports_dir
+    if which == "finance":
+        path = report_finance(settings, date_from=date_from, date_to=date_to, fmt=fmt, out=folder)
+    else:
+        path = report_risk(settings, as_of=as_of, fmt=fmt, out=folder)
+    print(f"{which} report written to {path}", file=stream or sys.stdout)
+    return EXIT_OK
+
+
 def db_upgrade(config: Path, out: TextIO | None = None) -> int:
     """``licensewatch db upgrade``: bring the database to the newest schema."""
     out = out or sys.stdout

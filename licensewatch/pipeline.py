@@ -37,9 +37,11 @@ from licensewatch.pricing import price, rates_in_force
 from licensewatch.publish import publish, staged_folder, write_json
 from licensewatch.reconcile import ReconcileResult, reconcile
 from licensewatch.registration_history import apply_history
+from licensewatch.reports.commands import write_run_reports
 from licensewatch.reports.csvsafe import write_csv
 from licensewatch.reports.finance import Totals, finance_summary, totals
 from licensewatch.reports.findings import findings_table
+from licensewatch.reports.history import history_for_run, realized_savings_cents
 from licensewatch.sources.interface import AccountsPull, PhonesPull, SeparationsPull
 from licensewatch.stages import Stages, StageTiming
 
@@ -187,6 +189,19 @@ def _run_locked(
                 gathered,
                 summary,
                 brake_reasons if braked else (),
+            ),
+        )
+        stages.run(
+            "write finance reports",
+            lambda: write_run_reports(
+                staging,
+                costed,
+                as_of=as_of,
+                rate_card_in_force=rates_in_force(gathered.reference.rate_card, as_of_ts),
+                history=history_for_run(session, costed, as_of=as_of),
+                realized_savings_cents=realized_savings_cents(session, as_of=as_of),
+                braked_reason="; ".join(brake_reasons) if braked else None,
+                templates_dir=settings.templates_dir,
             ),
         )
         stages.run(

@@ -1,0 +1,227 @@
+"""finance_summary.xlsx: the finance view as a workbook finance can sort, filter and sum.
+
+Sheets: ``Overview`` (headline figures; BRAKED in large letters when the
+safety brake stopped the run), ``Summary`` (department × item, as
+finance_summary.csv, with a total row), ``Departments``, ``Findings`` (as
+findings.csv), ``Rate card`` (the rates in force) and ``Trend``. Every table
+is written by :func:`licensewatch.reports.sheets.write_table`: typed cells,
+frozen header, filter, sized columns, text neutralized.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from datetime import date
+from pathlib import Path
+from typing import Final
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font
+
+from licensewatch.reports import sheets
+from licensewatch.reports.finance_view import FinanceView
+from licensewatch.reports.sheets import (
+    BOLD,
+    COUNT,
+    DAY,
+    MONEY,
+    TEXT,
+    Column,
+    cell,
+    day_text,
+    int_text,
+    money,
+    money_text,
+    write_table,
+)
+
+_BRAKED_FONT: Final = Font(bold=True, size=36, color="C53030")
+_TITLE_FONT: Final = Font(bold=True, size=16)
+
+
+def _overview(wb: Workbook, view: FinanceView) -> None:
+    ws = wb.create_sheet("Overview")
+    ws.column_dimensions["A"].width = 34
+    ws.column_dimensions["B"].width = 22
+    if view.braked_reason:
+        ws.sheet_properties.tabColor = "C53030"
+        ws.append([cell(ws, "BRAKED", TEXT, _BRAKED_FONT)])
+        ws.append([cell(ws, f"Nothing was sent: {view.braked_reason}", TEXT, BOLD)])
+    ws.append([cell(ws, view.title, TEXT, _TITLE_FONT)])
+    t = view.totals
+    figures: list[tuple[str, object, str]] = [("As of", view.as_of, DAY)]
+    if view.period is not None:
+        figures += [("Period from", view.period[0], DAY), ("Period to", view.period[1], DAY)]
+    figures += [
+        ("Dormant accounts", t.dormant_accounts, COUNT),
+        ("Dormant licences", t.license_findings, COUNT),
+        ("Dormant phones", t.phone_findings, COUNT),
+        ("Unpriced (not on the rate card)", t.unpriced_findings, COUNT),
+        ("Annual avoidable cost (USD)", money(t.annual_avoidable_cents), MONEY),
+        ("Accrued avoidable cost (USD)", money(t.accrued_avoidable_cents), MONEY),
+        ("Realized savings to date (USD)", money(view.realized_savings_cents), MONEY),
+    ]
+    if len(view.findings) > sheets.MAX_ROWS:
+        most = sheets.MAX_ROWS
+        note = f"The Findings sheet lists the first {most:,} of {len(view.findings):,}"
+        figures.append(("Findings sheet", note + " (findings.csv has all)", TEXT))
+    for label, value, kind in figures:
+        right = cell(ws, value, kind)
+        right.alignment = Alignment(horizontal="right")
+        ws.append([cell(ws, label, TEXT), right])
+
+
+def _summary_rows(view: FinanceView) -> tuple[list[list[object]], list[object]]:
+    rows: list[list[object]] = [
+        [
+            r["department"],
+            r["resource_kind"],
+            r["item"],
+            int(r["dormant_count"]),
+            money_text(r["annual_rate_usd"]),
+            money_text(r["annual_avoidable_usd"]),
+            money_text(r["accrued_avoidable_usd"]),
+        ]
+        for r in view.summary.astype(object).to_dict("records")
+    ]
+    total: list[object] = [
+        "Total",
+        None,
+        None,
+        int(view.summary["dormant_count"].sum()),
+        None,
+        money(view.totals.annual_avoidable_cents),
+        money(view.totals.accrued_avoidable_cents),
+    ]
+    return rows, total
+
+
+_SUMMARY: Final = (
+    Column("department", TEXT),
+    Column("resource_kind", TEXT),
+    Column("item", TEXT),
+    Column("dormant_count", COUNT),
+    Column("annual_rate_usd", MONEY),
+    Column("annual_avoidable_usd", MONEY),
+    Column("accrued_avoidable_usd", MONEY),
+)
+_FINDINGS_KINDS: Final = {
+    "dormant_since": DAY,
+    "days_dormant": COUNT,
+    "annual_cost_usd": MONEY,
+    "accrued_cost_usd": MONEY,
+}
+
+
+def _findings_rows(view: FinanceView) -> Iterable[list[object]]:
+    convert: dict[str, Callable[[str], object]] = {
+        DAY: day_text,
+        COUNT: int_text,
+        MONEY: money_text,
+        TEXT: str,
+    }
+    names = list(view.findings.columns)
+    kinds = [_FINDINGS_KINDS.get(n, TEXT) for n in names]
+    for values in view.findings.itertuples(index=False):
+        yield [convert[k](str(v)) for v, k in zip(values, kinds, strict=True)]
+
+
+def finance_workbook(view: FinanceView) -> bytes:
+    """The workbook of ``view`` as XLSX bytes."""
+    buffer = io.BytesIO()
+    _workbook(view).save(buffer)
+    return buffer.getvalue()
+
+
+def _workbook(view: FinanceView) -> Workbook:
+    wb = Workbook(write_only=True)
+    _overview(wb, view)
+    rows, total = _summary_rows(view)
+    write_table(wb, "Summary", _SUMMARY, rows, total)
+    depts = [
+        [d.department, d.dormant_accounts, d.license_findings, d.phone_findings,
+         d.unpriced_findings, money(d.annual_avoidable_cents), money(d.accrued_avoidable_cents)]
+        for d in view.departments
+    ]  # fmt: skip
+    t = view.totals
+    write_table(
+        wb,
+        "Departments",
+        [
+            Column("department", TEXT),
+            Column("dormant_accounts", COUNT),
+            Column("license_findings", COUNT),
+            Column("phone_findings", COUNT),
+            Column("unpriced_findings", COUNT),
+            Column("annual_avoidable_usd", MONEY),
+            Column("accrued_avoidable_usd", MONEY),
+        ],
+        depts,
+        ["Total", t.dormant_accounts, t.license_findings, t.phone_findings, t.unpriced_findings,
+         money(t.annual_avoidable_cents), money(t.accrued_avoidable_cents)],
+    )  # fmt: skip
+    findings_columns = [Column(n, _FINDINGS_KINDS.get(n, TEXT)) for n in view.findings.columns]
+    write_table(wb, "Findings", findings_columns, _findings_rows(view))
+    write_table(
+        wb,
+        "Rate card",
+        [
+            Column("item", TEXT),
+            Column("description", TEXT),
+            Column("resource_kind", TEXT),
+            Column("matches", TEXT),
+            Column("annual_rate_usd", MONEY),
+            Column("effective_from", DAY),
+            Column("effective_to", DAY),
+        ],
+        [
+            [r["item"], r["description"], r["resource_kind"], r["matches"],
+             money(int(r["annual_rate_cents"])), _day(r["effective_from"]),
+             _day(r["effective_to"])]
+            for r in view.rate_card.to_dict("records")
+        ],
+    )  # fmt: skip
+    write_table(
+        wb,
+        "Trend",
+        [
+            Column("date", DAY),
+            Column("figures_as_of", DAY),
+            Column("dormant_accounts", COUNT),
+            Column("license_findings", COUNT),
+            Column("phone_findings", COUNT),
+            Column("separated_accounts", COUNT),
+            Column("annual_avoidable_usd", MONEY),
+            Column("accrued_avoidable_usd", MONEY),
+        ],
+        [
+            [p.day, p.point.as_of, p.point.dormant_accounts, p.point.license_findings,
+             p.point.phone_findings, p.point.separated_accounts,
+             money(p.point.annual_avoidable_cents), money(p.point.accrued_avoidable_cents)]
+            for p in view.trend
+        ],
+    )  # fmt: skip
+    return wb
+
+
+def _day(value: object) -> date | None:
+    """A rate-card timestamp (UTC midnight) as the date it names; NaT/NA as empty."""
+    if not isinstance(value, pd.Timestamp) or pd.isna(value):
+        return None
+    return date(value.year, value.month, value.day)
+
+
+def write_finance_xlsx(view: FinanceView, path: Path) -> None:
+    """Write the workbook of ``view`` to ``path`` atomically (temp file in the folder, rename)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        _workbook(view).save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
