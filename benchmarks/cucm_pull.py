@@ -6,7 +6,9 @@ in the documented wire formats, on a simulated clock that the source shares
 modelled latency). The stand-in enforces what the real call manager does:
 AXL refuses SQL answers over ``--sql-row-limit`` rows with the "Query request
 too large … Suggestive Row Fetch" fault, and RisPort counts requests per
-minute and answers ``Server.RateControl`` above ``--server-rate``.
+minute and answers ``Server.RateControl`` above ``--server-rate`` (the answers
+are :class:`benchmarks.cucm_server.CucmResponder`'s, shared with the HTTPS
+server of ``benchmarks.servers``).
 
 Prints, for the SQL and the listPhone inventory, the requests sent and the
 simulated seconds for N phones, next to the floor the RisPort rate limit sets:
@@ -19,28 +21,21 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 import time
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from xml.sax.saxutils import escape
 
-import defusedxml.ElementTree as SafeET
 import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
+from benchmarks.cucm_server import Answer, CucmResponder, ServedPhone
 from licensewatch.config import SourceSettings
 from licensewatch.sources.cucm import CucmSource
 
 BASE = "https://127.0.0.1:8443"
 ENV = "LW_BENCH_CUCM_PASSWORD"
-SOAPENV = "http://schemas.xmlsoap.org/soap/envelope/"
-AXL_NS = "http://www.cisco.com/AXL/API/12.5"
-PAGING = re.compile(r"select skip (\d+) first (\d+) ")
 T0 = 1_700_000_000
 
 
@@ -70,44 +65,59 @@ class Latency:
     list_per_phone: float = 0.0002
     ris_base: float = 0.5
     ris_per_device: float = 0.001
+    fault: float = 0.05
+
+    def of(self, answer: Answer) -> float:
+        """How long the call manager takes to give ``answer``."""
+        if answer.fault == "too_large":
+            return self.sql_base
+        if answer.fault:
+            return self.fault
+        base, per = {
+            "executeSQLQuery": (self.sql_base, self.sql_per_row),
+            "listPhone": (self.list_base, self.list_per_phone),
+        }.get(answer.operation, (self.ris_base, self.ris_per_device))
+        return base + per * answer.units
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _envelope(body: str) -> bytes:
-    return (
-        f'<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="{SOAPENV}">'
-        f"<soapenv:Body>{body}</soapenv:Body></soapenv:Envelope>"
-    ).encode()
-
-
-def _fault(code: str, message: str) -> bytes:
-    m = escape(message)
-    return _envelope(
-        f"<soapenv:Fault><faultcode>{code}</faultcode><faultstring>{m}</faultstring>"
-        f"<detail><axlError><axlcode>-1</axlcode><axlmessage>{m}</axlmessage></axlError>"
-        "</detail></soapenv:Fault>"
-    )
+def synthetic_phones(count: int) -> list[ServedPhone]:
+    """``count`` phones on two nodes: 25 % known to no node, 25 % unregistered, 5 % on both."""
+    return [
+        ServedPhone(
+            name=f"SEP{i:012X}",
+            description=f"Desk {i}",
+            model="Cisco 8845",
+            device_pool=f"DP_{i % 40}",
+            owner=f"user{i}" if i % 10 else "",
+            directory_number=str(100_000 + i),
+            last_seen=T0 - 86_400 * (i % 400) if i % 2 else 0,
+            status=None if i % 4 == 3 else "UnRegistered" if i % 4 == 2 else "Registered",
+            stamp=None if i % 4 == 3 else T0 + i,
+            node=0 if i % 2 else 1,
+            also_other_node=i % 20 == 0,
+        )
+        for i in range(count)
+    ]
 
 
 @dataclass
 class FakeCucm(BaseAdapter):
-    """AXL and RisPort70 of a cluster of ``phones`` phones on two subscriber nodes."""
+    """AXL and RisPort70 of ``phones`` phones, answered in process on the simulated clock."""
 
     phones: int
     clock: SimClock
     sql_row_limit: int = 17_000
     server_rate: int = 15
     latency: Latency = field(default_factory=Latency)
-    calls: Counter[str] = field(default_factory=Counter)
-    per_minute: Counter[int] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         super().__init__()
-        self.names = [f"SEP{i:012X}" for i in range(self.phones)]
-        self.index = {n: i for i, n in enumerate(self.names)}
+        self.responder = CucmResponder(
+            synthetic_phones(self.phones),
+            clock=self.clock,
+            sql_row_limit=self.sql_row_limit,
+            risport_rate=self.server_rate,
+        )
 
     def send(
         self,
@@ -120,19 +130,12 @@ class FakeCucm(BaseAdapter):
     ) -> requests.Response:
         """Answer one POST, advancing the simulated clock by the modelled latency."""
         action = str(request.headers.get("SOAPAction", "")).strip('"')
-        assert request.body is not None
-        root = SafeET.fromstring(request.body)
-        operation = action.rsplit(" ", 1)[-1]
-        self.calls[operation] += 1
-        if operation == "executeSQLQuery":
-            status, body = self._sql(root)
-        elif operation == "listPhone":
-            status, body = self._list_phone(root)
-        else:
-            status, body = self._risport(root)
+        assert isinstance(request.body, bytes)
+        answer = self.responder.answer(action.rsplit(" ", 1)[-1], request.body)
+        self.clock.now += self.latency.of(answer)
         response = requests.Response()
-        response.status_code = status
-        response._content = body
+        response.status_code = answer.status
+        response._content = answer.body
         response.headers = CaseInsensitiveDict({"Content-Type": "text/xml; charset=utf-8"})
         response.url = request.url or ""
         response.request = request
@@ -140,99 +143,6 @@ class FakeCucm(BaseAdapter):
 
     def close(self) -> None:
         """Nothing to release."""
-
-    def _text(self, root: Any, name: str) -> list[str]:
-        return [e.text or "" for e in root.iter() if _local(e.tag) == name]
-
-    def _row(self, i: int) -> str:
-        seen = str(T0 - 86_400 * (i % 400)) if i % 2 else "0"
-        owner = f"<owner>user{i}</owner>" if i % 10 else "<owner/>"
-        return (
-            f"<row><name>{self.names[i]}</name><description>Desk {i}</description>"
-            f"<model>Cisco 8845</model><devicepool>DP_{i % 40}</devicepool>{owner}"
-            f"<dnorpattern>{100_000 + i}</dnorpattern><lastseen>{seen}</lastseen></row>"
-        )
-
-    def _sql(self, root: Any) -> tuple[int, bytes]:
-        sql = self._text(root, "sql")[0]
-        paging = PAGING.match(sql)
-        skip, first = (int(paging.group(1)), int(paging.group(2))) if paging else (0, self.phones)
-        rows = range(skip, min(skip + first, self.phones))
-        if len(rows) >= self.sql_row_limit:
-            self.clock.now += self.latency.sql_base
-            return 500, _fault(
-                "soapenv:Server",
-                f"Query request too large. Total rows matched: {len(rows)} rows. "
-                f"Suggestive Row Fetch: less than {self.sql_row_limit} rows",
-            )
-        self.clock.now += self.latency.sql_base + self.latency.sql_per_row * len(rows)
-        body = "".join(self._row(i) for i in rows)
-        return 200, _envelope(
-            f'<ns:executeSQLQueryResponse xmlns:ns="{AXL_NS}"><return>{body}</return>'
-            "</ns:executeSQLQueryResponse>"
-        )
-
-    def _list_phone(self, root: Any) -> tuple[int, bytes]:
-        skip, first = int(self._text(root, "skip")[0]), int(self._text(root, "first")[0])
-        rows = range(skip, min(skip + first, self.phones))
-        self.clock.now += self.latency.list_base + self.latency.list_per_phone * len(rows)
-        body = "".join(
-            f'<phone uuid="{{{i:08X}}}"><name>{self.names[i]}</name><description>Desk {i}'
-            f"</description><product>Cisco 8845</product><model>Cisco 8845</model>"
-            f"<devicePoolName>DP_{i % 40}</devicePoolName><ownerUserName>user{i}"
-            "</ownerUserName></phone>"
-            for i in rows
-        )
-        return 200, _envelope(
-            f'<ns:listPhoneResponse xmlns:ns="{AXL_NS}"><return>{body}</return>'
-            "</ns:listPhoneResponse>"
-        )
-
-    def _risport(self, root: Any) -> tuple[int, bytes]:
-        minute = int(self.clock.now // 60)
-        self.per_minute[minute] += 1
-        if self.per_minute[minute] > self.server_rate:
-            self.clock.now += 0.05
-            return 500, _fault(
-                "ns1:Server.RateControl",
-                "AxisFault: Exceeded allowed rate for Reatime information. Current allowed "
-                f"rate for realtime information is {self.server_rate} requests per minute.",
-            )
-        asked = self._text(root, "Item")
-        self.clock.now += self.latency.ris_base + self.latency.ris_per_device * len(asked)
-        nodes: dict[str, list[str]] = {"cucm-sub1": [], "cucm-sub2": []}
-        for name in asked:
-            i = self.index[name]
-            if i % 4 == 3:
-                continue  # 25 % are known to no node: unregistered
-            home, other = ("cucm-sub1", "cucm-sub2") if i % 2 else ("cucm-sub2", "cucm-sub1")
-            status = "Registered" if i % 4 != 2 else "UnRegistered"
-            nodes[home].append(self._device(name, status, T0 + i))
-            if i % 20 == 0:  # 5 % also listed, older, under the other node
-                nodes[other].append(self._device(name, "UnRegistered", T0 - 3_600 + i))
-        items = "".join(
-            f"<ns1:item><ns1:ReturnCode>Ok</ns1:ReturnCode><ns1:Name>{node}</ns1:Name>"
-            f"<ns1:NoChange>false</ns1:NoChange><ns1:CmDevices>{''.join(devs)}</ns1:CmDevices>"
-            "</ns1:item>"
-            for node, devs in nodes.items()
-        )
-        found = sum(len(d) for d in nodes.values())
-        return 200, _envelope(
-            '<ns1:selectCmDeviceResponse xmlns:ns1="http://schemas.cisco.com/ast/soap">'
-            "<ns1:selectCmDeviceReturn><ns1:SelectCmDeviceResult>"
-            f"<ns1:TotalDevicesFound>{found}</ns1:TotalDevicesFound><ns1:CmNodes>{items}"
-            "</ns1:CmNodes></ns1:SelectCmDeviceResult>"
-            f"<ns1:StateInfo>s{minute}</ns1:StateInfo></ns1:selectCmDeviceReturn>"
-            "</ns1:selectCmDeviceResponse>"
-        )
-
-    @staticmethod
-    def _device(name: str, status: str, stamp: int) -> str:
-        return (
-            f"<ns1:item><ns1:Name>{name}</ns1:Name><ns1:DeviceClass>Phone</ns1:DeviceClass>"
-            f"<ns1:Status>{status}</ns1:Status><ns1:StatusReason>0</ns1:StatusReason>"
-            f"<ns1:TimeStamp>{stamp}</ns1:TimeStamp><ns1:Protocol>SIP</ns1:Protocol></ns1:item>"
-        )
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,162 @@
+"""One nightly run, measured: ``python -m benchmarks.night --config C --as-of D --result R``.
+
+Runs :func:`licensewatch.pipeline.run` in this process (the orchestrator
+starts a fresh one per run, so time and memory are the job's alone) and
+writes ``R`` as JSON: every stage's seconds, the process's memory high-water
+mark at its end (``RunResult.stages``) and the highest resident memory
+sampled while it ran (a sampler reads ``/proc/self/statm`` every 10 ms), the
+time spent outside the named stages, and the run's counts. With
+``--smtp-port`` it then hands every composed ``.eml`` of the outbox to the SMTP
+server on 127.0.0.1 with :mod:`smtplib` (one connection) and times that too:
+the job has no SMTP transport yet, so this shows what delivery would add.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import smtplib
+import threading
+import time
+from datetime import date
+from email.parser import BytesParser
+from email.policy import default
+from email.utils import getaddresses
+from pathlib import Path
+from typing import Any
+
+from licensewatch import pipeline
+from licensewatch.config import load_settings
+from licensewatch.logs import LOGGER_NAME
+from licensewatch.stages import peak_rss_mb
+
+PAGE_MB = os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
+
+
+class RssSampler:
+    """Samples this process's resident memory every ``interval`` seconds in a thread."""
+
+    def __init__(self, interval: float = 0.01) -> None:
+        self.interval = interval
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def rss_mb() -> float:
+        """Resident memory now, in MiB."""
+        with open("/proc/self/statm", "rb") as fh:
+            return int(fh.read().split()[1]) * PAGE_MB
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.samples.append((time.time(), self.rss_mb()))
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def peak(self, start: float, end: float) -> float:
+        """The highest sample in [start, end] (the nearest one if none fell inside)."""
+        inside = [mb for t, mb in self.samples if start <= t <= end]
+        if inside:
+            return max(inside)
+        if not self.samples:
+            return 0.0
+        return min(self.samples, key=lambda s: abs(s[0] - end))[1]
+
+
+class StageEnds(logging.Handler):
+    """Keeps when each stage ended, from the stage log line ``Stages.run`` writes."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.ends: list[float] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Remember the time of every stage line."""
+        if record.name == f"{LOGGER_NAME}.stages":
+            self.ends.append(record.created)
+
+
+def deliver_by_smtp(outbox: Path, port: int) -> dict[str, Any]:
+    """Send every ``.eml`` in ``outbox`` to the SMTP server on 127.0.0.1:``port``."""
+    files = sorted(outbox.glob("*.eml"))
+    parser = BytesParser(policy=default)
+    started = time.perf_counter()
+    sent = size = 0
+    with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
+        for path in files:
+            data = path.read_bytes()
+            with path.open("rb") as fh:
+                headers = parser.parse(fh, headersonly=True)
+            to = [a for _, a in getaddresses(headers.get_all("To", []) + headers.get_all("Cc", []))]
+            smtp.sendmail(str(headers["From"]), to, data)
+            sent += 1
+            size += len(data)
+    return {"messages": sent, "bytes": size, "seconds": time.perf_counter() - started}
+
+
+def measure(config: Path, as_of: date, smtp_port: int | None) -> dict[str, Any]:
+    """Run the job once for ``as_of`` and return what it took."""
+    logger = logging.getLogger(LOGGER_NAME)
+    logger.setLevel(logging.INFO)
+    ends = StageEnds()
+    logger.addHandler(ends)
+    settings = load_settings(config)
+    with RssSampler() as sampler:
+        started = time.perf_counter()
+        wall_start = time.time()
+        result = pipeline.run(settings, as_of)
+        total = time.perf_counter() - started
+        stages: list[dict[str, Any]] = []
+        for timing, end in zip(result.stages, ends.ends, strict=True):
+            stages.append(
+                {
+                    "name": timing.name,
+                    "seconds": timing.seconds,
+                    "hwm_mb": timing.peak_rss_mb,
+                    "peak_mb": sampler.peak(end - timing.seconds, end),
+                }
+            )
+        smtp = None
+        if smtp_port is not None and result.outbox_dir is not None:
+            before = time.time()
+            smtp = deliver_by_smtp(result.outbox_dir, smtp_port)
+            smtp["peak_mb"] = sampler.peak(before, time.time())
+    return {
+        "status": result.status,
+        "total_s": total,
+        "start_peak_mb": sampler.peak(wall_start - 1, wall_start + 0.05),
+        "other_s": total - sum(s["seconds"] for s in stages),
+        "peak_rss_mb": peak_rss_mb(),
+        "stages": stages,
+        "counts": dict(result.counts),
+        "findings": result.totals.license_findings + result.totals.phone_findings,
+        "notices": result.notices,
+        "annual_avoidable_cents": result.totals.annual_avoidable_cents,
+        "smtp": smtp,
+        "brake_reasons": list(result.brake_reasons),
+    }
+
+
+def main() -> None:
+    """Command line: --config C --as-of YYYY-MM-DD --result FILE [--smtp-port P]."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True, type=Path)
+    parser.add_argument("--as-of", required=True, type=date.fromisoformat)
+    parser.add_argument("--result", required=True, type=Path)
+    parser.add_argument("--smtp-port", type=int)
+    args = parser.parse_args()
+    doc = measure(args.config, args.as_of, args.smtp_port)
+    args.result.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
