@@ -2,36 +2,25 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from licensewatch import store
 from licensewatch.cli import main
 from licensewatch.errors import StorageError
 from tests import orgfiles
-from tests.store.conftest import pg_server_url  # noqa: F401 - the fixture
+from tests.store.conftest import fresh_schema, pg_server_url  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
 def pg_url(pg_server_url: str) -> Iterator[str]:  # noqa: F811 - fixture injection
-    schema = f"lw_run_{uuid.uuid4().hex[:12]}"
-    admin = store.open_engine(pg_server_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(pg_server_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with fresh_schema(pg_server_url, "lw_run") as url:
+        yield url
 
 
 def counts(url: str) -> dict[str, int]:

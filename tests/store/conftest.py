@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -60,8 +61,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'licensewatch.db'}"
         return
-    server_url: str = request.getfixturevalue("pg_server_url")
-    schema = f"lw_test_{uuid.uuid4().hex[:12]}"
+    with fresh_schema(request.getfixturevalue("pg_server_url")) as url:
+        yield url
+
+
+@contextmanager
+def fresh_schema(server_url: str, prefix: str = "lw_test") -> Iterator[str]:
+    """A URL whose search path is a new, empty PostgreSQL schema, dropped afterwards."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = store.open_engine(server_url)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
