@@ -257,7 +257,10 @@ def serve(args: argparse.Namespace) -> None:
         pages.base = graph.base
         cucm = TlsServer(cucm_handler(responder), cert, key, args.max_seconds).start()
         info = {"graph": graph.base, "cucm": cucm.base, "smtp_port": port, "ca_bundle": str(cert)}
-        Path(args.info).write_text(json.dumps(info), encoding="utf-8")
+        # Written whole and renamed into place: the orchestrator polls for this file.
+        partial = Path(f"{args.info}.partial")
+        partial.write_text(json.dumps(info), encoding="utf-8")
+        partial.replace(args.info)
         stop = threading.Event()
 
         def commands() -> None:
