@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import email
 import email.policy
@@ -9,6 +10,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from decimal import Decimal
 from email.message import EmailMessage
 from pathlib import Path
@@ -259,14 +261,28 @@ def test_debug_shows_the_traceback(org: Path) -> None:
             main(argv)
 
 
+def _commands(
+    parser: argparse.ArgumentParser, path: str = "licensewatch"
+) -> Iterator[tuple[str, str | None, argparse.ArgumentParser]]:
+    """Every (sub)command at any depth, with the help its parent gives it."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {c.dest: c.help for c in action._choices_actions}
+            for name, sub in action.choices.items():
+                yield f"{path} {name}", helps.get(name), sub
+                yield from _commands(sub, f"{path} {name}")
+
+
 def test_every_command_and_option_has_help() -> None:
-    parser = build_parser()
-    subparsers = next(a for a in parser._actions if a.dest == "command")
-    for name, sub in subparsers.choices.items():  # type: ignore[attr-defined]
-        assert sub.description or any(
-            c.dest == name and c.help
-            for c in subparsers._choices_actions  # type: ignore[attr-defined]
-        ), name
+    found = list(_commands(build_parser()))
+    names = {name for name, _, _ in found}
+    assert {
+        "licensewatch db upgrade",
+        "licensewatch report finance",
+        "licensewatch report risk",
+    } <= names
+    for name, help_text, sub in found:
+        assert help_text, f"{name} has no help"
         for action in sub._actions:
             assert action.help, f"{name} {action.option_strings} has no help"
 
