@@ -17,8 +17,9 @@ from typing import Any
 from licensewatch.errors import ConfigError
 
 ACTIVITY_SIGNALS = ("successful", "any")
-TRANSPORTS = ("directory",)
+TRANSPORTS = ("directory", "smtp", "graph")
 FEEDS = ("accounts", "phones", "separations")
+LANGUAGES = ("en", "fr")
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,13 @@ class MailSettings:
     response_days: int = 14
     unassigned_to: tuple[str, ...] = ()
     organization: str = "the organization"
+    #: Days after the first notice before a reminder, and before the escalation.
+    reminder_days: int = 14
+    escalate_after_days: int = 28
+    escalation_to: tuple[str, ...] = ()
+    #: Language of the escalation and unassigned-queue emails (focal points have their own).
+    language: str = "en"
+    #: The transport's own table: ``[mail.smtp]`` or ``[mail.graph]`` (validated by the transport).
     options: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -95,9 +103,15 @@ def secret_variables(settings: Settings) -> list[str]:
     """Names of the environment variables the config says hold secrets (``*_env`` keys)."""
     tables: list[Mapping[str, Any]] = [s.options for s in settings.sources.values()]
     tables.append(settings.mail.options)
-    return sorted(
-        {str(v) for t in tables for k, v in t.items() if k.endswith("_env") and isinstance(v, str)}
-    )
+    found: set[str] = set()
+    while tables:
+        table = tables.pop()
+        for key, value in table.items():
+            if isinstance(value, Mapping):
+                tables.append(value)
+            elif key.endswith("_env") and isinstance(value, str):
+                found.add(value)
+    return sorted(found)
 
 
 def resolve(base: Path, value: str) -> Path:
@@ -232,36 +246,72 @@ MAIL_KEYS = (
     "response_days",
     "unassigned_to",
     "organization",
+    "reminder_days",
+    "escalate_after_days",
+    "escalation_to",
+    "language",
+    "smtp",
+    "graph",
 )
+
+
+def _addresses(table: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    value = table.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
+        raise ConfigError(f"[mail] {key} must be an address or a list of addresses")
+    return tuple(value)
+
+
+def _language(t: Mapping[str, Any]) -> str:
+    language = _get(t, "mail", "language", str, "en")
+    if language not in LANGUAGES:
+        raise ConfigError(
+            f"[mail] language must be one of {', '.join(LANGUAGES)}, not {language!r}"
+        )
+    return str(language)
 
 
 def _mail(doc: Mapping[str, Any], base: Path) -> MailSettings:
     t = _table(doc, "mail")
+    _reject_unknown(t, "mail", MAIL_KEYS)
     transport = _get(t, "mail", "transport", str, "directory")
     if transport not in TRANSPORTS:
         raise ConfigError(
             f"[mail] transport must be one of {', '.join(TRANSPORTS)}, not {transport!r}"
         )
-    # Transport-specific keys (smtp host, graph mailbox, …) are kept for the transport to validate.
-    known = {k: v for k, v in t.items() if k in MAIL_KEYS}
-    options = {k: v for k, v in t.items() if k not in MAIL_KEYS}
-    if transport == "directory" and options:
-        _reject_unknown(options, "mail", MAIL_KEYS)
-    unassigned = known.get("unassigned_to", [])
-    if isinstance(unassigned, str):
-        unassigned = [unassigned]
-    if not isinstance(unassigned, list) or not all(isinstance(a, str) for a in unassigned):
-        raise ConfigError("[mail] unassigned_to must be an address or a list of addresses")
+    for name in ("smtp", "graph"):
+        if name in t and not isinstance(t[name], dict):
+            raise ConfigError(f"[mail] {name} must be a table", hint=f"write it as [mail.{name}]")
+    if transport in ("smtp", "graph") and transport not in t:
+        raise ConfigError(
+            f"[mail] transport is {transport!r} but the config has no [mail.{transport}] table",
+            hint=f"add [mail.{transport}] (see config/licensewatch.example.toml)",
+        )
+    options = dict(t[transport]) if transport in ("smtp", "graph") else {}
+    reminder = _non_negative("mail", "reminder_days", _get(t, "mail", "reminder_days", int, 14))
+    escalate = _non_negative(
+        "mail", "escalate_after_days", _get(t, "mail", "escalate_after_days", int, 28)
+    )
+    if reminder < 1 or escalate <= reminder:
+        raise ConfigError(
+            f"[mail] needs 1 <= reminder_days < escalate_after_days, not {reminder} and {escalate}"
+        )
     return MailSettings(
         transport=transport,
-        directory=resolve(base, _get(known, "mail", "directory", str, "outbox")),
-        sender=_get(known, "mail", "from", str, "licensewatch@example.org"),
-        reply_to=_get(known, "mail", "reply_to", str, None),
+        directory=resolve(base, _get(t, "mail", "directory", str, "outbox")),
+        sender=_get(t, "mail", "from", str, "licensewatch@example.org"),
+        reply_to=_get(t, "mail", "reply_to", str, None),
         response_days=_non_negative(
-            "mail", "response_days", _get(known, "mail", "response_days", int, 14)
+            "mail", "response_days", _get(t, "mail", "response_days", int, 14)
         ),
-        unassigned_to=tuple(unassigned),
-        organization=_get(known, "mail", "organization", str, "the organization"),
+        unassigned_to=_addresses(t, "unassigned_to"),
+        organization=_get(t, "mail", "organization", str, "the organization"),
+        reminder_days=reminder,
+        escalate_after_days=escalate,
+        escalation_to=_addresses(t, "escalation_to"),
+        language=_language(t),
         options=options,
     )
 

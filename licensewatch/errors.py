@@ -97,7 +97,19 @@ class SourceUnavailable(SourceError):
 
 
 class DeliveryError(LicensewatchError):
-    """A notification could not be delivered."""
+    """One message could not be delivered (refused recipient, rejected content, …).
+
+    The outbox records the failure and retries the message, with backoff, on a
+    later run; the other messages of the run are still sent.
+    """
+
+
+class TransportUnavailable(DeliveryError):
+    """The transport itself failed (cannot connect, TLS, login refused, throttled out).
+
+    Every further message would fail the same way, so the outbox stops sending
+    for this run and leaves the remaining messages queued for the next one.
+    """
 
 
 class SafetyBrake(LicensewatchError):

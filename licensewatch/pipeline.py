@@ -25,18 +25,21 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from licensewatch import brake, model, store, strictness
+from licensewatch import brake, cadence, model, store, strictness
 from licensewatch.brake import Baseline
 from licensewatch.config import Settings
 from licensewatch.inputs import ReferenceData, build_sources, read_reference
 from licensewatch.logs import get_logger
 from licensewatch.notify.compose import DepartmentNotice, compose_notices
 from licensewatch.notify.directory import DirectoryTransport
+from licensewatch.notify.outbox import Delivery, deliver, queue_notices
 from licensewatch.notify.transport import Transport
+from licensewatch.notify.transports import build_transport
 from licensewatch.pricing import price, rates_in_force
 from licensewatch.publish import publish, staged_folder, write_json
 from licensewatch.reconcile import ReconcileResult, reconcile
 from licensewatch.registration_history import apply_history
+from licensewatch.removals import pulled_resource_ids
 from licensewatch.reports.commands import write_run_reports
 from licensewatch.reports.csvsafe import write_csv
 from licensewatch.reports.finance import Totals, finance_summary, totals
@@ -44,6 +47,7 @@ from licensewatch.reports.findings import findings_table
 from licensewatch.reports.history import history_for_run, realized_savings_cents
 from licensewatch.sources.interface import AccountsPull, PhonesPull, SeparationsPull
 from licensewatch.stages import Stages, StageTiming
+from licensewatch.store.decisions import current_decisions
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -72,6 +76,8 @@ class RunResult:
     notes: tuple[str, ...]
     stages: tuple[StageTiming, ...] = ()
     brake_reasons: tuple[str, ...] = ()
+    delivery: Delivery | None = None
+    removed: int = 0
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,8 @@ def _run_locked(
     log.info("run %s starting: as_of=%s dry_run=%s", run_key, as_of.isoformat(), dry_run)
     stages = Stages()
     inputs = _read_inputs(settings, stages, as_of)
+    # Built (options checked, secrets read) before anything is written; connects on first send.
+    transport = None if dry_run else build_transport(settings)
     final_dir = settings.reports_dir / as_of.isoformat()
     store.upgrade(engine)
     # Closing the session without a commit rolls back: a failure anywhere below
@@ -150,42 +158,67 @@ def _run_locked(
             log.warning("data: %s", warning)
         # --strict: data warnings are errors, raised before anything is written.
         strictness.enforce(gathered.reconciled.warnings, strict=strict)
-        costed, earlier, known = _assess(session, gathered, as_of_ts, stages)
-        gathered.counts["new_findings"] = int((~costed["resource_id"].isin(known)).sum())
+        costed, state = _assess(session, gathered, as_of_ts, stages)
+        gathered.counts["new_findings"] = int(
+            (~costed["resource_id"].isin(state["resource_id"])).sum()
+        )
         brake_reasons = _brake(session, gathered.counts, settings, override_brake)
         braked = bool(brake_reasons) and not override_brake
+        status = "dry_run" if dry_run else ("braked" if braked else "ok")
+        planned = cadence.plan(
+            costed,
+            state,
+            current_decisions(session, costed["resource_id"].tolist()),
+            as_of=as_of_ts,
+            reminder_days=settings.mail.reminder_days,
+            escalate_after_days=settings.mail.escalate_after_days,
+        )
         notices, unassigned = stages.run(
             "compose emails",
             lambda: compose_notices(
-                costed,
+                planned,
                 gathered.reference.focal_points,
                 as_of=as_of_ts,
                 mail=settings.mail,
                 rate_card_in_force=rates_in_force(gathered.reference.rate_card, as_of_ts),
                 templates_dir=settings.templates_dir,
                 run_key=run_key,
+                date=started,
             ),
         )
-        due = [n for n in notices if not set(n.resource_ids) <= earlier]
-        preview = dry_run or braked
-        transport: Transport = (
-            DirectoryTransport(staging / "email-previews") if preview else _transport(settings)
+        preview = status != "ok"
+        if preview:
+            stages.run(
+                "preview emails",
+                lambda: _preview(notices, DirectoryTransport(staging / "email-previews")),
+            )
+            told: set[str] = set()
+        else:
+            queue_notices(session, notices, as_of=as_of, run_id=run_id, now=clock())
+            told = {rid for n in notices for rid in n.resource_ids}
+        planned = cadence.mark_told(planned, told, as_of_ts)
+        removed = 0
+        if status == "ok":
+            gone = store.absent_since_last_run(
+                session,
+                pulled_resource_ids(inputs.accounts.licenses, phones)
+                | {rid.casefold() for rid in planned["resource_id"].tolist()},
+            )
+            removed = store.mark_removed(session, gone, removed_at=as_of_ts.to_pydatetime())
+            if removed:
+                log.info(
+                    "%d resources found dormant before are gone from the pull: removed", removed
+                )
+        run_totals = totals(planned)
+        summary = _summary(
+            run_key, as_of, status, gathered, run_totals, len(notices), brake_reasons
         )
-        told = stages.run(
-            "deliver emails",
-            lambda: _deliver(due, transport, verb="previewed" if preview else "sent"),
-        )
-        notified = set() if preview else told
-        costed = _with_status(costed, earlier | notified)
-        run_totals = totals(costed)
-        status = "dry_run" if dry_run else ("braked" if braked else "ok")
-        summary = _summary(run_key, as_of, status, gathered, run_totals, len(due), brake_reasons)
         stages.run(
             "write reports",
             lambda: _write_reports(
                 staging,
-                costed,
-                costed[costed["resource_id"].isin(unassigned["resource_id"])],
+                planned,
+                planned[planned["resource_id"].isin(unassigned["resource_id"])],
                 gathered,
                 summary,
                 brake_reasons if braked else (),
@@ -195,10 +228,10 @@ def _run_locked(
             "write finance reports",
             lambda: write_run_reports(
                 staging,
-                costed,
+                planned,
                 as_of=as_of,
                 rate_card_in_force=rates_in_force(gathered.reference.rate_card, as_of_ts),
-                history=history_for_run(session, costed, as_of=as_of),
+                history=history_for_run(session, planned, as_of=as_of),
                 realized_savings_cents=realized_savings_cents(session, as_of=as_of),
                 braked_reason="; ".join(brake_reasons) if braked else None,
                 templates_dir=settings.templates_dir,
@@ -207,7 +240,7 @@ def _run_locked(
         stages.run(
             "store",
             lambda: _store(
-                session, run_id, costed, notified, run_totals, gathered.counts, clock, status
+                session, run_id, planned, told, run_totals, gathered.counts, clock, status
             ),
         )
         if status == "ok":
@@ -220,8 +253,16 @@ def _run_locked(
             session.commit()
         publish(staging, final_dir)
 
+    delivery = None
+    if status == "ok" and transport is not None:
+        # After the commit: the outbox holds every message, so a crash from
+        # here on loses nothing and the next run sends what is left.
+        name = settings.mail.transport
+        delivery = stages.run(
+            "send emails", lambda: deliver(engine, transport, name=name, clock=clock)
+        )
     log.info(
-        "run %s %s: as_of=%s %d findings, USD %s a year avoidable, %d notices%s; counts %s",
+        "run %s %s: as_of=%s %d findings, USD %s a year avoidable, %d emails %s; counts %s",
         run_key,
         {
             "ok": "finished",
@@ -229,10 +270,10 @@ def _run_locked(
             "braked": "BRAKED (nothing sent)",
         }[status],
         as_of.isoformat(),
-        len(costed),
+        len(planned),
         model.money(run_totals.annual_avoidable_cents),
-        len(due),
-        " previewed, none sent" if preview else " sent",
+        len(notices),
+        "previewed, none sent" if preview else "queued",
         json.dumps(gathered.counts, sort_keys=True),
     )
     return RunResult(
@@ -243,13 +284,17 @@ def _run_locked(
         counts=gathered.counts,
         totals=run_totals,
         reports_dir=final_dir,
-        outbox_dir=None if preview else settings.mail.directory,
-        notices=0 if preview else len(due),
+        outbox_dir=settings.mail.directory
+        if not preview and settings.mail.transport == "directory"
+        else None,
+        notices=0 if preview else len(notices),
         unassigned_findings=len(unassigned),
         signal=gathered.signal,
         notes=gathered.notes,
         stages=tuple(stages.timings),
         brake_reasons=tuple(brake_reasons),
+        delivery=delivery,
+        removed=removed,
     )
 
 
@@ -339,12 +384,8 @@ def _reconcile(
 
 def _assess(
     session: Session, gathered: _Gathered, as_of: pd.Timestamp, stages: Stages
-) -> tuple[pd.DataFrame, set[str], set[str]]:
-    """Price the findings with what the store remembers.
-
-    Returns the costed findings, the ids focal points were told about before,
-    and the ids already known dormant from earlier runs.
-    """
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Price the findings with what the store remembers; returns them and their stored state."""
     findings = gathered.reconciled.findings
     state = store.load_state(session, findings["resource_id"].tolist())
     # A phone with no owner and no registration dates is dormant since we first saw it so.
@@ -358,37 +399,15 @@ def _assess(
     since = findings["dormant_since"].fillna(seen.astype(model.DATETIME)).fillna(as_of)
     findings = findings.assign(dormant_since=since.astype(model.DATETIME))
     costed = stages.run("price", lambda: price(findings, gathered.reference.rate_card, as_of))
-    notified_before = state.loc[state["last_notified_at"].notna(), "resource_id"]
-    return costed, set(notified_before.astype(str)), set(state["resource_id"].astype(str))
+    return costed, state
 
 
-def _with_status(costed: pd.DataFrame, notified: Collection[str]) -> pd.DataFrame:
-    """``notified`` once a focal point has been told about the resource, ``new`` until then."""
-    was_notified = costed["resource_id"].isin(list(notified))
-    status = pd.Series(model.FindingStatus.NEW.value, index=costed.index, dtype=model.STRING)
-    status[was_notified] = model.FindingStatus.NOTIFIED.value
-    return costed.assign(status=status)
-
-
-def _transport(settings: Settings) -> Transport:
-    if settings.mail.transport == "directory":
-        return DirectoryTransport(settings.mail.directory)
-    raise AssertionError(f"transport {settings.mail.transport!r} passed config validation")
-
-
-def _deliver(
-    notices: Sequence[DepartmentNotice], transport: Transport, *, verb: str = "sent"
-) -> set[str]:
-    """Send each due notice; return the resource ids that focal points were told about."""
-    told: set[str] = set()
-    try:
+def _preview(notices: Sequence[DepartmentNotice], transport: Transport) -> None:
+    """Write what would have been sent into the reports (dry run, braked run)."""
+    with transport:
         for notice in notices:
             transport.send(notice.message, key=notice.key)
-            told.update(notice.resource_ids)
-            log.info("notice for %s %s to %s", notice.department, verb, ", ".join(notice.to))
-    finally:
-        transport.close()
-    return told
+            log.info("%s for %s previewed (not sent)", notice.kind, notice.department)
 
 
 def _write_reports(

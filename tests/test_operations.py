@@ -163,27 +163,24 @@ def test_a_killed_runs_lock_does_not_block_the_next_night(org: Path) -> None:
 
 # --- crash safety -------------------------------------------------------------------------------
 
-KILL_AFTER_SENDING = textwrap.dedent(
+KILL_BEFORE_SENDING = textwrap.dedent(
     """
     import os, signal, sys
     from licensewatch import pipeline
     from licensewatch.cli import main
 
-    real = pipeline._deliver
-
-    def deliver_then_die(*args, **kwargs):
-        real(*args, **kwargs)
+    def die(*args, **kwargs):
         os.kill(os.getpid(), signal.SIGKILL)
 
-    pipeline._deliver = deliver_then_die
+    pipeline.deliver = die  # called right after the run's commit
     sys.exit(main(["run", "--config", sys.argv[1], "--as-of", sys.argv[2]]))
     """
 )
 
 
-def test_kill_9_after_sending_then_rerun_sends_each_notice_once(org: Path) -> None:
+def test_kill_9_between_commit_and_sending_then_rerun_sends_each_notice_once(org: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-c", KILL_AFTER_SENDING, str(org), AS_OF],
+        [sys.executable, "-c", KILL_BEFORE_SENDING, str(org), AS_OF],
         capture_output=True,
         text=True,
         timeout=120,
@@ -191,19 +188,19 @@ def test_kill_9_after_sending_then_rerun_sends_each_notice_once(org: Path) -> No
     )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     db = org.parent / "licensewatch.db"
-    assert table_rows(db, "runs") == [] and table_rows(db, "findings") == []
-    reports = org.parent / "reports"
-    assert not (reports / AS_OF).exists()
-    assert [p.name for p in reports.iterdir() if ".staging-" in p.name]  # left by the kill
-    sent = {p.name: p.read_bytes() for p in emls(org)}
-    assert len(sent) == 2
-
-    assert main(["run", "--config", str(org), "--as-of", AS_OF]) == 0
-    assert sorted(p.name for p in emls(org)) == sorted(sent)  # same keys: no second copy
+    # The run committed (findings, state, outbox) and published its reports, then died.
     assert len(table_rows(db, "runs", "where status = 'ok'")) == 1
     assert len(table_rows(db, "findings")) == len(orgfiles.EXPECTED)
-    assert [p.name for p in reports.iterdir()] == [AS_OF]  # leftovers cleaned up
+    assert len(table_rows(db, "outbox", "where status = 'pending'")) == 2
+    assert emls(org) == []
+    reports = org.parent / "reports"
     assert (reports / AS_OF / "findings.csv").exists()
+
+    assert main(["run", "--config", str(org), "--as-of", AS_OF]) == 0
+    assert len(emls(org)) == 2
+    assert len(table_rows(db, "outbox", "where status = 'sent'")) == 2
+    assert len(table_rows(db, "outbox")) == 2  # the re-run queued nothing new
+    assert [p.name for p in reports.iterdir()] == [AS_OF]
 
 
 def test_unreachable_database_fails_with_one_line_and_no_password(

@@ -1,16 +1,22 @@
-"""One email per department: what is asked of the focal point, by when, why, and the rows.
+"""One email per department and cycle: what is asked of whom, by when, why, and the rows.
+
+The rows come with a ``cycle`` column (see :mod:`licensewatch.cadence`):
+``new`` and ``reminder`` rows of a department go to its focal points in one
+email (kind ``notice`` when some are new, else ``reminder``); ``escalation``
+rows go to ``[mail] escalation_to`` with the focal points in copy. Rows
+without a cycle are not mailed. A frame without the column is all ``new``.
 
 Templates live under ``email/`` in the templates folder: ``notice_subject.txt.j2``
 (one line), ``notice.txt.j2`` (plain text) and ``notice.html.j2`` (HTML,
-autoescaped), sharing ``macros.j2``. The config's templates folder is searched
-first and the bundled one second, so an organization may override one file
-only. A language variant is the same name with the language code before the
-extensions (``email/notice.fr.html.j2``); when a focal point's language has no
-variant, the plain name is used.
+autoescaped), the same three for ``escalation``, sharing ``macros.j2``. The
+config's templates folder is searched first and the bundled one second, so an
+organization may override one file only. A language variant is the same name
+with the language code before the extensions (``email/notice.fr.html.j2``);
+when a focal point's language has no variant, the plain name is used.
 
-The ``Date`` header is ``as_of`` (composing reads no clock), so a notice
-composed twice for the same day is the same notice; a transport that talks to
-a mail server may stamp its own.
+The ``Date`` header is the ``date`` given (default: ``as_of``): composing
+reads no clock. The ``Message-ID`` derives from the message's key, so a
+message composed again for the same day and rows is the same message.
 """
 
 from __future__ import annotations
@@ -20,9 +26,10 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Any, Final
 
@@ -31,7 +38,9 @@ import pandas as pd
 
 from licensewatch import model, resources
 from licensewatch.config import MailSettings
-from licensewatch.errors import ConfigError, InputError
+from licensewatch.errors import ConfigError
+from licensewatch.notify.routes import Route, configured_addresses, focal_routes, header_text
+from licensewatch.notify.wording import reason_words, usd
 from licensewatch.reports.csvsafe import csv_text
 from licensewatch.reports.findings import costs_cents, money_column, unpriced_mask
 
@@ -52,16 +61,18 @@ ATTACHMENT_COLUMNS: Final = (
     "justification",
     "keep_until",
 )
-_ADDRESS: Final = re.compile(r"[^@\s;,<>\"'()\[\]\\]+@[A-Za-z0-9.-]+")
-# Characters after which a mail header would start a new line (str.splitlines' set).
-_LINE_BREAKS: Final = re.compile(r"[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]+")
 
 
 @dataclass(frozen=True)
 class DepartmentNotice:
-    """One composed email to a department's focal points (or to the unassigned queue)."""
+    """One composed email: to a department's focal points, a queue, or the escalation address.
+
+    ``kind`` is ``notice`` (it lists new findings, and any still unanswered),
+    ``reminder`` (only unanswered ones) or ``escalation``.
+    """
 
     department: str
+    kind: str
     to: tuple[str, ...]
     cc: tuple[str, ...]
     language: str
@@ -70,74 +81,24 @@ class DepartmentNotice:
     resource_ids: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class _Route:
-    label: str
-    to: tuple[str, ...]
-    cc: tuple[str, ...]
-    name: str
-    language: str
-
-
-def header_text(value: str) -> str:
-    """``value`` as a one-line header value: line breaks and control characters become spaces."""
-    flat = _LINE_BREAKS.sub(" ", value)
-    flat = "".join(" " if unicodedata.category(c) == "Cc" else c for c in flat)
-    return " ".join(flat.split())
-
-
 def slug(text: str) -> str:
     """ASCII-folded, lower-case, dash-separated form of ``text`` for file names."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.casefold()).strip("-")[:40] or "department"
 
 
-def notice_key(as_of: pd.Timestamp, department: str) -> str:
-    """Stable, filename-safe key for (as_of, department); case and spacing do not matter."""
+def notice_key(
+    as_of: pd.Timestamp, department: str, kind: str = "notice", resource_ids: Sequence[str] = ()
+) -> str:
+    """Stable, filename-safe key of a message: its as-of date, kind, department and rows.
+
+    Case and spacing of the department do not matter, nor the order of the rows;
+    the same message composed again (a re-run) has the same key.
+    """
     norm = department.strip().casefold()
-    digest = hashlib.sha256(norm.encode("utf-8")).hexdigest()[:10]
-    return f"{as_of:%Y-%m-%d}_{slug(department)}_{digest}"
-
-
-def _addresses(cell: object, *, row: int, column: str) -> tuple[str, ...]:
-    if cell is None or cell is pd.NA or not isinstance(cell, str):
-        return ()
-    found = tuple(a.strip() for a in re.split(r"[;,]", cell) if a.strip())
-    for address in found:
-        if not _ADDRESS.fullmatch(address):
-            raise InputError.single(
-                "focal points", f"{address!r} is not an email address", row=row, column=column
-            )
-    return found
-
-
-def _unassigned_to(mail: MailSettings) -> tuple[str, ...]:
-    found = tuple(a.strip() for cell in mail.unassigned_to for a in re.split(r"[;,]", cell))
-    bad = [a for a in found if a and not _ADDRESS.fullmatch(a)]
-    if bad:
-        raise ConfigError(
-            f"[mail] unassigned_to: {bad[0]!r} is not an email address",
-            hint='write it as unassigned_to = ["ict-licensing@example.org"]',
-        )
-    return tuple(a for a in found if a)
-
-
-def _routes(focal_points: pd.DataFrame) -> dict[str, _Route]:
-    """Focal points by case-folded department; rows without an address route nothing."""
-    routes: dict[str, _Route] = {}
-    keys = model.norm_key(focal_points["department"]).tolist()
-    for i, (key, fp) in enumerate(zip(keys, focal_points.itertuples(index=False), strict=True)):
-        to = _addresses(fp.email, row=i + 2, column="email")
-        if key is pd.NA or not to or key in routes or key == model.UNASSIGNED.casefold():
-            continue
-        routes[key] = _Route(
-            label=str(fp.department).strip(),
-            to=to,
-            cc=_addresses(fp.cc, row=i + 2, column="cc"),
-            name=header_text(fp.name) if isinstance(fp.name, str) else "",
-            language=str(fp.language).strip().casefold() if isinstance(fp.language, str) else "en",
-        )
-    return routes
+    content = "\n".join([norm, kind, *sorted(resource_ids)])
+    digest = hashlib.sha256(content.encode("utf-8")).hexdigest()[:12]
+    return f"{as_of:%Y-%m-%d}_{kind}_{slug(department)}_{digest}"
 
 
 def environment(templates_dir: Path | None = None) -> jinja2.Environment:
@@ -182,11 +143,18 @@ def _dates(series: pd.Series) -> pd.Series:
     return text
 
 
+def _optional(costed: pd.DataFrame, column: str, default: object) -> pd.Series:
+    if column in costed.columns:
+        return costed[column]
+    return pd.Series(default, index=costed.index, dtype=object)
+
+
 def _prepare(costed: pd.DataFrame) -> pd.DataFrame:
     """The fields a notice shows, as text, sorted by annual cost (highest first)."""
     annual, accrued = costs_cents(costed)
     unpriced = unpriced_mask(costed)
     text = {c: costed[c].astype(model.STRING) for c in ("resource_id", "subject", "department")}
+    asked = pd.to_datetime(_optional(costed, "first_notified_on", pd.NaT), utc=True)
     rows = pd.DataFrame(
         {
             **text,
@@ -201,6 +169,8 @@ def _prepare(costed: pd.DataFrame) -> pd.DataFrame:
             "annual_cost_usd": money_column(annual),
             "annual_cents": annual,
             "accrued_cents": accrued,
+            "cycle": _optional(costed, "cycle", "new").astype(model.STRING),
+            "asked_on": _dates(asked),
         }
     )
     return rows.sort_values(
@@ -208,53 +178,36 @@ def _prepare(costed: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def usd(cents: int) -> str:
-    """Cents as dollars with thousands separators: 411520 → "4,115.20"."""
-    whole, frac = model.money(cents).split(".")
-    return f"{int(whole):,}.{frac}"
-
-
-def _reason_words(codes: object) -> str:
-    if not isinstance(codes, str):
-        return ""
-    words = []
-    for code in filter(None, codes.split(";")):
-        try:
-            words.append(model.REASON_TEXT[model.Reason(code)])
-        except ValueError:
-            words.append(code)
-    return "; ".join(words)
-
-
 def _cell(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _body_rows(rows: pd.DataFrame) -> list[dict[str, str]]:
+def _body_rows(rows: pd.DataFrame, language: str) -> list[dict[str, str]]:
     return [
         {
             "name": _cell(r["display_name"]),
             "subject": _cell(r["subject"]),
             "department": _cell(r["department"]),
             "kind": _cell(r["resource_kind"]),
-            "reasons": _reason_words(r["reasons"]),
+            "reasons": reason_words(r["reasons"], language),
             "last_activity": _cell(r["last_activity"]),
             "separation_date": _cell(r["separation_date"]),
             "item": _cell(r["item"]),
-            "annual_cost": usd(int(r["annual_cents"])),
+            "annual_cost": usd(int(r["annual_cents"]), language),
+            "asked_on": _cell(r["asked_on"]) if r["cycle"] != "new" else "",
         }
         for r in rows.to_dict("records")
     ]
 
 
-def _rate_basis(rates: pd.DataFrame, items: Sequence[str]) -> list[dict[str, str]]:
+def _rate_basis(rates: pd.DataFrame, items: Sequence[str], language: str) -> list[dict[str, str]]:
     """The rate-card rows in force that price this notice's findings."""
     used = rates[rates["item"].isin(list(items))].sort_values(["item", "effective_from"])
     return [
         {
             "item": _cell(r["item"]),
             "description": _cell(r["description"]),
-            "annual_rate": usd(int(r["annual_rate_cents"])),
+            "annual_rate": usd(int(r["annual_rate_cents"]), language),
             "effective_from": _day(r["effective_from"]),
             "effective_to": _day(r["effective_to"]),
         }
@@ -274,93 +227,125 @@ def _attachment(rows: pd.DataFrame, *, with_department: bool) -> str:
     return csv_text(table[columns])
 
 
-def _context(
-    route: _Route, frame: pd.DataFrame, *, as_of: pd.Timestamp, mail: MailSettings, **extra: Any
-) -> dict[str, Any]:
-    licences = frame["resource_kind"] == model.ResourceKind.LICENSE.value
+@dataclass(frozen=True)
+class _Shared:
+    """What every message of one compose call shares."""
+
+    env: jinja2.Environment
+    as_of: pd.Timestamp
+    date: datetime
+    mail: MailSettings
+    rates: pd.DataFrame
+    run_key: str
+    max_body_rows: int
+
+
+def _context(route: Route, rows: pd.DataFrame, kind: str, key: str, s: _Shared) -> dict[str, Any]:
+    lang = route.language
+    licences = rows["resource_kind"] == model.ResourceKind.LICENSE.value
+    waiting = rows["cycle"] != "new"
+    asked = sorted(a for a in rows.loc[waiting, "asked_on"].dropna().tolist() if a)
+    items = sorted(set(rows["item"].dropna().tolist()))
+    unassigned = route.label == model.UNASSIGNED
     return {
-        "organization": mail.organization,
+        "organization": s.mail.organization,
         "department": route.label,
-        "unassigned": route.label == model.UNASSIGNED,
+        "unassigned": unassigned,
         "greeting_name": route.name,
-        "as_of": f"{as_of:%Y-%m-%d}",
-        "deadline": f"{as_of + pd.Timedelta(days=mail.response_days):%Y-%m-%d}",
-        "account_count": int(frame.loc[licences, "account_id"].nunique()),
+        "kind": kind,
+        "as_of": f"{s.as_of:%Y-%m-%d}",
+        "deadline": f"{s.as_of + pd.Timedelta(days=s.mail.response_days):%Y-%m-%d}",
+        "account_count": int(rows.loc[licences, "account_id"].nunique()),
         "license_count": int(licences.sum()),
-        "phone_count": int((frame["resource_kind"] == model.ResourceKind.PHONE.value).sum()),
-        "unpriced_count": int(frame["item"].isna().sum()),
-        "annual_total": usd(int(frame["annual_cents"].sum())),
-        "accrued_total": usd(int(frame["accrued_cents"].sum())),
-        **extra,
+        "phone_count": int((rows["resource_kind"] == model.ResourceKind.PHONE.value).sum()),
+        "unpriced_count": int(rows["item"].isna().sum()),
+        "new_count": int((~waiting).sum()),
+        "waiting_count": int(waiting.sum()),
+        "first_asked": asked[0] if asked else "",
+        "escalate_after_days": s.mail.escalate_after_days,
+        "focal_points": ", ".join(route.to),
+        "annual_total": usd(int(rows["annual_cents"].sum()), lang),
+        "accrued_total": usd(int(rows["accrued_cents"].sum()), lang),
+        "key": key,
+        "run_key": s.run_key,
+        "rows": _body_rows(rows.head(s.max_body_rows), lang),
+        "more_rows": max(len(rows) - s.max_body_rows, 0),
+        "rates": _rate_basis(s.rates, items, lang),
+        "attachment_name": f"licensewatch_{slug(route.label)}{_suffix(kind)}"
+        f"_{s.as_of:%Y-%m-%d}.csv",
+        "attachment_text": _attachment(rows, with_department=unassigned),
     }
 
 
+def _suffix(kind: str) -> str:
+    return "" if kind == "notice" else f"_{kind}"
+
+
 def _message(
-    route: _Route,
-    ctx: Mapping[str, Any],
-    env: jinja2.Environment,
-    *,
-    mail: MailSettings,
-    as_of: pd.Timestamp,
+    stem: str, to: Sequence[str], cc: Sequence[str], lang: str, ctx: Mapping[str, Any], s: _Shared
 ) -> EmailMessage:
-    lang = route.language
     msg = EmailMessage(policy=SMTP)
-    msg["Subject"] = header_text(_render(env, "notice_subject", "txt", lang, ctx))
-    msg["From"] = header_text(mail.sender)
-    msg["To"] = ", ".join(route.to)
-    if route.cc:
-        msg["Cc"] = ", ".join(route.cc)
-    if mail.reply_to:
-        msg["Reply-To"] = header_text(mail.reply_to)
-    msg["Date"] = format_datetime(as_of.to_pydatetime())
-    domain = re.sub(r"[^A-Za-z0-9.-]", "", parseaddr(mail.sender)[1].rpartition("@")[2])
-    msg["Message-ID"] = make_msgid(idstring=ctx["key"], domain=domain or "localhost")
+    msg["Subject"] = header_text(_render(s.env, f"{stem}_subject", "txt", lang, ctx))
+    msg["From"] = header_text(s.mail.sender)
+    msg["To"] = ", ".join(to)
+    if cc:
+        msg["Cc"] = ", ".join(cc)
+    if s.mail.reply_to:
+        msg["Reply-To"] = header_text(s.mail.reply_to)
+    msg["Date"] = format_datetime(s.date)
+    domain = re.sub(r"[^A-Za-z0-9.-]", "", parseaddr(s.mail.sender)[1].rpartition("@")[2])
+    # Derived from the key: a message sent again after an interruption keeps its Message-ID.
+    msg["Message-ID"] = f"<{ctx['key']}@{domain or 'localhost'}>"
     msg["X-Licensewatch-Run"] = header_text(ctx["run_key"])
     msg["X-Licensewatch-Key"] = ctx["key"]
     # Tells out-of-office responders not to answer the robot; people's replies are unaffected.
     msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(_render(env, "notice", "txt", lang, ctx))
-    msg.add_alternative(_render(env, "notice", "html", lang, ctx), subtype="html")
+    msg.set_content(_render(s.env, stem, "txt", lang, ctx))
+    msg.add_alternative(_render(s.env, stem, "html", lang, ctx), subtype="html")
     msg.add_attachment(ctx["attachment_text"], subtype="csv", filename=ctx["attachment_name"])
     return msg
 
 
 def _notice(
-    route: _Route,
+    route: Route,
     rows: pd.DataFrame,
-    env: jinja2.Environment,
+    kind: str,
+    s: _Shared,
     *,
-    as_of: pd.Timestamp,
-    mail: MailSettings,
-    rates: pd.DataFrame,
-    run_key: str,
-    max_body_rows: int,
+    to: Sequence[str] | None = None,
+    cc: Sequence[str] | None = None,
 ) -> DepartmentNotice:
-    key = notice_key(as_of, route.label)
-    unassigned = route.label == model.UNASSIGNED
-    items = sorted(set(rows["item"].dropna().tolist()))
-    ctx = _context(
-        route,
-        rows,
-        as_of=as_of,
-        mail=mail,
-        key=key,
-        run_key=run_key,
-        rows=_body_rows(rows.head(max_body_rows)),
-        more_rows=max(len(rows) - max_body_rows, 0),
-        rates=_rate_basis(rates, items),
-        attachment_name=f"licensewatch_{slug(route.label)}_{as_of:%Y-%m-%d}.csv",
-        attachment_text=_attachment(rows, with_department=unassigned),
-    )
+    ids = tuple(rows["resource_id"].tolist())
+    key = notice_key(s.as_of, route.label, kind, ids)
+    ctx = _context(route, rows, kind, key, s)
+    stem = "escalation" if kind == "escalation" else "notice"
+    recipients = tuple(to if to is not None else route.to)
+    copies = tuple(cc if cc is not None else route.cc)
     return DepartmentNotice(
         department=route.label,
-        to=route.to,
-        cc=route.cc,
+        kind=kind,
+        to=recipients,
+        cc=copies,
         language=route.language,
-        message=_message(route, ctx, env, mail=mail, as_of=as_of),
+        message=_message(stem, recipients, copies, route.language, ctx, s),
         key=key,
-        resource_ids=tuple(rows["resource_id"].tolist()),
+        resource_ids=ids,
     )
+
+
+def _for_route(route: Route, rows: pd.DataFrame, s: _Shared) -> list[DepartmentNotice]:
+    notices = []
+    asking = rows[rows["cycle"].isin(["new", "reminder"]).fillna(False).astype(bool)]
+    if len(asking):
+        kind = "notice" if (asking["cycle"] == "new").any() else "reminder"
+        notices.append(_notice(route, asking, kind, s))
+    late = rows[(rows["cycle"] == "escalation").fillna(False).astype(bool)]
+    escalation_to = configured_addresses(s.mail.escalation_to, "escalation_to")
+    if len(late) and escalation_to:
+        escalation = Route(route.label, escalation_to, (), "", s.mail.language)
+        cc = tuple(dict.fromkeys((*route.to, *route.cc)))
+        notices.append(_notice(escalation, late, "escalation", s, cc=cc))
+    return notices
 
 
 def compose_notices(
@@ -373,39 +358,41 @@ def compose_notices(
     templates_dir: Path | None = None,
     run_key: str,
     max_body_rows: int = MAX_BODY_ROWS,
+    date: datetime | None = None,
 ) -> tuple[list[DepartmentNotice], pd.DataFrame]:
-    """Compose one notice per department that has findings and a focal point.
+    """Compose the messages due for each department that has findings and a focal point.
 
     Departments are matched case-folded and stripped against
-    ``focal_points.department``. Returns the notices (sorted by department) and
-    the unassigned queue: the costed findings of departments without a focal
-    point, :data:`model.UNASSIGNED` included, never dropped. When
-    ``mail.unassigned_to`` is set, one more notice carries that queue to those
-    addresses. Raises ``ConfigError`` if a template is missing or broken and
+    ``focal_points.department``. Returns the messages (sorted by department,
+    then kind) and the unassigned queue: the costed findings of departments
+    without a focal point, :data:`model.UNASSIGNED` included, never dropped.
+    When ``mail.unassigned_to`` is set, that queue is mailed there like a
+    department. Raises ``ConfigError`` if a template is missing or broken and
     ``InputError`` if a focal point's address is not an address.
     """
     if as_of.tzinfo is None:
         raise ValueError("as_of must be a timezone-aware UTC timestamp")
-    env = environment(templates_dir)
-    routes = _routes(focal_points)
+    shared = _Shared(
+        env=environment(templates_dir),
+        as_of=as_of,
+        date=date if date is not None else as_of.to_pydatetime(),
+        mail=mail,
+        rates=rate_card_in_force,
+        run_key=run_key,
+        max_body_rows=max_body_rows,
+    )
+    routes = focal_routes(focal_points)
     dept = model.norm_key(costed["department"])
     owned = dept.isin(list(routes)).fillna(False).astype(bool)
     queue = costed[~owned].reset_index(drop=True)
-    kwargs: dict[str, Any] = {
-        "as_of": as_of,
-        "mail": mail,
-        "rates": rate_card_in_force,
-        "run_key": run_key,
-        "max_body_rows": max_body_rows,
-    }
     notices = []
     if owned.any():
         rows = _prepare(costed[owned])
         for key, group in rows.groupby(dept[owned], sort=False):
-            notices.append(_notice(routes[str(key)], group, env, **kwargs))
-    notices.sort(key=lambda n: (n.department.casefold(), n.key))
-    if mail.unassigned_to and len(queue):
-        to = _unassigned_to(mail)
-        route = _Route(label=model.UNASSIGNED, to=to, cc=(), name="", language="en")
-        notices.append(_notice(route, _prepare(queue), env, **kwargs))
+            notices.extend(_for_route(routes[str(key)], group, shared))
+    notices.sort(key=lambda n: (n.department.casefold(), n.kind, n.key))
+    unassigned_to = configured_addresses(mail.unassigned_to, "unassigned_to")
+    if unassigned_to and len(queue):
+        route = Route(model.UNASSIGNED, unassigned_to, (), "", mail.language)
+        notices.extend(_for_route(route, _prepare(queue), shared))
     return notices, queue

@@ -36,7 +36,13 @@ from licensewatch.store.repository import (
     save_findings,
     start_run,
 )
-from licensewatch.store.state import STATE, absent_since_last_run, load_state, update_state
+from licensewatch.store.state import (
+    STATE,
+    absent_since_last_run,
+    load_state,
+    mark_removed,
+    update_state,
+)
 from licensewatch.store.tables import RunStatus, UTCDateTime
 
 __all__ = [
@@ -54,6 +60,7 @@ __all__ = [
     "list_runs",
     "load_history",
     "load_state",
+    "mark_removed",
     "model_metadata",
     "open_engine",
     "run_lock",

@@ -8,11 +8,11 @@ same transaction; nothing here commits.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Final
 
 import pandas as pd
-from sqlalchemy import Text, any_, bindparam, func, select
+from sqlalchemy import Text, any_, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
@@ -29,7 +29,12 @@ STATE: Final[model.Schema] = {
     "last_notified_at": model.DATETIME,
     "notify_count": model.INT,
     "status": model.STRING,
+    "first_notified_on": model.DATETIME,
+    "reminded_on": model.DATETIME,
+    "escalated_on": model.DATETIME,
 }
+#: The notification cycle's dates (UTC midnight in frames, dates in the database).
+CYCLE: Final = ("first_notified_on", "reminded_on", "escalated_on")
 #: Ids per SQLite ``IN (…)`` lookup: under SQLite's historic 999-variable limit (still
 #: the limit of the SQLite that some long-term-support distributions ship).
 LOOKUP_BATCH: Final = 900
@@ -63,7 +68,17 @@ def load_state(session: Session, resource_ids: Collection[str]) -> pd.DataFrame:
     else:
         for chunk in _frames.batched(wanted, LOOKUP_BATCH):
             rows.extend(session.execute(query.where(t.resource_id.in_(chunk))).all())
+    cycle_at = [list(STATE).index(name) for name in CYCLE]
+    rows = [_midnights(row, cycle_at) for row in rows]
     return _frames.frame_of(rows, STATE)
+
+
+def _midnights(row: Any, positions: list[int]) -> list[Any]:
+    values = list(row)
+    for i in positions:
+        if values[i] is not None:
+            values[i] = pd.Timestamp(values[i], tz="UTC")
+    return values
 
 
 @storage_operation("update the resource state")
@@ -83,8 +98,12 @@ def update_state(
     subject, department, cost, ``last_run_id`` and the ``status`` column of
     ``costed`` refreshed. Resources in ``notified_ids`` (ids not in ``costed``
     are ignored) also get ``last_notified_at = notified_at``, one more
-    ``notify_count`` and status ``notified``. State rows absent from ``costed``
-    are left alone (see :func:`absent_since_last_run`).
+    ``notify_count`` and status ``notified``. The cycle dates
+    (``first_notified_on``, ``reminded_on``, ``escalated_on``; UTC midnights)
+    are written as ``costed`` has them when it has those columns. A resource
+    stored as ``removed`` that is dormant again starts over: a new
+    ``first_seen_dormant`` and no cycle dates. State rows absent from
+    ``costed`` are left alone (see :func:`mark_removed`).
     """
     _frames.require_columns(costed, (*_STATE_INPUT, "annual_cost_cents", "status"), "costed")
     _frames.require_values(costed, (*_STATE_INPUT, "status"), "costed findings")
@@ -113,10 +132,18 @@ def update_state(
         row["status"] = model.FindingStatus.NOTIFIED.value if was_told else row_status
         row["last_notified_at"] = told_at if was_told else None
         row["notify_count"] = 1 if was_told else 0
+    for name in CYCLE:
+        days = _days(costed[name]) if name in costed.columns else [None] * len(rows)
+        for row, day in zip(rows, days, strict=True):
+            row[name] = day
 
     statement = _upsert(session)
     for chunk in _frames.batched(rows, UPSERT_BATCH):
         session.execute(statement, list(chunk))
+
+
+def _days(series: pd.Series) -> list[date | None]:
+    return [None if v is None else v.date() for v in _frames.python_values(series)]
 
 
 def _upsert(session: Session) -> Insert:
@@ -136,9 +163,12 @@ def _upsert(session: Session) -> Insert:
 
 
 def _on_conflict(excluded: Any) -> Mapping[str, Any]:
-    # first_seen_dormant is deliberately absent: a known resource keeps it.
+    # A known resource keeps first_seen_dormant, unless it had been removed and is back.
     t = RESOURCE_STATE.c
+    back = t.status == model.FindingStatus.REMOVED.value
     return {
+        "first_seen_dormant": case((back, excluded.first_seen_dormant), else_=t.first_seen_dormant),
+        **{name: case((back, None), else_=excluded[name]) for name in CYCLE},
         "resource_kind": excluded.resource_kind,
         "subject": excluded.subject,
         "department": excluded.department,
@@ -152,13 +182,35 @@ def _on_conflict(excluded: Any) -> Mapping[str, Any]:
     }
 
 
+@storage_operation("mark removed resources")
+def mark_removed(session: Session, ids: Collection[str], *, removed_at: datetime) -> int:
+    """Mark the dormant (or kept) ``ids`` as ``removed`` at ``removed_at``; returns how many.
+
+    Their last known annual cost then counts as realized savings from that time.
+    """
+    at = _frames.aware_utc(removed_at, "removed_at")
+    t = RESOURCE_STATE.c
+    live = (*DORMANT, model.FindingStatus.KEPT.value)
+    changed = 0
+    for chunk in _frames.batched(sorted(set(ids)), LOOKUP_BATCH):
+        result = session.execute(
+            update(RESOURCE_STATE)
+            .where(t.resource_id.in_(chunk), t.status.in_(live))
+            .values(status=model.FindingStatus.REMOVED.value, removed_at=at)
+        )
+        changed += int(getattr(result, "rowcount", 0) or 0)
+    return changed
+
+
 @storage_operation("read the resource state")
 def absent_since_last_run(session: Session, present_ids: Collection[str]) -> list[str]:
-    """Ids stored as dormant (``new``/``notified``) that are not among ``present_ids``, sorted.
+    """Ids stored as dormant or kept that are not among ``present_ids``, sorted.
 
-    One scan of the dormant state; the later "removed" (realized savings) step uses it.
+    Compared case-folded (directory ids may come back in another case). One
+    scan of the live state; :func:`mark_removed` takes the result.
     """
-    present = set(present_ids)
+    present = {rid.casefold() for rid in present_ids}
     t = RESOURCE_STATE.c
-    stored = session.scalars(select(t.resource_id).where(t.status.in_(DORMANT)))
-    return sorted(rid for rid in stored if rid not in present)
+    live = (*DORMANT, model.FindingStatus.KEPT.value)
+    stored = session.scalars(select(t.resource_id).where(t.status.in_(live)))
+    return sorted(rid for rid in stored if rid.casefold() not in present)

@@ -3,8 +3,8 @@
 The core tables: ``runs`` (one row per nightly run), ``findings`` (every
 run's costed findings: the history behind trends) and ``resource_state`` (one
 row per resource ever found dormant: when first seen, when last notified, its
-status). Other ``store`` modules declare their own tables on :class:`Base`;
-the outbox, decisions and realized savings arrive in later migrations. Every
+status, notification cycle). Other ``store`` modules declare their own tables
+on :class:`Base` (``outbox``, ``decisions``, ``registrations``). Every
 change to these models needs a new Alembic revision in ``migrations/versions/``;
 a test compares the two.
 """
@@ -184,6 +184,11 @@ class ResourceState(Base):
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Last known annual cost, kept for realized savings once the resource is removed.
     annual_cost_cents: Mapped[int | None] = mapped_column(BigInteger)
+    #: The notification cycle (as-of dates): first notice, reminder, escalation. A
+    #: reminder or escalation older than the first notice belongs to an earlier cycle.
+    first_notified_on: Mapped[date | None] = mapped_column(Date)
+    reminded_on: Mapped[date | None] = mapped_column(Date)
+    escalated_on: Mapped[date | None] = mapped_column(Date)
 
 
 RUNS: Final[Table] = Base.metadata.tables["runs"]

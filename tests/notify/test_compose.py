@@ -79,7 +79,7 @@ def test_notice_records_match_the_messages() -> None:
     assert by_dept["Finance"].to == ("fp.finance@x.org",)
     assert by_dept["LEGAL"].cc == ("legal.assistant@x.org",)
     for n in notices:
-        assert n.key == notice_key(AS_OF, n.department)
+        assert n.key == notice_key(AS_OF, n.department, "notice", n.resource_ids)
 
 
 def test_no_other_departments_rows_anywhere_in_a_message(sent: dict[str, EmailMessage]) -> None:
@@ -295,8 +295,14 @@ def test_keys_are_stable_filename_safe_and_distinct() -> None:
     assert notice_key(AS_OF, "R&D") != notice_key(AS_OF, "R-D")
     assert notice_key(AS_OF, "研究部") != notice_key(AS_OF, "開発部")
     for dept in ("R&D", "研究部", "../etc/passwd", "Ops\r\nBcc: x"):
-        assert re.fullmatch(r"2019-12-31_[a-z0-9-]+_[0-9a-f]{10}", notice_key(AS_OF, dept))
-    assert notice_key(AS_OF, "Zoë's Team").startswith("2019-12-31_zoe-s-team_")
+        key = notice_key(AS_OF, dept)
+        assert re.fullmatch(r"2019-12-31_notice_[a-z0-9-]+_[0-9a-f]{12}", key)
+    assert notice_key(AS_OF, "Zoë's Team").startswith("2019-12-31_notice_zoe-s-team_")
+    # The key follows the content: kind and rows (in any order), not their order.
+    ids = ["license:a:e3", "phone:sep1"]
+    assert notice_key(AS_OF, "HR", "notice", ids) == notice_key(AS_OF, "hr", "notice", ids[::-1])
+    assert notice_key(AS_OF, "HR", "notice", ids) != notice_key(AS_OF, "HR", "reminder", ids)
+    assert notice_key(AS_OF, "HR", "notice", ids) != notice_key(AS_OF, "HR", "notice", ids[:1])
 
 
 def test_template_override_and_language_variant(tmp_path: Path) -> None:

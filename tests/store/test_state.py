@@ -124,10 +124,37 @@ def test_absent_since_last_run(session: Session) -> None:
         session, _run(session, DAY1), frame, seen_at=DAY1, notified_ids=[B], notified_at=DAY1
     )
     session.execute(
-        update(ResourceState).where(ResourceState.resource_id == C).values(status="kept")
+        update(ResourceState).where(ResourceState.resource_id == C).values(status="removed")
+    )
+    # A kept resource still costs money: its disappearance is a saving too.
+    session.execute(
+        update(ResourceState).where(ResourceState.resource_id == B).values(status="kept")
     )
     assert store.absent_since_last_run(session, [A]) == [B]
+    assert store.absent_since_last_run(session, [A.upper()]) == [B]
     assert store.absent_since_last_run(session, []) == [A, B]
+
+
+def test_mark_removed_then_back_starts_a_new_episode(session: Session) -> None:
+    frame = costed([{"resource_id": A}, {"resource_id": B}])
+    store.update_state(
+        session, _run(session, DAY1), frame, seen_at=DAY1, notified_ids=[A], notified_at=DAY1
+    )
+    assert store.mark_removed(session, [A, "license:nobody:e3"], removed_at=DAY2) == 1
+    assert store.mark_removed(session, [A], removed_at=DAY2) == 0  # already removed
+    row = session.get_one(ResourceState, A)
+    session.refresh(row)
+    assert (row.status, row.removed_at) == ("removed", DAY2)
+    # A comes back dormant: a new episode, dormant since now, never notified in it.
+    later = DAY2 + (DAY2 - DAY1)
+    store.update_state(
+        session, _run(session, later), frame, seen_at=later, notified_ids=[], notified_at=None
+    )
+    session.refresh(row)
+    assert (row.status, row.first_seen_dormant, row.removed_at) == ("new", later, None)
+    other = session.get_one(ResourceState, B)
+    session.refresh(other)
+    assert other.first_seen_dormant == DAY1
 
 
 def test_update_state_refuses_caller_bugs(session: Session) -> None:

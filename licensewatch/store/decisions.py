@@ -1,0 +1,197 @@
+"""Focal points' decisions and the deprovisioning done on them.
+
+``decisions`` keeps every imported decision (history, never updated): the
+current decision of a resource is its latest row, and counts only when it was
+taken during the resource's current dormancy (on or after
+``resource_state.first_seen_dormant``). ``deprovision_actions`` records each
+attempt to remove a licence through Graph and its result. Migration ``0003``
+creates both. Functions here flush; callers commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import date, datetime
+from typing import Any, Final
+
+import pandas as pd
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    Index,
+    Integer,
+    Table,
+    Text,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from licensewatch import model
+from licensewatch.store import _frames
+from licensewatch.store.db import storage_operation
+from licensewatch.store.tables import RESOURCE_STATE, Base, BigKey, UTCDateTime
+
+DECISION_VALUES: Final = ("remove", "keep")
+
+#: The current decision of each resource that has one (see :func:`current_decisions`).
+CURRENT: Final[model.Schema] = {
+    "resource_id": model.STRING,
+    "decision": model.STRING,
+    "justification": model.STRING,
+    "keep_until": model.DATETIME,
+    "decided_at": model.DATETIME,
+}
+
+
+class DecisionRecord(Base):
+    """One decision of a focal point about one resource, as imported."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        CheckConstraint("decision IN ('remove', 'keep')", name="decision"),
+        CheckConstraint("decision = 'remove' OR keep_until IS NOT NULL", name="keep_until"),
+        Index("ix_decisions_resource_id", "resource_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigKey, primary_key=True, autoincrement=True)
+    resource_id: Mapped[str] = mapped_column(Text)
+    department: Mapped[str] = mapped_column(Text)
+    decision: Mapped[str] = mapped_column(Text)
+    justification: Mapped[str | None] = mapped_column(Text)
+    keep_until: Mapped[date | None] = mapped_column(Date)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source_file: Mapped[str] = mapped_column(Text)
+    source_row: Mapped[int] = mapped_column(Integer)
+    imported_by: Mapped[str] = mapped_column(Text)
+
+
+class DeprovisionAction(Base):
+    """One attempt to take a resource away (a licence removal through Graph) and its result."""
+
+    __tablename__ = "deprovision_actions"
+    __table_args__ = (Index("ix_deprovision_actions_resource_id", "resource_id"),)
+
+    id: Mapped[int] = mapped_column(BigKey, primary_key=True, autoincrement=True)
+    resource_id: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    detail: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(Text)
+
+
+DECISIONS: Final[Table] = Base.metadata.tables["decisions"]
+DEPROVISION_ACTIONS: Final[Table] = Base.metadata.tables["deprovision_actions"]
+
+
+@storage_operation("record the decisions")
+def record_decisions(
+    session: Session,
+    decisions: pd.DataFrame,
+    *,
+    decided_at: datetime,
+    source_file: str,
+    imported_by: str,
+) -> int:
+    """Insert validated decisions; returns how many rows were recorded.
+
+    ``decisions`` has ``resource_id, department, decision, justification,
+    keep_until`` (UTC midnight or NA) and ``row`` (the file's row number).
+    """
+    _frames.require_columns(
+        decisions, ("resource_id", "department", "decision", "keep_until", "row"), "decisions"
+    )
+    at = _frames.aware_utc(decided_at, "decided_at")
+    rows = []
+    for r in decisions.to_dict("records"):
+        keep_until = r["keep_until"]
+        rows.append(
+            {
+                "resource_id": str(r["resource_id"]),
+                "department": str(r["department"]),
+                "decision": str(r["decision"]),
+                "justification": None if pd.isna(r.get("justification")) else r["justification"],
+                "keep_until": None if pd.isna(keep_until) else pd.Timestamp(keep_until).date(),
+                "decided_at": at,
+                "source_file": source_file,
+                "source_row": int(r["row"]),
+                "imported_by": imported_by,
+            }
+        )
+    for chunk in _frames.batched(rows, 10_000):
+        session.execute(insert(DECISIONS), list(chunk))
+    return len(rows)
+
+
+@storage_operation("read the decisions")
+def current_decisions(
+    session: Session, resource_ids: Collection[str] | None = None
+) -> pd.DataFrame:
+    """The latest decision of each resource taken during its current dormancy (:data:`CURRENT`).
+
+    A decision older than the resource's ``first_seen_dormant`` belongs to an
+    earlier episode (the resource was removed and came back) and is ignored.
+    """
+    d = DECISIONS.c
+    s = RESOURCE_STATE.c
+    latest = select(func.max(d.id).label("id")).group_by(d.resource_id).subquery()
+    query = (
+        select(d.resource_id, d.decision, d.justification, d.keep_until, d.decided_at)
+        .join(latest, latest.c.id == d.id)
+        .join(RESOURCE_STATE, s.resource_id == d.resource_id)
+        .where(d.decided_at >= s.first_seen_dormant)
+        .order_by(d.resource_id)
+    )
+    rows: list[Any] = []
+    if resource_ids is None:
+        rows.extend(session.execute(query).all())
+    else:
+        for chunk in _frames.batched(list(dict.fromkeys(resource_ids)), 900):
+            rows.extend(session.execute(query.where(d.resource_id.in_(chunk))).all())
+    out = [(r[0], r[1], r[2], _midnight(r[3]), r[4]) for r in rows]
+    return _frames.frame_of(out, CURRENT)
+
+
+def _midnight(day: date | None) -> pd.Timestamp | None:
+    return None if day is None else pd.Timestamp(day, tz="UTC")
+
+
+@storage_operation("record a deprovisioning result")
+def record_action(
+    session: Session,
+    *,
+    resource_id: str,
+    action: str,
+    requested_at: datetime,
+    ok: bool,
+    detail: str,
+    requested_by: str,
+) -> None:
+    """Record one deprovisioning attempt and its result."""
+    session.execute(
+        insert(DEPROVISION_ACTIONS),
+        {
+            "resource_id": resource_id,
+            "action": action,
+            "requested_at": _frames.aware_utc(requested_at, "requested_at"),
+            "ok": ok,
+            "detail": detail[:500],
+            "requested_by": requested_by,
+        },
+    )
+
+
+@storage_operation("read the deprovisioning results")
+def last_actions(session: Session, resource_ids: Sequence[str]) -> dict[str, tuple[bool, str]]:
+    """The latest deprovisioning result (ok, detail) of each of ``resource_ids`` that has one."""
+    a = DEPROVISION_ACTIONS.c
+    latest = select(func.max(a.id).label("id")).group_by(a.resource_id).subquery()
+    query = select(a.resource_id, a.ok, a.detail).join(latest, latest.c.id == a.id)
+    found: dict[str, tuple[bool, str]] = {}
+    for chunk in _frames.batched(list(resource_ids), 900):
+        for rid, ok, detail in session.execute(query.where(a.resource_id.in_(chunk))):
+            found[str(rid)] = (bool(ok), str(detail))
+    return found

@@ -1,0 +1,308 @@
+"""The email outbox (table ``outbox``): what must be sent, what was, what failed.
+
+A message is recorded here, complete (its RFC 5322 bytes), in the run's
+transaction, before anything is sent; delivery then happens message by
+message, each state change committed on its own:
+
+``pending`` → ``sending`` (committed just before the transport is called) →
+``sent``; or → ``failed`` with a ``next_attempt_at`` (exponential backoff)
+after which a later run tries again.
+
+Each message has a stable ``key`` (department, kind, as-of date and the
+resources it lists), unique in the table: queueing the same message again is a
+no-op, so a re-run never sends anything twice. A message found ``sending`` was
+interrupted in the middle of its hand-over; it is sent again with the same
+``Message-ID`` (the only case where a recipient's mail system may see it twice,
+and the case it deduplicates by ``Message-ID``). Migration ``0003`` creates
+the table. Functions here flush; callers commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Final
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    Index,
+    Integer,
+    LargeBinary,
+    Table,
+    Text,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from licensewatch.store import _frames
+from licensewatch.store.db import storage_operation
+from licensewatch.store.tables import Base, BigKey, UTCDateTime
+
+
+class OutboxStatus(StrEnum):
+    """Where a message is on its way out."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class MessageKind(StrEnum):
+    """What a message is in the notification cycle."""
+
+    NOTICE = "notice"
+    REMINDER = "reminder"
+    ESCALATION = "escalation"
+
+
+#: Longest wait between two attempts at a failed message.
+MAX_BACKOFF: Final = timedelta(days=1)
+#: Wait after the first failure; doubled after each further one.
+FIRST_BACKOFF: Final = timedelta(hours=1)
+
+
+class OutboxMessage(Base):
+    """One message to one department's focal points (or to the escalation address)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN (" + ", ".join(f"'{s.value}'" for s in OutboxStatus) + ")", name="status"
+        ),
+        CheckConstraint(
+            "kind IN (" + ", ".join(f"'{k.value}'" for k in MessageKind) + ")", name="kind"
+        ),
+        Index("ix_outbox_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigKey, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(Text, unique=True)
+    department: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    as_of: Mapped[date] = mapped_column(Date)
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    recipients: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(Text)
+    resource_ids: Mapped[list[str]] = mapped_column(JSON)
+    message: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    transport: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+OUTBOX: Final[Table] = Base.metadata.tables["outbox"]
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A composed message to record: its key, where it goes and its bytes."""
+
+    key: str
+    department: str
+    kind: MessageKind
+    recipients: Sequence[str]
+    subject: str
+    resource_ids: Sequence[str]
+    message: bytes
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """One outbox row as read back (without its bytes, unless asked for)."""
+
+    id: int
+    key: str
+    department: str
+    kind: str
+    as_of: date
+    recipients: str
+    subject: str
+    status: str
+    created_at: datetime
+    attempts: int
+    last_attempt_at: datetime | None
+    next_attempt_at: datetime | None
+    sent_at: datetime | None
+    transport: str | None
+    last_error: str | None
+    resource_ids: tuple[str, ...]
+
+    @classmethod
+    def of(cls, row: OutboxMessage) -> OutboxEntry:
+        """The entry of a mapped row."""
+        return cls(
+            id=row.id,
+            key=row.key,
+            department=row.department,
+            kind=row.kind,
+            as_of=row.as_of,
+            recipients=row.recipients,
+            subject=row.subject,
+            status=row.status,
+            created_at=row.created_at,
+            attempts=row.attempts,
+            last_attempt_at=row.last_attempt_at,
+            next_attempt_at=row.next_attempt_at,
+            sent_at=row.sent_at,
+            transport=row.transport,
+            last_error=row.last_error,
+            resource_ids=tuple(row.resource_ids),
+        )
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait after the ``attempts``-th failed attempt: 1, 2, 4 … hours, at most a day."""
+    if attempts < 1:
+        raise ValueError("attempts counts from 1")
+    wait: timedelta = FIRST_BACKOFF * (2 ** min(attempts - 1, 30))
+    return min(wait, MAX_BACKOFF)
+
+
+@storage_operation("queue the emails")
+def queue(
+    session: Session, messages: Sequence[Queued], *, as_of: date, run_id: int, now: datetime
+) -> list[str]:
+    """Record ``messages`` as pending; returns the keys that were new.
+
+    A key already in the outbox (whatever its status) is left as it is: the
+    same message is never queued, nor sent, twice.
+    """
+    created = _frames.aware_utc(now, "now")
+    keys = [m.key for m in messages]
+    if len(set(keys)) != len(keys):
+        raise ValueError("two messages share a key")
+    known = set(_existing(session, keys))
+    added = []
+    for m in messages:
+        if m.key in known:
+            continue
+        session.add(
+            OutboxMessage(
+                key=m.key,
+                department=m.department,
+                kind=MessageKind(m.kind).value,
+                as_of=as_of,
+                run_id=run_id,
+                recipients=", ".join(m.recipients),
+                subject=m.subject,
+                resource_ids=list(m.resource_ids),
+                message=m.message,
+                status=OutboxStatus.PENDING.value,
+                created_at=created,
+                attempts=0,
+            )
+        )
+        added.append(m.key)
+    session.flush()
+    return added
+
+
+def _existing(session: Session, keys: Sequence[str]) -> list[str]:
+    found: list[str] = []
+    for chunk in _frames.batched(list(keys), 900):
+        found.extend(session.scalars(select(OUTBOX.c.key).where(OUTBOX.c.key.in_(chunk))))
+    return found
+
+
+@storage_operation("read the outbox")
+def due(session: Session, now: datetime) -> list[int]:
+    """Ids of the messages to send now, oldest first.
+
+    Pending ones, interrupted ones (``sending``) and failed ones whose
+    ``next_attempt_at`` has come.
+    """
+    at = _frames.aware_utc(now, "now")
+    t = OUTBOX.c
+    query = (
+        select(t.id)
+        .where(
+            or_(
+                t.status.in_([OutboxStatus.PENDING.value, OutboxStatus.SENDING.value]),
+                (t.status == OutboxStatus.FAILED.value) & (t.next_attempt_at <= at),
+            )
+        )
+        .order_by(t.id)
+    )
+    return list(session.scalars(query))
+
+
+@storage_operation("read an outbox message")
+def get(session: Session, message_id: int) -> OutboxMessage:
+    """The mapped row of ``message_id`` (raises ``ValueError`` if there is none)."""
+    row = session.get(OutboxMessage, message_id)
+    if row is None:
+        raise ValueError(f"no outbox message with id {message_id}")
+    return row
+
+
+@storage_operation("record the start of a send")
+def mark_sending(session: Session, row: OutboxMessage, *, now: datetime, transport: str) -> None:
+    """Claim ``row`` for sending: one more attempt, started now."""
+    row.status = OutboxStatus.SENDING.value
+    row.attempts += 1
+    row.last_attempt_at = _frames.aware_utc(now, "now")
+    row.transport = transport
+    session.flush()
+
+
+@storage_operation("record a sent email")
+def mark_sent(session: Session, row: OutboxMessage, *, now: datetime) -> None:
+    """``row`` was handed over to the transport."""
+    row.status = OutboxStatus.SENT.value
+    row.sent_at = _frames.aware_utc(now, "now")
+    row.next_attempt_at = None
+    row.last_error = None
+    session.flush()
+
+
+@storage_operation("record a failed email")
+def mark_failed(session: Session, row: OutboxMessage, *, now: datetime, error: str) -> None:
+    """``row`` could not be sent; a later run tries again after :func:`backoff`."""
+    at = _frames.aware_utc(now, "now")
+    row.status = OutboxStatus.FAILED.value
+    row.last_error = error[:500]
+    row.next_attempt_at = at + backoff(max(row.attempts, 1))
+    session.flush()
+
+
+@storage_operation("release an email")
+def release(session: Session, row: OutboxMessage) -> None:
+    """Put a claimed ``row`` back to pending (its send was not attempted after all)."""
+    row.status = OutboxStatus.PENDING.value
+    row.attempts = max(row.attempts - 1, 0)
+    session.flush()
+
+
+@storage_operation("list the outbox")
+def entries(
+    session: Session, *, statuses: Sequence[str] = (), limit: int | None = None
+) -> list[OutboxEntry]:
+    """Outbox messages, newest first, optionally only those with one of ``statuses``."""
+    query = select(OutboxMessage).order_by(OutboxMessage.id.desc())
+    if statuses:
+        query = query.where(OutboxMessage.status.in_(list(statuses)))
+    if limit is not None:
+        query = query.limit(limit)
+    return [OutboxEntry.of(row) for row in session.scalars(query)]
+
+
+@storage_operation("count the outbox")
+def counts(session: Session) -> dict[str, int]:
+    """How many messages there are in each status (every status listed, zero included)."""
+    rows: Any = session.execute(
+        select(OUTBOX.c.status, func.count()).group_by(OUTBOX.c.status)
+    ).all()
+    found = {str(status): int(n) for status, n in rows}
+    return {s.value: found.get(s.value, 0) for s in OutboxStatus}
