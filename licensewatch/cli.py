@@ -197,6 +197,71 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, help="file or folder to write (default: the reports folder)"
     )
 
+    box = sub.add_parser(
+        "outbox",
+        parents=[common, config],
+        help="the email outbox: list pending, sent and failed messages, or send what is due",
+    )
+    box.add_argument(
+        "action",
+        nargs="?",
+        choices=["list", "send"],
+        default="list",
+        help="list (default) or send: deliver pending messages and retries that are due now",
+    )
+    box.add_argument(
+        "--status",
+        choices=["pending", "sending", "sent", "failed"],
+        help="list only messages with this status",
+    )
+    box.add_argument(
+        "--limit", type=_positive, default=50, help="list at most this many (default 50)"
+    )
+
+    decisions = sub.add_parser(
+        "decisions", parents=[common], help="focal points' answers (remove or keep)"
+    )
+    decisions_sub = decisions.add_subparsers(
+        dest="decisions_command", required=True, metavar="ACTION", help="what to do"
+    )
+    imported = decisions_sub.add_parser(
+        "import",
+        parents=[common, config],
+        help="record the decisions of a returned CSV after checking every row (nothing is "
+        "recorded if one row is wrong)",
+    )
+    imported.add_argument("file", type=Path, help="the CSV the focal point sent back")
+    imported.add_argument(
+        "--department", required=True, help="the department whose focal point answered"
+    )
+    imported.add_argument(
+        "--as-of",
+        type=_as_of,
+        help="the day keep_until is checked against, YYYY-MM-DD (default: today, UTC)",
+    )
+    imported.add_argument(
+        "--date-format",
+        choices=["iso", "day-first", "month-first"],
+        default="iso",
+        help="how keep_until dates are written (default iso: YYYY-MM-DD)",
+    )
+
+    deprovision = sub.add_parser(
+        "deprovision",
+        parents=[common, config],
+        help="write the approved removal list for the service desk; --apply removes the "
+        "licences through Graph",
+    )
+    deprovision.add_argument(
+        "--apply",
+        action="store_true",
+        help="remove the approved licences with Graph assignLicense (needs [deprovision] "
+        "graph = true); without it nothing is changed",
+    )
+    deprovision.add_argument(
+        "--out", type=Path, help="where to write the list (default: reports/deprovision_DATE.csv)"
+    )
+
     demo = sub.add_parser(
         "demo",
         parents=[common],
@@ -276,6 +341,26 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
     if args.command == "check-config":
         return commands.check_config(args.config)
+    return _dispatch_cycle(args, today)
+
+
+def _dispatch_cycle(args: argparse.Namespace, today: date) -> int:
+    from licensewatch import cycle_commands
+
+    if args.command == "outbox":
+        if args.action == "send":
+            return cycle_commands.outbox_send(args.config)
+        return cycle_commands.outbox_list(args.config, status=args.status, limit=args.limit)
+    if args.command == "decisions":
+        return cycle_commands.decisions_import(
+            args.config,
+            args.file,
+            department=args.department,
+            as_of=args.as_of or today,
+            date_format=args.date_format,
+        )
+    if args.command == "deprovision":
+        return cycle_commands.deprovision(args.config, apply=args.apply, out_path=args.out)
     raise AssertionError(args.command)
 
 

@@ -9,7 +9,7 @@ from typing import TextIO
 
 from licensewatch import model, pipeline, store
 from licensewatch.config import load_settings
-from licensewatch.errors import EXIT_OK, SafetyBrake
+from licensewatch.errors import EXIT_OK, DeliveryError, SafetyBrake
 from licensewatch.inputs import build_sources, read_reference
 from licensewatch.sources.interface import AccountsPull, AccountsSource, PhonesSource, Recordable
 
@@ -35,6 +35,14 @@ def run(
             f"safety brake: nothing was sent ({'; '.join(result.brake_reasons)})",
             hint=f"see {result.reports_dir / 'BRAKED.txt'}; if the numbers are right, "
             "re-run with --override-brake",
+        )
+    delivery = result.delivery
+    if delivery is not None and not delivery.complete:
+        raise DeliveryError(
+            f"the run is recorded, but {delivery.failed + delivery.left} emails could not be "
+            f"sent yet ({delivery.errors[0] if delivery.errors else 'see the log'})",
+            hint="they stay in the outbox and the next run retries them; see licensewatch "
+            "outbox, or send them now with licensewatch outbox send",
         )
     return EXIT_OK
 
@@ -176,10 +184,20 @@ def print_summary(result: pipeline.RunResult, out: TextIO) -> None:
         ("annual avoidable cost", f"USD {_usd(t.annual_avoidable_cents)}"),
         ("accrued avoidable cost", f"USD {_usd(t.accrued_avoidable_cents)}"),
     ]
-    if result.outbox_dir is not None:
-        rows.append(("emails", f"{result.notices} department notices in {result.outbox_dir}"))
-    else:
+    d = result.delivery
+    if d is None:
         rows.append(("emails", f"none sent ({label}); previews in {result.reports_dir}"))
+    else:
+        where = f" in {result.outbox_dir}" if result.outbox_dir is not None else ""
+        rows.append(
+            (
+                "emails",
+                f"{result.notices} queued this run; {d.sent} sent{where}, {d.failed} failed, "
+                f"{d.left} waiting for the next run",
+            )
+        )
+    if result.removed:
+        rows.append(("removed", f"{result.removed:,} resources gone since the last run"))
     rows += [("safety brake", why) for why in result.brake_reasons]
     if result.unassigned_findings:
         rows.append(

@@ -92,6 +92,8 @@ class Settings:
     reports_dir: Path
     templates_dir: Path | None = None
     device_pool_departments: Mapping[str, str] = field(default_factory=dict)
+    #: ``[deprovision] graph``: ``licensewatch deprovision --apply`` removes licences through Graph.
+    deprovision_graph: bool = False
 
     @property
     def base_dir(self) -> Path:
@@ -339,6 +341,7 @@ TOP_LEVEL = (
     "reports",
     "templates",
     "routing",
+    "deprovision",
 )
 
 
@@ -381,6 +384,8 @@ def _settings(doc: Mapping[str, Any], config_path: Path) -> Settings:
             hint='write it as [routing.device_pools] then "DP_Geneva" = "Finance"',
         )
     templates_dir = _get(templates, "templates", "dir", str, None)
+    deprovision = _table(doc, "deprovision")
+    _reject_unknown(deprovision, "deprovision", ("graph",))
     rate_card = _path_of(doc, "rate_card", base, required=True)
     focal_points = _path_of(doc, "focal_points", base, required=True)
     assert rate_card is not None and focal_points is not None
@@ -396,4 +401,5 @@ def _settings(doc: Mapping[str, Any], config_path: Path) -> Settings:
         reports_dir=resolve(base, _get(reports, "reports", "dir", str, "reports")),
         templates_dir=resolve(base, templates_dir) if templates_dir else None,
         device_pool_departments={str(k): v for k, v in pools.items()},
+        deprovision_graph=bool(_get(deprovision, "deprovision", "graph", bool, False)),
     )
