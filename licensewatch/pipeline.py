@@ -48,6 +48,7 @@ from licensewatch.reports.history import history_for_run, realized_savings_cents
 from licensewatch.sources.interface import AccountsPull, PhonesPull, SeparationsPull
 from licensewatch.stages import Stages, StageTiming
 from licensewatch.store.decisions import current_decisions
+from licensewatch.store.history import removed_state
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -210,9 +211,13 @@ def _run_locked(
                     "%d resources found dormant before are gone from the pull: removed", removed
                 )
         run_totals = totals(planned)
+        realized = realized_savings_cents(session, as_of=as_of)
         summary = _summary(
             run_key, as_of, status, gathered, run_totals, len(notices), brake_reasons
         )
+        summary["removed_resources"] = removed
+        summary["realized_savings_to_date_usd"] = model.money(realized)
+        summary["realized_savings_annual_usd"] = model.money(_removed_run_rate(session, as_of_ts))
         stages.run(
             "write reports",
             lambda: _write_reports(
@@ -232,7 +237,7 @@ def _run_locked(
                 as_of=as_of,
                 rate_card_in_force=rates_in_force(gathered.reference.rate_card, as_of_ts),
                 history=history_for_run(session, planned, as_of=as_of),
-                realized_savings_cents=realized_savings_cents(session, as_of=as_of),
+                realized_savings_cents=realized,
                 braked_reason="; ".join(brake_reasons) if braked else None,
                 templates_dir=settings.templates_dir,
             ),
@@ -400,6 +405,13 @@ def _assess(
     findings = findings.assign(dormant_since=since.astype(model.DATETIME))
     costed = stages.run("price", lambda: price(findings, gathered.reference.rate_card, as_of))
     return costed, state
+
+
+def _removed_run_rate(session: Session, as_of: pd.Timestamp) -> int:
+    """The annual cost of every resource removed by ``as_of``: the savings' run rate."""
+    removed = removed_state(session)
+    done = removed["removed_at"].notna() & (removed["removed_at"] <= as_of)
+    return int(removed.loc[done, "annual_cost_cents"].sum())
 
 
 def _preview(notices: Sequence[DepartmentNotice], transport: Transport) -> None:

@@ -1,0 +1,243 @@
+"""Notices delivered through a real SMTP server on loopback: exactly once, to the right people.
+
+The tiny organization (``tests/orgfiles.py``) has findings in Finance and
+Legal (both with focal points) and one in the unassigned queue, so a first
+run sends three messages.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from licensewatch import cycle_commands, pipeline
+from licensewatch.cli import main
+from licensewatch.config import Settings
+from licensewatch.notify.transport import Transport
+from licensewatch.notify.transports import build_transport
+from tests.orgfiles import AS_OF
+from tests.smtporg import (
+    OWN,
+    UNASSIGNED_TO,
+    keys,
+    parse,
+    point_at,
+    rows,
+    whole_text,
+    write_smtp_org,
+)
+from tests.smtpserver import LoopbackSmtp
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def server() -> Iterator[LoopbackSmtp]:
+    with LoopbackSmtp() as running:
+        yield running
+
+
+@pytest.fixture
+def org(tmp_path: Path, server: LoopbackSmtp) -> Path:
+    return write_smtp_org(tmp_path / "org", server)
+
+
+def run(config: Path, as_of: str = AS_OF) -> int:
+    return main(["run", "--config", str(config), "--as-of", as_of])
+
+
+def db(config: Path) -> Path:
+    return config.parent / "licensewatch.db"
+
+
+def by_department(server: LoopbackSmtp) -> dict[str, EmailMessage]:
+    found = {}
+    for received in server.messages:
+        subject = str(received.message["Subject"])
+        department = next(d for d in OWN if f"] {d}:" in subject)
+        found[department] = parse(received.data)
+    return found
+
+
+def test_one_message_per_department_to_its_focal_points_only(
+    org: Path, server: LoopbackSmtp
+) -> None:
+    assert run(org) == 0
+    assert len(server.messages) == 3
+    envelopes = {
+        str(m.message["Subject"]).split(":")[0]: sorted(m.rcpt_tos) for m in server.messages
+    }
+    assert envelopes == {
+        "[licensewatch] Finance": ["fp.finance@contoso.org"],
+        "[licensewatch] Legal": ["fp.legal@contoso.org", "legal.assistant@contoso.org"],
+        "[licensewatch] (unassigned)": [UNASSIGNED_TO],
+    }
+    for received in server.messages:
+        assert received.mail_from == "licensewatch@contoso.org"
+    # Isolation: no other department's subject anywhere, attachments included.
+    for department, message in by_department(server).items():
+        text = whole_text(message)
+        for other, subjects in OWN.items():
+            for subject in subjects:
+                assert (subject in text) == (other == department), (department, subject)
+
+
+def test_mime_structure_and_headers_as_received(org: Path, server: LoopbackSmtp) -> None:
+    assert run(org) == 0
+    legal = by_department(server)["Legal"]
+    assert legal.get_content_type() == "multipart/mixed"
+    alternative, attachment = legal.get_payload()  # type: ignore[misc]
+    assert alternative.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in alternative.get_payload()] == [
+        "text/plain",
+        "text/html",
+    ]
+    assert attachment.get_content_type() == "text/csv"
+    assert attachment.get_filename() == f"licensewatch_legal_{AS_OF}.csv"
+    header = attachment.get_content().splitlines()[0]
+    assert header.endswith("decision,justification,keep_until")
+    assert str(legal["Reply-To"]) == "ict-licensing@contoso.org"
+    assert str(legal["To"]) == "fp.legal@contoso.org" and legal["Bcc"] is None
+    assert str(legal["Message-ID"]).endswith("@contoso.org>") and legal["Date"] is not None
+    assert "José Ñúñez" in legal.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def test_a_rerun_the_same_day_sends_nothing(org: Path, server: LoopbackSmtp) -> None:
+    assert run(org) == 0
+    assert run(org) == 0
+    assert len(server.messages) == 3 and set(keys(server).values()) == {1}
+    assert rows(db(org), "select status, count(*) from outbox group by status") == [("sent", 3)]
+
+
+class SimulatedKill(BaseException):
+    """What kill -9 looks like from inside: nothing after it runs, no handler catches it."""
+
+
+class DieAfter(Transport):
+    """The real transport, dying just before the send after the ``k``-th."""
+
+    def __init__(self, real: Transport, k: int) -> None:
+        self.real, self.k, self.sent = real, k, 0
+
+    def send(self, message: EmailMessage, *, key: str) -> None:
+        if self.sent == self.k:
+            raise SimulatedKill
+        self.real.send(message, key=key)
+        self.sent += 1
+
+    def close(self) -> None:
+        self.real.close()
+
+
+@pytest.mark.parametrize("k", [0, 1, 2])
+def test_a_crash_after_k_of_n_then_a_rerun_delivers_each_once(
+    org: Path, server: LoopbackSmtp, monkeypatch: pytest.MonkeyPatch, k: int
+) -> None:
+    def dying(settings: Settings) -> Transport:
+        return DieAfter(build_transport(settings), k)
+
+    monkeypatch.setattr(pipeline, "build_transport", dying)
+    with pytest.raises(SimulatedKill):
+        run(org)
+    assert len(server.messages) == k
+    monkeypatch.undo()
+    assert run(org) == 0
+    assert len(server.messages) == 3 and set(keys(server).values()) == {1}
+    assert rows(db(org), "select status, count(*) from outbox group by status") == [("sent", 3)]
+
+
+KILL_9_AFTER = textwrap.dedent(
+    """
+    import os, signal, sys
+    from licensewatch.notify import smtp
+    from licensewatch.cli import main
+
+    real, sent = smtp.SmtpTransport.send, []
+
+    def send_then_die(self, message, *, key):
+        real(self, message, key=key)
+        sent.append(key)
+        if len(sent) == int(sys.argv[3]):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    smtp.SmtpTransport.send = send_then_die
+    sys.exit(main(["run", "--config", sys.argv[1], "--as-of", sys.argv[2]]))
+    """
+)
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_kill_9_after_k_messages_then_rerun(org: Path, server: LoopbackSmtp, k: int) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", KILL_9_AFTER, str(org), AS_OF, str(k)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert proc.returncode == -9, proc.stderr
+    assert len(server.messages) == k
+    # The k-th message was accepted by the server but the kill came before it was marked
+    # sent: it is the one the next run may send again, with the same Message-ID.
+    assert rows(db(org), "select count(*) from outbox where status = 'sent'") == [(k - 1,)]
+    assert run(org) == 0
+    ids = [str(m.message["Message-ID"]) for m in server.messages]
+    assert set(keys(server)) == set(rows_keys(org))
+    assert len(set(ids)) == 3  # three distinct messages, whatever was repeated kept its id
+    assert len(server.messages) in (3, 4)
+
+
+def rows_keys(config: Path) -> list[str]:
+    return [str(key) for (key,) in rows(db(config), "select key from outbox")]
+
+
+def test_a_refused_message_is_retried_later_and_does_not_stop_the_others(
+    org: Path, server: LoopbackSmtp, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server.fail_data_for = lambda message: "Finance" in str(message["Subject"])
+    assert run(org) == 1  # recorded, but one email could not go: the operator hears of it
+    assert "could not be sent yet" in capsys.readouterr().err
+    assert len(server.messages) == 2
+    assert rows(db(org), "select department, status, attempts from outbox order by id") == [
+        ("Finance", "failed", 1),
+        ("Legal", "sent", 1),
+        ("(unassigned)", "sent", 1),
+    ]
+    assert main(["outbox", "--config", str(org), "--status", "failed"]) == 0
+    listing = capsys.readouterr().out
+    assert "1 failed" in listing and "Finance" in listing and "554" in listing
+
+    # A re-run within the backoff neither retries nor queues anything new.
+    assert run(org) == 0
+    assert len(server.messages) == 2
+
+    server.fail_data_for = None
+    later = datetime.now(UTC) + timedelta(hours=2)
+    assert cycle_commands.outbox_send(org, clock=lambda: later) == 0
+    assert len(server.messages) == 3 and set(keys(server).values()) == {1}
+    assert rows(db(org), "select status, attempts from outbox where department = 'Finance'") == [
+        ("sent", 2)
+    ]
+
+
+def test_server_down_then_back_loses_nothing(tmp_path: Path) -> None:
+    with LoopbackSmtp() as first:
+        config = write_smtp_org(tmp_path / "org", first)
+    # The server is gone: its port is closed.
+    assert run(config) == 1
+    assert rows(db(config), "select status, count(*) from outbox group by status") == [
+        ("failed", 1),
+        ("pending", 2),
+    ]
+    with LoopbackSmtp() as back:
+        point_at(config, back)
+        later = datetime.now(UTC) + timedelta(hours=2)
+        assert cycle_commands.outbox_send(config, clock=lambda: later) == 0
+        assert len(back.messages) == 3 and set(keys(back).values()) == {1}
