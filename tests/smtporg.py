@@ -10,6 +10,10 @@ from collections import Counter
 from email.message import EmailMessage
 from pathlib import Path
 
+from sqlalchemy import text
+
+from licensewatch import store
+from licensewatch.config import load_settings
 from tests import orgfiles
 from tests.smtpserver import LoopbackSmtp
 
@@ -84,9 +88,16 @@ def parse(data: bytes) -> EmailMessage:
 
 
 def rows(db: Path, query: str) -> list[tuple[object, ...]]:
-    """The rows a query returns from the SQLite database at ``db``."""
-    with sqlite3.connect(db) as con:
-        return list(con.execute(query))
+    """The rows a query returns from a SQLite file, or from the database a config names."""
+    if db.suffix != ".toml":
+        with sqlite3.connect(db) as con:
+            return list(con.execute(query))
+    engine = store.open_engine(load_settings(db).database_url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(text(query))]
+    finally:
+        engine.dispose()
 
 
 def drop_licence(config: Path, upn: str) -> None:

@@ -28,6 +28,7 @@ from tests.smtporg import (
     whole_text,
 )
 from tests.smtpserver import LoopbackSmtp
+from tests.store.conftest import fresh_schema, pg_server_url  # noqa: F401 - the fixture
 
 DAY0, DAY13, DAY14, DAY28, DAY29 = (
     "2019-12-31",
@@ -51,12 +52,23 @@ def server() -> Iterator[LoopbackSmtp]:
         yield running
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield "sqlite:///licensewatch.db"
+        return
+    server_url = request.getfixturevalue("pg_server_url")
+    with fresh_schema(server_url, "lw_cycle") as url:
+        yield url
+
+
 @pytest.fixture
-def org(tmp_path: Path, server: LoopbackSmtp) -> Path:
+def org(tmp_path: Path, server: LoopbackSmtp, database_url: str) -> Path:
     # The tiny org loses one of 8 licences on day 29: more than the default 10% feed drop.
     config = smtp_config(server.port).replace(
         "max_dormant_fraction = 0.9\n", "max_dormant_fraction = 0.9\nmax_feed_drop = 0.5\n"
     )
+    config = config.replace('url = "sqlite:///licensewatch.db"', f'url = "{database_url}"')
     return orgfiles.write_org(tmp_path / "org", config=config)
 
 
@@ -98,7 +110,7 @@ def summary(config: Path, as_of: str) -> dict[str, object]:
 def test_notice_reminder_answers_escalation_removal_and_a_keep_that_expires(
     org: Path, server: LoopbackSmtp, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = org.parent / "licensewatch.db"
+    db = org  # rows() reads the database the config names
 
     assert run(org, DAY0) == 0
     first = since(server, 0)

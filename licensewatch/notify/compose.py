@@ -300,6 +300,8 @@ def _message(
     msg["X-Licensewatch-Key"] = ctx["key"]
     # Tells out-of-office responders not to answer the robot; people's replies are unaffected.
     msg["Auto-Submitted"] = "auto-generated"
+    # Exchange's equivalent; the only one of the two that Graph sendMail carries (X- headers).
+    msg["X-Auto-Response-Suppress"] = "All"
     msg.set_content(_render(s.env, stem, "txt", lang, ctx))
     msg.add_alternative(_render(s.env, stem, "html", lang, ctx), subtype="html")
     msg.add_attachment(ctx["attachment_text"], subtype="csv", filename=ctx["attachment_name"])

@@ -1,0 +1,1 @@
+"""Deprovisioning: removing dormant resources that a focal point approved for removal."""
