@@ -11,6 +11,7 @@ from licensewatch import model, pipeline, store
 from licensewatch.config import load_settings
 from licensewatch.errors import EXIT_OK, DeliveryError, SafetyBrake
 from licensewatch.inputs import build_sources, read_reference
+from licensewatch.notify.transports import build_transport
 from licensewatch.sources.interface import AccountsPull, AccountsSource, PhonesSource, Recordable
 
 
@@ -107,6 +108,9 @@ def check_config(config: Path, out: TextIO | None = None) -> int:
     )
     for feed, source_settings in settings.sources.items():
         print(f"  {feed}: {source_settings.kind}", file=out)
+    # Checks the transport's options and reads its secrets; connects to nothing.
+    build_transport(settings).close()
+    print(f"  mail: {settings.mail.transport}", file=out)
     return EXIT_OK
 
 

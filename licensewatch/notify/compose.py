@@ -40,27 +40,28 @@ from licensewatch import model, resources
 from licensewatch.config import MailSettings
 from licensewatch.errors import ConfigError
 from licensewatch.notify.routes import Route, configured_addresses, focal_routes, header_text
-from licensewatch.notify.wording import reason_words, usd
-from licensewatch.reports.csvsafe import csv_text
-from licensewatch.reports.findings import costs_cents, money_column, unpriced_mask
+from licensewatch.notify.rows import (
+    ATTACHMENT_COLUMNS,
+    attachment_csv,
+    body_rows,
+    prepare,
+    rate_basis,
+)
+from licensewatch.notify.wording import usd
+
+__all__ = [
+    "ATTACHMENT_COLUMNS",
+    "MAX_BODY_ROWS",
+    "DepartmentNotice",
+    "compose_notices",
+    "environment",
+    "header_text",
+    "notice_key",
+    "slug",
+]
 
 #: The body lists at most this many rows; the attachment always carries all of them.
 MAX_BODY_ROWS: Final = 200
-ATTACHMENT_COLUMNS: Final = (
-    "resource_id",
-    "resource_kind",
-    "subject",
-    "display_name",
-    "reasons",
-    "dormant_since",
-    "last_activity",
-    "separation_date",
-    "item",
-    "annual_cost_usd",
-    "decision",
-    "justification",
-    "keep_until",
-)
 
 
 @dataclass(frozen=True)
@@ -138,95 +139,6 @@ def _render(env: jinja2.Environment, stem: str, ext: str, language: str, ctx: An
         ) from exc
 
 
-def _dates(series: pd.Series) -> pd.Series:
-    text: pd.Series = series.dt.strftime("%Y-%m-%d").astype(model.STRING)
-    return text
-
-
-def _optional(costed: pd.DataFrame, column: str, default: object) -> pd.Series:
-    if column in costed.columns:
-        return costed[column]
-    return pd.Series(default, index=costed.index, dtype=object)
-
-
-def _prepare(costed: pd.DataFrame) -> pd.DataFrame:
-    """The fields a notice shows, as text, sorted by annual cost (highest first)."""
-    annual, accrued = costs_cents(costed)
-    unpriced = unpriced_mask(costed)
-    text = {c: costed[c].astype(model.STRING) for c in ("resource_id", "subject", "department")}
-    asked = pd.to_datetime(_optional(costed, "first_notified_on", pd.NaT), utc=True)
-    rows = pd.DataFrame(
-        {
-            **text,
-            "resource_kind": costed["resource_kind"].astype(model.STRING),
-            "account_id": costed["account_id"].astype(model.STRING).fillna(text["subject"]),
-            "display_name": costed["display_name"].astype(model.STRING),
-            "reasons": costed["reasons"].astype(model.STRING),
-            "dormant_since": _dates(costed["dormant_since"]),
-            "last_activity": _dates(costed["last_activity_at"]),
-            "separation_date": _dates(costed["separation_date"]),
-            "item": costed["item"].astype(model.STRING).mask(unpriced, pd.NA),
-            "annual_cost_usd": money_column(annual),
-            "annual_cents": annual,
-            "accrued_cents": accrued,
-            "cycle": _optional(costed, "cycle", "new").astype(model.STRING),
-            "asked_on": _dates(asked),
-        }
-    )
-    return rows.sort_values(
-        ["annual_cents", "subject", "resource_id"], ascending=[False, True, True], kind="stable"
-    )
-
-
-def _cell(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _body_rows(rows: pd.DataFrame, language: str) -> list[dict[str, str]]:
-    return [
-        {
-            "name": _cell(r["display_name"]),
-            "subject": _cell(r["subject"]),
-            "department": _cell(r["department"]),
-            "kind": _cell(r["resource_kind"]),
-            "reasons": reason_words(r["reasons"], language),
-            "last_activity": _cell(r["last_activity"]),
-            "separation_date": _cell(r["separation_date"]),
-            "item": _cell(r["item"]),
-            "annual_cost": usd(int(r["annual_cents"]), language),
-            "asked_on": _cell(r["asked_on"]) if r["cycle"] != "new" else "",
-        }
-        for r in rows.to_dict("records")
-    ]
-
-
-def _rate_basis(rates: pd.DataFrame, items: Sequence[str], language: str) -> list[dict[str, str]]:
-    """The rate-card rows in force that price this notice's findings."""
-    used = rates[rates["item"].isin(list(items))].sort_values(["item", "effective_from"])
-    return [
-        {
-            "item": _cell(r["item"]),
-            "description": _cell(r["description"]),
-            "annual_rate": usd(int(r["annual_rate_cents"]), language),
-            "effective_from": _day(r["effective_from"]),
-            "effective_to": _day(r["effective_to"]),
-        }
-        for r in used.to_dict("records")
-    ]
-
-
-def _day(value: object) -> str:
-    return f"{value:%Y-%m-%d}" if isinstance(value, pd.Timestamp) and not pd.isna(value) else ""
-
-
-def _attachment(rows: pd.DataFrame, *, with_department: bool) -> str:
-    columns = list(ATTACHMENT_COLUMNS)
-    if with_department:
-        columns.insert(2, "department")
-    table = rows.assign(decision="", justification="", keep_until="")
-    return csv_text(table[columns])
-
-
 @dataclass(frozen=True)
 class _Shared:
     """What every message of one compose call shares."""
@@ -268,12 +180,12 @@ def _context(route: Route, rows: pd.DataFrame, kind: str, key: str, s: _Shared) 
         "accrued_total": usd(int(rows["accrued_cents"].sum()), lang),
         "key": key,
         "run_key": s.run_key,
-        "rows": _body_rows(rows.head(s.max_body_rows), lang),
+        "rows": body_rows(rows.head(s.max_body_rows), lang),
         "more_rows": max(len(rows) - s.max_body_rows, 0),
-        "rates": _rate_basis(s.rates, items, lang),
+        "rates": rate_basis(s.rates, items, lang),
         "attachment_name": f"licensewatch_{slug(route.label)}{_suffix(kind)}"
         f"_{s.as_of:%Y-%m-%d}.csv",
-        "attachment_text": _attachment(rows, with_department=unassigned),
+        "attachment_text": attachment_csv(rows, with_department=unassigned),
     }
 
 
@@ -389,12 +301,12 @@ def compose_notices(
     queue = costed[~owned].reset_index(drop=True)
     notices = []
     if owned.any():
-        rows = _prepare(costed[owned])
+        rows = prepare(costed[owned])
         for key, group in rows.groupby(dept[owned], sort=False):
             notices.extend(_for_route(routes[str(key)], group, shared))
     notices.sort(key=lambda n: (n.department.casefold(), n.kind, n.key))
     unassigned_to = configured_addresses(mail.unassigned_to, "unassigned_to")
     if unassigned_to and len(queue):
         route = Route(model.UNASSIGNED, unassigned_to, (), "", mail.language)
-        notices.extend(_for_route(route, _prepare(queue), shared))
+        notices.extend(_for_route(route, prepare(queue), shared))
     return notices, queue

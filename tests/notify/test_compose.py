@@ -218,7 +218,8 @@ def test_header_injection_is_neutralised(tmp_path: Path) -> None:
     )
     assert set(msg.keys()) == {
         "Subject", "From", "To", "Reply-To", "Date", "Message-ID", "X-Licensewatch-Run",
-        "X-Licensewatch-Key", "Auto-Submitted", "MIME-Version", "Content-Type",
+        "X-Licensewatch-Key", "Auto-Submitted", "X-Auto-Response-Suppress", "MIME-Version",
+        "Content-Type",
     }  # fmt: skip
     assert body(msg, "plain").startswith("Dear Eve Bcc: spy@evil.example,")
     assert header_text("a\r\nb\u2028c\x00d\te") == "a b c d e"

@@ -135,6 +135,7 @@ def test_the_notice_becomes_the_documented_send_mail_json(
     assert msg["internetMessageHeaders"] == [
         {"name": "X-Licensewatch-Run", "value": "run0123abcd"},
         {"name": "X-Licensewatch-Key", "value": FINANCE.key},
+        {"name": "X-Auto-Response-Suppress", "value": "All"},
     ]
     (attachment,) = msg["attachments"]
     (part,) = FINANCE.message.iter_attachments()
