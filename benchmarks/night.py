@@ -6,9 +6,8 @@ writes ``R`` as JSON: every stage's seconds, the process's memory high-water
 mark at its end (``RunResult.stages``) and the highest resident memory
 sampled while it ran (a sampler reads ``/proc/self/statm`` every 10 ms), the
 time spent outside the named stages, and the run's counts. With
-``--smtp-port`` it then hands every composed ``.eml`` of the outbox to the SMTP
-server on 127.0.0.1 with :mod:`smtplib` (one connection) and times that too:
-the job has no SMTP transport yet, so this shows what delivery would add.
+``--smtp-port`` the job's own SMTP transport delivers the notices (through the
+outbox) to the SMTP server on 127.0.0.1 and the "send emails" stage times it.
 """
 
 from __future__ import annotations
@@ -17,13 +16,10 @@ import argparse
 import json
 import logging
 import os
-import smtplib
 import threading
 import time
+from dataclasses import replace
 from datetime import date
-from email.parser import BytesParser
-from email.policy import default
-from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
 
@@ -85,24 +81,6 @@ class StageEnds(logging.Handler):
             self.ends.append(record.created)
 
 
-def deliver_by_smtp(outbox: Path, port: int) -> dict[str, Any]:
-    """Send every ``.eml`` in ``outbox`` to the SMTP server on 127.0.0.1:``port``."""
-    files = sorted(outbox.glob("*.eml"))
-    parser = BytesParser(policy=default)
-    started = time.perf_counter()
-    sent = size = 0
-    with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
-        for path in files:
-            data = path.read_bytes()
-            with path.open("rb") as fh:
-                headers = parser.parse(fh, headersonly=True)
-            to = [a for _, a in getaddresses(headers.get_all("To", []) + headers.get_all("Cc", []))]
-            smtp.sendmail(str(headers["From"]), to, data)
-            sent += 1
-            size += len(data)
-    return {"messages": sent, "bytes": size, "seconds": time.perf_counter() - started}
-
-
 def measure(config: Path, as_of: date, smtp_port: int | None) -> dict[str, Any]:
     """Run the job once for ``as_of`` and return what it took."""
     logger = logging.getLogger(LOGGER_NAME)
@@ -110,6 +88,11 @@ def measure(config: Path, as_of: date, smtp_port: int | None) -> dict[str, Any]:
     ends = StageEnds()
     logger.addHandler(ends)
     settings = load_settings(config)
+    if smtp_port is not None:
+        smtp_table = {"host": "127.0.0.1", "port": smtp_port, "security": "none", "timeout_s": 60}
+        settings = replace(
+            settings, mail=replace(settings.mail, transport="smtp", options=smtp_table)
+        )
     with RssSampler() as sampler:
         started = time.perf_counter()
         wall_start = time.time()
@@ -126,10 +109,13 @@ def measure(config: Path, as_of: date, smtp_port: int | None) -> dict[str, Any]:
                 }
             )
         smtp = None
-        if smtp_port is not None and result.outbox_dir is not None:
-            before = time.time()
-            smtp = deliver_by_smtp(result.outbox_dir, smtp_port)
-            smtp["peak_mb"] = sampler.peak(before, time.time())
+        sending = next((s for s in stages if s["name"] == "send emails"), None)
+        if smtp_port is not None and result.delivery is not None and sending is not None:
+            smtp = {
+                "messages": result.delivery.sent,
+                "seconds": sending["seconds"],
+                "peak_mb": sending["peak_mb"],
+            }
     return {
         "status": result.status,
         "total_s": total,

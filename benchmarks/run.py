@@ -162,9 +162,8 @@ def stage_table(org: orgs.Org, doc: dict[str, Any], generate_s: float) -> str:
     smtp = doc.get("smtp")
     if smtp:
         lines.append(
-            f"  {'+ SMTP delivery, smtplib → aiosmtpd':<48} {smtp['seconds']:>8.2f} "
-            f"{smtp['peak_mb']:>9,.0f}   {smtp['messages']} messages, "
-            f"{smtp['bytes'] / 1e6:,.1f} MB"
+            f"  {'  of which SMTP delivery (outbox → aiosmtpd)':<48} {smtp['seconds']:>8.2f} "
+            f"{smtp['peak_mb']:>9,.0f}   {smtp['messages']} messages sent"
         )
     lines.append(
         f"  result: {doc['status']}, {doc['findings']:,} findings, {doc['notices']} emails"

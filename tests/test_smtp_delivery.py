@@ -7,6 +7,7 @@ run sends three messages.
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import sys
 import textwrap
@@ -30,6 +31,7 @@ from tests.smtporg import (
     parse,
     point_at,
     rows,
+    smtp_config,
     whole_text,
     write_smtp_org,
 )
@@ -241,3 +243,31 @@ def test_server_down_then_back_loses_nothing(tmp_path: Path) -> None:
         later = datetime.now(UTC) + timedelta(hours=2)
         assert cycle_commands.outbox_send(config, clock=lambda: later) == 0
         assert len(back.messages) == 3 and set(keys(back).values()) == {1}
+
+
+SMTP_PASSWORD = "Smtp-Pa55word-not-real"
+
+
+def test_the_smtp_password_appears_in_no_output_file_or_log(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv("LW_TEST_SMTP_PASSWORD", SMTP_PASSWORD)
+    with LoopbackSmtp(auth={"licensewatch": SMTP_PASSWORD}) as server:
+        config = smtp_config(server.port).replace(
+            "timeout_s = 10\n",
+            'timeout_s = 10\nusername = "licensewatch"\npassword_env = "LW_TEST_SMTP_PASSWORD"\n',
+        )
+        org = write_smtp_org(tmp_path / "org", server, config=config)
+        assert run(org) == 0
+        assert main(["outbox", "--config", str(org)]) == 0
+        assert len(server.messages) == 3 and {m.login for m in server.messages} == {"licensewatch"}
+    captured = capsys.readouterr()
+    places = {"stdout": captured.out, "stderr": captured.err, "log": caplog.text}
+    forms = [SMTP_PASSWORD, base64.b64encode(f"\0licensewatch\0{SMTP_PASSWORD}".encode()).decode()]
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            places[str(path)] = path.read_bytes().decode("latin-1")
+    assert [(where, form) for where, text in places.items() for form in forms if form in text] == []
