@@ -28,7 +28,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
-from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Any, Final
@@ -39,6 +38,7 @@ import pandas as pd
 from licensewatch import model, resources
 from licensewatch.config import MailSettings
 from licensewatch.errors import ConfigError
+from licensewatch.notify.mime import POLICY
 from licensewatch.notify.routes import Route, configured_addresses, focal_routes, header_text
 from licensewatch.notify.rows import (
     ATTACHMENT_COLUMNS,
@@ -196,7 +196,7 @@ def _suffix(kind: str) -> str:
 def _message(
     stem: str, to: Sequence[str], cc: Sequence[str], lang: str, ctx: Mapping[str, Any], s: _Shared
 ) -> EmailMessage:
-    msg = EmailMessage(policy=SMTP)
+    msg = EmailMessage(policy=POLICY)
     msg["Subject"] = header_text(_render(s.env, f"{stem}_subject", "txt", lang, ctx))
     msg["From"] = header_text(s.mail.sender)
     msg["To"] = ", ".join(to)

@@ -13,7 +13,6 @@ itself is down, delivery stops and the rest wait for the next run.
 from __future__ import annotations
 
 import email
-import email.policy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Session
 from licensewatch.errors import DeliveryError, TransportUnavailable
 from licensewatch.logs import get_logger
 from licensewatch.notify.compose import DepartmentNotice
+from licensewatch.notify.mime import POLICY
 from licensewatch.notify.transport import Transport
 from licensewatch.store import outbox
 
@@ -72,7 +72,7 @@ def queue_notices(
 
 
 def _parsed(data: bytes) -> EmailMessage:
-    message = email.message_from_bytes(data, policy=email.policy.SMTP)
+    message = email.message_from_bytes(data, policy=POLICY)
     assert isinstance(message, EmailMessage)
     return message
 

@@ -1,0 +1,370 @@
+"""French notices: LEGAL's focal point reads French, everyone else stays in English."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import random
+import re
+from collections.abc import Sequence
+from email.message import EmailMessage
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from licensewatch import resources
+from licensewatch.config import MailSettings
+from licensewatch.decisions import WORDS
+from licensewatch.notify.compose import DepartmentNotice, environment
+from licensewatch.notify.mime import POLICY
+from tests.notify.org import FINDINGS, FOCAL_POINTS, RESEARCH, compose, deliver
+from tests.notify.test_compose import attachment, body
+from tests.reports.costed import costed, finding
+
+NBSP = "\u00a0"  # before ":" and "USD"
+NNBSP = "\u202f"  # before ";" and between thousands
+#: Phrases of the English templates; none may appear in a French message.
+ENGLISH = (
+    "What we ask", "Why:", "Dear ", "Hello", "Reminder", "Escalation", "a year", "avoidable",
+    "reply by", "Reply to this email", "Last activity", "Separation date", "rate card",
+    "Rate card", "How to answer", "Rows without a decision", "This message was sent",
+    "asked on", "Asked on", "never", "(no name)", "listed below", "In total", "Annual cost",
+    "Licences:", "Phones", "Unanswered", "more in the attached", 'lang="en"',
+)  # fmt: skip
+#: English money ("USD 189.60", "4,115.20"); French writes "189,60 USD".
+ENGLISH_MONEY = re.compile(r"USD \d|\d,\d{3}\.|\d\.\d\d\b")
+
+
+def cycled(findings: pd.DataFrame, asked: dict[str, tuple[str, str]]) -> pd.DataFrame:
+    """``findings`` with a ``cycle`` and ``first_notified_on``: resource_id → (cycle, date)."""
+    ids = findings["resource_id"].tolist()
+    return findings.assign(
+        cycle=[asked.get(i, ("new", ""))[0] for i in ids],
+        first_notified_on=pd.to_datetime([asked.get(i, ("new", ""))[1] for i in ids], utc=True),
+    )
+
+
+def subject(notices: Sequence[DepartmentNotice], department: str, kind: str = "notice") -> str:
+    """A message's Subject as composed, before the wire (see test_french_subjects_survive_the_wire).
+
+    The header is one line: compose flattens the template's no-break spaces to ordinary ones.
+    """
+    (notice,) = [n for n in notices if n.department == department and n.kind == kind]
+    return str(notice.message["Subject"])
+
+
+def french(msg: EmailMessage) -> list[str]:
+    """The subject and both bodies of a message that should be all French."""
+    return [str(msg["Subject"]), body(msg, "plain"), body(msg, "html")]
+
+
+def assert_no_english(msg: EmailMessage) -> None:
+    for text in french(msg):
+        for phrase in ENGLISH:
+            assert phrase not in text, phrase
+        assert not ENGLISH_MONEY.search(text), ENGLISH_MONEY.search(text)
+    plain = body(msg, "plain")
+    # French typography: a no-break space before ":" and ";", never an ordinary one.
+    assert " :" not in plain and " ;" not in plain
+
+
+def test_legal_notice_is_in_french(sent: dict[str, EmailMessage]) -> None:
+    assert subject(compose()[0], "LEGAL") == (
+        "[licensewatch] LEGAL : 2 comptes inactifs"
+        " — coût évitable de 189,60 USD par an — réponse au plus tard le 2020-01-14"
+    )
+    legal = sent["LEGAL"]
+    text = body(legal, "plain")
+    lines = text.splitlines()
+    # What is asked, of whom, by when, then why and what it costs, in the first lines.
+    assert lines[0] == "Bonjour José Ñúñez,"
+    assert lines[2].startswith(
+        f"Demande{NBSP}: nous vous prions d'examiner les 2 comptes inactifs du département LEGAL"
+    )
+    assert "au plus tard le 2020-01-14" in lines[2]
+    assert "licensewatch_legal_2019-12-31.csv" in lines[2]
+    assert lines[4].startswith(f"Motif{NBSP}:")
+    assert f"coût évitable de 189,60{NBSP}USD par an" in lines[4]
+    assert f"Coût évitable cumulé{NBSP}:       0,00{NBSP}USD" in text
+    assert "le titulaire a quitté l'organisation; aucune connexion depuis plus longtemps" in text
+    assert "compte désactivé mais toujours sous licence" in text
+    assert f"Date de départ{NBSP}: 2019-11-30" in text
+    assert f"Dernière activité{NBSP}: jamais" in text
+    assert f"Poste du barème{NBSP}: hors barème · 0,00{NBSP}USD par an" in text
+    assert (
+        f"M365_E3 — Microsoft 365 E3 licence{NBSP}: 189,60{NBSP}USD par an,"
+        " en vigueur depuis le 2016-01-01\n" in text
+    )
+    assert f"Hors barème{NBSP}: 1 ressource indiquée à 0,00{NBSP}USD" in text
+    assert "Dans la colonne decision, indiquez remove ou keep" in text
+    assert "supprimer et conserver sont également acceptés" in text
+    assert "justification et keep_until (AAAA-MM-JJ" in text
+    assert text.rstrip().endswith("Ce message a été envoyé par licensewatch pour Contoso.")
+    # Highest annual cost first: Carol's priced licence before Erin's unpriced one.
+    assert text.index("carol@x.org") < text.index("erin@x.org")
+
+
+def test_legal_html_is_french_and_escaped(sent: dict[str, EmailMessage]) -> None:
+    html = body(sent["LEGAL"], "html")
+    assert '<html lang="fr">' in html
+    assert "<p>Bonjour José Ñúñez,</p>" in html
+    assert f"<strong>Demande{NBSP}:</strong> nous vous prions d'examiner les 2 comptes" in html
+    assert "<strong>au plus tard le 2020-01-14</strong>" in html
+    assert f"coût évitable de 189,60{NBSP}USD par an" in html
+    assert "<th>Motif</th>" in html and "<th>Date de départ</th>" in html
+    assert "<td>jamais</td>" in html and "<td>hors barème</td>" in html
+    # Data is escaped, the template's own apostrophes are not.
+    assert "le titulaire a quitté l&#39;organisation" in html
+    assert "=HYPERLINK(&#34;http://evil.example/" in html
+    assert "<em>supprimer</em> et <em>conserver</em> sont également acceptés" in html
+
+
+def test_french_words_in_the_instructions_are_read_by_the_importer(
+    sent: dict[str, EmailMessage],
+) -> None:
+    text = body(sent["LEGAL"], "plain")
+    for word in ("remove", "keep", "supprimer", "conserver"):
+        assert word in WORDS and word in text
+    _, rows = attachment(sent["LEGAL"])
+    assert {"decision", "justification", "keep_until"} <= set(rows[0])
+
+
+def test_no_english_in_the_french_notice(sent: dict[str, EmailMessage]) -> None:
+    assert_no_english(sent["LEGAL"])
+
+
+def test_english_departments_stay_english(sent: dict[str, EmailMessage]) -> None:
+    for department in ("Finance", RESEARCH):
+        msg = sent[department]
+        assert "a year avoidable — reply by 2020-01-14" in str(msg["Subject"])
+        assert body(msg, "plain").startswith("Dear ")
+        assert "What we ask: please review" in body(msg, "plain")
+        assert '<html lang="en">' in body(msg, "html")
+        for text in french(msg):
+            assert "Bonjour" not in text and "Demande" not in text and "barème" not in text
+    assert "USD 419.60 a year" in body(sent["Finance"], "plain")
+
+
+def test_french_money_has_grouped_thousands(tmp_path: Path) -> None:
+    findings = costed(
+        finding("license:c:e3", "Legal", "carol@x.org", rate=411520, accrued=123456),
+        finding("license:e:e3", "Legal", "erin@x.org", rate=18960),
+    )
+    notices, _ = compose(findings)
+    msg = deliver(notices, tmp_path)["LEGAL"]
+    text, html = body(msg, "plain"), body(msg, "html")
+    for part in (text, html):
+        assert f"coût évitable de 4{NNBSP}304,80{NBSP}USD par an" in part
+        assert f"4{NNBSP}115,20" in part and f"1{NNBSP}234,56{NBSP}USD" in part
+    assert "coût évitable de 4 304,80 USD par an" in subject(notices, "LEGAL")
+    assert_no_english(msg)
+
+
+@pytest.mark.parametrize(
+    ("accounts", "phones", "bare", "the", "of_the"),
+    [
+        (1, 0, "1 compte inactif", "le compte inactif", "du compte inactif"),
+        (2, 0, "2 comptes inactifs", "les 2 comptes inactifs", "des 2 comptes inactifs"),
+        (0, 1, "1 téléphone inactif", "le téléphone inactif", "du téléphone inactif"),
+        (0, 2, "2 téléphones inactifs", "les 2 téléphones inactifs", "des 2 téléphones inactifs"),
+        (1, 1, "1 compte inactif et 1 téléphone", "le compte inactif et le téléphone",
+         "du compte inactif et du téléphone"),
+        (3, 2, "3 comptes inactifs et 2 téléphones", "les 3 comptes inactifs et les 2 téléphones",
+         "des 3 comptes inactifs et des 2 téléphones"),
+    ],
+)  # fmt: skip
+def test_plural_and_article_agreement(
+    accounts: int, phones: int, bare: str, the: str, of_the: str
+) -> None:
+    macros = environment().get_template("email/macros.fr.j2").module
+    assert str(macros.counts(accounts, phones)) == bare  # type: ignore[attr-defined]
+    assert str(macros.the_counts(accounts, phones)) == the  # type: ignore[attr-defined]
+    assert str(macros.the_counts(accounts, phones, de=True)) == of_the  # type: ignore[attr-defined]
+
+
+def test_one_account_and_one_phone_read_in_the_singular(tmp_path: Path) -> None:
+    focal = FOCAL_POINTS.assign(language=["fr", "fr", "en", "en"])
+    notices, _ = compose(focal_points=focal)
+    msg = deliver(notices, tmp_path)["Finance"]
+    assert subject(notices, "Finance").startswith(
+        "[licensewatch] Finance : 1 compte inactif et 1 téléphone — coût évitable de 419,60 USD"
+    )
+    text = body(msg, "plain")
+    assert "d'examiner le compte inactif et le téléphone du département Finance" in text
+    assert f"Licences{NBSP}:                   1 (sur 1 compte)" in text
+    assert "<td>sur 1 compte</td>" in body(msg, "html")
+    assert f"IP_PHONE — IP desk phone with PC port{NBSP}: 230,00{NBSP}USD par an," in text
+    assert "en vigueur du 2018-07-01 au 2020-06-30" in text
+    assert_no_english(msg)
+
+
+def test_reminder_is_in_french(tmp_path: Path) -> None:
+    findings = cycled(
+        FINDINGS,
+        {"license:c:e3": ("reminder", "2019-12-17"), "license:e:e3": ("reminder", "2019-12-17")},
+    )
+    notices, _ = compose(findings)
+    (notice,) = [n for n in notices if n.department == "LEGAL"]
+    assert notice.kind == "reminder"
+    msg = deliver([notice], tmp_path)["LEGAL"]
+    assert subject(notices, "LEGAL", "reminder").startswith(
+        "[licensewatch] Rappel — LEGAL : 2 comptes inactifs — coût évitable de 189,60 USD par an"
+    )
+    text = body(msg, "plain")
+    assert text.startswith("Bonjour José Ñúñez,")
+    assert f"Rappel{NBSP}: nous vous avons écrit le 2019-12-17" in text
+    assert "la question sera portée devant le comité de pilotage des TIC" in text
+    assert "· demandé le 2019-12-17" in text
+    html = body(msg, "html")
+    assert f"<strong>Rappel{NBSP}:</strong> nous vous avons écrit le 2019-12-17" in html
+    assert "<th>Demandé le</th>" in html and "<td>2019-12-17</td>" in html
+    assert attachment(msg)[0] == "licensewatch_legal_reminder_2019-12-31.csv"
+    assert_no_english(msg)
+
+
+def test_new_and_waiting_rows_are_counted_in_french(tmp_path: Path) -> None:
+    findings = cycled(FINDINGS, {"license:e:e3": ("reminder", "2019-12-17")})
+    msg = deliver(compose(findings)[0], tmp_path)["LEGAL"]
+    expected = f"1 élément est nouveau{NNBSP}; 1 élément attend votre réponse depuis le 2019-12-17"
+    assert f"{expected} (mention «{NBSP}demandé le{NBSP}»)." in body(msg, "plain")
+    html = body(msg, "html")
+    assert f"{expected} (voir la colonne «{NBSP}Demandé le{NBSP}»)." in html
+    assert "<td>nouveau</td>" in html and "<td>2019-12-17</td>" in html
+    assert_no_english(msg)
+
+
+def test_escalation_is_in_french_when_mail_language_is_french(tmp_path: Path) -> None:
+    findings = cycled(
+        FINDINGS,
+        {"license:b:e3": ("escalation", "2019-12-03"), "phone:sep2": ("escalation", "2019-12-03")},
+    )
+    mail = MailSettings(
+        sender="lw@contoso.org",
+        organization="Contoso",
+        escalation_to=("ict-sc@contoso.org",),
+        language="fr",
+    )
+    notices, _ = compose(findings, mail=mail)
+    (notice,) = [n for n in notices if n.kind == "escalation"]
+    # Finance's focal point reads English; the steering committee's secretariat reads French.
+    assert (notice.department, notice.language, notice.to) == (
+        "Finance",
+        "fr",
+        ("ict-sc@contoso.org",),
+    )
+    msg = deliver([notice], tmp_path)["Finance"]
+    assert subject(notices, "Finance", "escalation") == (
+        "[licensewatch] Escalade : absence de réponse du département Finance"
+        " concernant 1 compte inactif et 1 téléphone — 419,60 USD par an"
+    )
+    text = body(msg, "plain")
+    lines = text.splitlines()
+    assert lines[0] == "Madame, Monsieur,"
+    assert lines[2].startswith(
+        f"Escalade{NBSP}: le département Finance n'a pas répondu au sujet du compte inactif"
+        " et du téléphone figurant ci-dessous."
+    )
+    assert "a été sollicité le 2019-12-03, puis relancé" in lines[2]
+    assert "28 jours plus tard" in lines[2]
+    assert lines[4].startswith(f"Demande{NBSP}: nous vous prions d'assurer le suivi")
+    assert "au plus tard le 2020-01-14" in lines[4]
+    assert lines[6].startswith(f"Motif{NBSP}:") and f"419,60{NBSP}USD par an" in lines[6]
+    assert f"110,64{NBSP}USD" in lines[6]
+    assert "· demandé le 2019-12-03" in text
+    assert "colonnes decision, justification et keep_until" in text
+    html = body(msg, "html")
+    assert '<html lang="fr">' in html and "<th>Demandé le</th>" in html
+    assert f"<strong>Escalade{NBSP}:</strong> le département Finance" in html
+    assert_no_english(msg)
+    # The same escalation with the default language stays English.
+    english, _ = compose(findings, mail=MailSettings(escalation_to=("ict-sc@contoso.org",)))
+    (escalation,) = [n for n in english if n.kind == "escalation"]
+    assert str(escalation.message["Subject"]).startswith("[licensewatch] Escalation: Finance")
+
+
+def test_unassigned_queue_in_french(tmp_path: Path) -> None:
+    mail = MailSettings(sender="lw@contoso.org", unassigned_to=("ict@contoso.org",), language="fr")
+    notices, _ = compose(mail=mail)
+    (notice,) = [n for n in notices if n.language == "fr" and n.department != "LEGAL"]
+    msg = deliver([notice], tmp_path)[notice.department]
+    text = body(msg, "plain")
+    assert text.startswith("Madame, Monsieur,\n")
+    assert "figurant ci-dessous (aucun point focal de département n'en est responsable)" in text
+    assert f"Département{NBSP}: HR" in text
+    assert "<th>Département</th>" in body(msg, "html")
+
+
+def test_rows_beyond_the_body_limit_are_announced_in_french(tmp_path: Path) -> None:
+    msg = deliver(compose(max_body_rows=1)[0], tmp_path)["LEGAL"]
+    for kind in ("plain", "html"):
+        assert "… et 1 autre élément figure dans le fichier CSV joint." in body(msg, kind)
+    assert "erin@x.org" not in body(msg, "plain")
+    assert len(attachment(msg)[1]) == 2
+
+
+def test_markup_in_a_department_name_is_escaped_once(tmp_path: Path) -> None:
+    evil = "R&D <b>Labs</b>"
+    findings = cycled(
+        FINDINGS.assign(department=FINDINGS["department"].replace({"legal": evil, "Legal": evil})),
+        {"license:e:e3": ("escalation", "2019-12-03")},
+    )
+    focal = FOCAL_POINTS.assign(department=FOCAL_POINTS["department"].replace(" LEGAL ", evil))
+    mail = MailSettings(escalation_to=("ict-sc@contoso.org",), language="fr")
+    notices, _ = compose(findings, focal, mail=mail)
+    mine = [n for n in notices if n.department == evil]
+    assert sorted(n.kind for n in mine) == ["escalation", "notice"]
+    for notice in mine:
+        html = body(notice.message, "html")
+        assert "département R&amp;D &lt;b&gt;Labs&lt;/b&gt;" in html
+        assert "<b>Labs</b>" not in html and "&amp;amp;" not in html and "&amp;lt;" not in html
+        assert f"département {evil}" in body(notice.message, "plain")
+
+
+def test_every_english_template_has_a_french_one() -> None:
+    folder = resources.templates_dir() / "email"
+    english = sorted(p for p in folder.glob("*.j2") if ".fr." not in p.name)
+    assert len(english) == 7
+    for path in english:
+        stem, _, rest = path.name.partition(".")
+        variant = folder / f"{stem}.fr.{rest}"
+        assert variant.is_file(), variant
+        text = variant.read_text(encoding="utf-8")
+        assert "macros.fr.j2" in text or stem == "macros"
+        assert "|safe" not in text.replace(" ", "")
+
+
+def test_french_subjects_survive_the_wire(tmp_path: Path) -> None:
+    # CPython's own folding would turn 'coût évitable' into 'coûtévitable' (cpython#92081).
+    notices, _ = compose()
+    sent = deliver(notices, tmp_path)
+    for notice in notices:
+        assert str(sent[notice.department]["Subject"]) == str(notice.message["Subject"])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_any_long_accented_subject_survives_the_wire(seed: int) -> None:
+    words = [
+        "coût",
+        "évitable",
+        "réponse",
+        "au",
+        "plus",
+        "tard",
+        "comptes",
+        "inactifs",
+        "研究部",
+        "José",
+        "—",
+        "189,60",
+    ]
+    draw = random.Random(seed)
+    for _ in range(300):
+        subject = " ".join(draw.choice(words) for _ in range(draw.randint(3, 25)))
+        message = EmailMessage(policy=POLICY)
+        message["Subject"] = subject
+        message.set_content("x")
+        data = message.as_bytes()
+        assert all(len(line) <= 78 for line in data.split(b"\r\n"))
+        back = email.message_from_bytes(data, policy=email.policy.default)
+        assert str(back["Subject"]) == subject
