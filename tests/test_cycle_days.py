@@ -150,6 +150,8 @@ def test_notice_reminder_answers_escalation_removal_and_a_keep_that_expires(
     finance = next(m for m in escalations if "Finance" in str(m["Subject"]))
     assert str(finance["Cc"]) == "fp.finance@contoso.org"
     assert "bob@contoso.org" in whole_text(finance)
+    escalated = finance.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert f"Its focal point (fp.finance@contoso.org) was first asked on {DAY0}" in escalated
     assert "carol@contoso.org" not in whole_text(finance)
     queue = next(m for m in escalations if "(unassigned)" in str(m["Subject"]))
     assert str(queue["Cc"]) == UNASSIGNED_TO

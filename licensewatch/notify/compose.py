@@ -256,9 +256,10 @@ def _for_route(route: Route, rows: pd.DataFrame, s: _Shared) -> list[DepartmentN
     late = rows[(rows["cycle"] == "escalation").fillna(False).astype(bool)]
     escalation_to = configured_addresses(s.mail.escalation_to, "escalation_to")
     if len(late) and escalation_to:
-        escalation = Route(route.label, escalation_to, (), "", s.mail.language)
+        # The department's focal points (named in the text, in copy); the organization's language.
+        escalation = Route(route.label, route.to, route.cc, "", s.mail.language)
         cc = tuple(dict.fromkeys((*route.to, *route.cc)))
-        notices.append(_notice(escalation, late, "escalation", s, cc=cc))
+        notices.append(_notice(escalation, late, "escalation", s, to=escalation_to, cc=cc))
     return notices
 
 
