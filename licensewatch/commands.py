@@ -12,6 +12,7 @@ from licensewatch.config import load_settings
 from licensewatch.errors import EXIT_OK, DeliveryError, SafetyBrake
 from licensewatch.inputs import build_sources, read_reference
 from licensewatch.notify.transports import build_transport
+from licensewatch.notify.wording import usd
 from licensewatch.sources.interface import AccountsPull, AccountsSource, PhonesSource, Recordable
 
 
@@ -185,8 +186,8 @@ def print_summary(result: pipeline.RunResult, out: TextIO) -> None:
     rows += [
         ("exempted", f"{c.get('exempted_findings', 0):,}"),
         ("unpriced", f"{t.unpriced_findings:,} (no rate-card item: see findings.csv)"),
-        ("annual avoidable cost", f"USD {_usd(t.annual_avoidable_cents)}"),
-        ("accrued avoidable cost", f"USD {_usd(t.accrued_avoidable_cents)}"),
+        ("annual avoidable cost", f"USD {usd(t.annual_avoidable_cents)}"),
+        ("accrued avoidable cost", f"USD {usd(t.accrued_avoidable_cents)}"),
     ]
     d = result.delivery
     if d is None:
@@ -215,8 +216,3 @@ def print_summary(result: pipeline.RunResult, out: TextIO) -> None:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"  {key.ljust(width)}  {value}", file=out)
-
-
-def _usd(cents: int) -> str:
-    whole, frac = model.money(cents).split(".")
-    return f"{int(whole):,}.{frac}"

@@ -6,12 +6,10 @@ database (a second one waits for nothing: it exits with ``RunInProgress``).
 
 from __future__ import annotations
 
-import getpass
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -26,6 +24,7 @@ from licensewatch.errors import EXIT_OK, EXIT_RUNTIME, ConfigError
 from licensewatch.notify.outbox import deliver
 from licensewatch.notify.transports import build_transport
 from licensewatch.notify.wording import usd
+from licensewatch.pipeline import operator, utc_now
 from licensewatch.reports.csvsafe import write_csv
 from licensewatch.store import outbox
 from licensewatch.store.state import DORMANT
@@ -33,19 +32,6 @@ from licensewatch.store.tables import RESOURCE_STATE
 
 if TYPE_CHECKING:
     from licensewatch.deprovision.graph import GraphLicenseRemover
-
-
-def utc_now() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(UTC)
-
-
-def operator() -> str:
-    """Who is running the command (for the records)."""
-    try:
-        return str(getpass.getuser())
-    except (KeyError, OSError):
-        return f"uid {os.getuid()}"
 
 
 @contextmanager

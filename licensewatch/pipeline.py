@@ -315,13 +315,14 @@ def _brake(
     if reasons and override:
         log.warning(
             "safety brake OVERRIDDEN by %s at %s (--override-brake): notifying anyway",
-            _operator(),
+            operator(),
             utc_now().strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
     return reasons
 
 
-def _operator() -> str:
+def operator() -> str:
+    """Who is running licensewatch (for logs and records)."""
     try:
         return str(getpass.getuser())
     except (KeyError, OSError):

@@ -34,8 +34,6 @@ from licensewatch.store import _frames
 from licensewatch.store.db import storage_operation
 from licensewatch.store.tables import RESOURCE_STATE, Base, BigKey, UTCDateTime
 
-DECISION_VALUES: Final = ("remove", "keep")
-
 #: The current decision of each resource that has one (see :func:`current_decisions`).
 CURRENT: Final[model.Schema] = {
     "resource_id": model.STRING,

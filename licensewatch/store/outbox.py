@@ -277,14 +277,6 @@ def mark_failed(session: Session, row: OutboxMessage, *, now: datetime, error: s
     session.flush()
 
 
-@storage_operation("release an email")
-def release(session: Session, row: OutboxMessage) -> None:
-    """Put a claimed ``row`` back to pending (its send was not attempted after all)."""
-    row.status = OutboxStatus.PENDING.value
-    row.attempts = max(row.attempts - 1, 0)
-    session.flush()
-
-
 @storage_operation("list the outbox")
 def entries(
     session: Session, *, statuses: Sequence[str] = (), limit: int | None = None
