@@ -36,6 +36,7 @@ USER = "lw_axl_reader"
 PASSWORD_ENV = "LW_TEST_CUCM_PASSWORD"
 PASSWORD = "n0t-a-real-Password"
 SOAPENV = "http://schemas.xmlsoap.org/soap/envelope/"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
 AXL_NS = "http://www.cisco.com/AXL/API/12.5"
 
 
@@ -71,9 +72,11 @@ def list_phone_response(phones: Sequence[Mapping[str, str | None]]) -> bytes:
             + f'<devicePoolName uuid="{{1B1B9EB6-7803-11D3-BDF0-00108302EAD1}}">'
             f"{escape(p.get('devicePoolName') or 'Default')}</devicePoolName>"
             + (
-                '<ownerUserName uuid=""/>'
+                # No owner: no text and no uuid (an empty uuid is not an XUUID, AXLSoap.xsd).
+                "<ownerUserName/>"
                 if owner is None
-                else f'<ownerUserName uuid="{{A8D94FF0}}">{escape(owner)}</ownerUserName>'
+                else '<ownerUserName uuid="{A8D94FF0-4627-EECC-0D8D-E2EE69123B32}">'
+                f"{escape(owner)}</ownerUserName>"
             )
             + "</phone>"
         )
@@ -123,8 +126,20 @@ class Node:
     no_change: bool = False
 
 
+#: A phone is no H.323 trunk: every field of the (required) H323Trunk is nil, as the WSDL has it.
+_NIL_TRUNK = "".join(
+    f'<ns1:{name} xsi:nil="true"/>'
+    for name in ("ConfigName", "TechPrefix", "Zone", "RemoteCmServer1", "RemoteCmServer2",
+                 "RemoteCmServer3", "AltGkList", "ActiveGk", "CallSignalAddr", "RasAddr")
+)  # fmt: skip
+
+#: A line has no PartiallyRegistered status (CmSingleLineStatus): the device is, its line is not.
+_LINE = {"PartiallyRegistered": "UnRegistered"}
+
+
 def _device(d: Dev) -> str:
-    # Every field of the shared one-device sample, so the parser meets the real clutter.
+    # Every field of the shared one-device sample, so the parser meets the real clutter
+    # (schema-valid against RISService70.wsdl: tests/conformance).
     return (
         f"<ns1:item><ns1:Name>{escape(d.name)}</ns1:Name><ns1:DirNumber>1000-{d.status}"
         "</ns1:DirNumber><ns1:DeviceClass>Phone</ns1:DeviceClass><ns1:Model>36224</ns1:Model>"
@@ -133,11 +148,14 @@ def _device(d: Dev) -> str:
         "<ns1:IsCtiControllable>true</ns1:IsCtiControllable><ns1:LoginUserId/>"
         f"<ns1:Status>{d.status}</ns1:Status><ns1:StatusReason>0</ns1:StatusReason>"
         "<ns1:PerfMonObject>2</ns1:PerfMonObject><ns1:DChannel>0</ns1:DChannel>"
-        "<ns1:Description>x</ns1:Description><ns1:H323Trunk/>"
+        f"<ns1:Description>x</ns1:Description><ns1:H323Trunk>{_NIL_TRUNK}</ns1:H323Trunk>"
         f"<ns1:TimeStamp>{d.ts}</ns1:TimeStamp><ns1:Protocol>SIP</ns1:Protocol>"
         "<ns1:NumOfLines>1</ns1:NumOfLines><ns1:LinesStatus><ns1:item><ns1:DirectoryNumber>1000"
-        f"</ns1:DirectoryNumber><ns1:Status>{d.status}</ns1:Status></ns1:item></ns1:LinesStatus>"
+        f"</ns1:DirectoryNumber><ns1:Status>{_LINE.get(d.status, d.status)}</ns1:Status>"
+        "</ns1:item></ns1:LinesStatus>"
         "<ns1:ActiveLoadID>sip8845_65.14-2-1-0001-14</ns1:ActiveLoadID><ns1:InactiveLoadID/>"
+        "<ns1:DownloadStatus>Successful</ns1:DownloadStatus><ns1:DownloadFailureReason/>"
+        "<ns1:DownloadServer/>"
         "<ns1:IPAddress><ns1:item><ns1:IP>10.0.1.100</ns1:IP><ns1:IPAddrType>ipv4"
         "</ns1:IPAddrType><ns1:Attribute>Unknown</ns1:Attribute></ns1:item></ns1:IPAddress>"
         "</ns1:item>"
@@ -164,7 +182,7 @@ def ris_response(
         found = sum(len(n.devices) for n in nodes)
     return (
         "<?xml version='1.0' encoding='utf-8'?>"
-        f'<soapenv:Envelope xmlns:soapenv="{SOAPENV}"><soapenv:Body>'
+        f'<soapenv:Envelope xmlns:soapenv="{SOAPENV}" xmlns:xsi="{XSI}"><soapenv:Body>'
         '<ns1:selectCmDeviceResponse xmlns:ns1="http://schemas.cisco.com/ast/soap">'
         "<ns1:selectCmDeviceReturn><ns1:SelectCmDeviceResult>"
         f"<ns1:TotalDevicesFound>{found if total is None else total}</ns1:TotalDevicesFound>"

@@ -1,0 +1,1 @@
+"""Conformance tests: what the clients send and read, checked against the vendors' own schemas."""
