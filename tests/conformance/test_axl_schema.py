@@ -158,7 +158,7 @@ def test_the_shared_axl_fixtures_are_schema_valid(version: str, name: str, schem
 
 @pytest.mark.parametrize("version", AXL_VERSIONS)
 def test_the_conftest_answer_builders_are_schema_valid(version: str, schemas: Path) -> None:
-    phones = [
+    phones: list[dict[str, str | None]] = [
         {"name": "SEP001122334455", "description": "Lobby & lab", "product": "Cisco 8845",
          "model": "Cisco 8845", "devicePoolName": "DP_GENEVA", "ownerUserName": "jdoe"},
         {"name": "SEPAABBCCDDEEFF", "description": None, "ownerUserName": None},
