@@ -34,3 +34,8 @@ def test_an_incomplete_folder_fails_and_a_complete_one_is_used(tmp_path: Path) -
         schemas_dir({DIR_ENV: str(tmp_path)})
     (tmp_path / FILES[0]).write_text("<x/>")
     assert schemas_dir({DIR_ENV: str(tmp_path)}) == tmp_path
+
+
+def test_ci_requires_the_schemas() -> None:
+    lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert f"export {REQUIRE_ENV}=1" in lines
