@@ -27,8 +27,10 @@ class LicensewatchError(Exception):
         self.hint = hint
 
     def one_line(self) -> str:
-        """The message and hint as the single line the CLI prints."""
-        return f"{self.message} ({self.hint})" if self.hint else self.message
+        """The message and hint as the single line the CLI prints (secrets masked)."""
+        from licensewatch.logs import redact  # logs imports nothing of ours; no cycle either way
+
+        return redact(f"{self.message} ({self.hint})" if self.hint else self.message)
 
 
 class ConfigError(LicensewatchError):

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from msal.exceptions import MsalServiceError
 
 from licensewatch.errors import ConfigError, SourceAuthError, SourceError, SourceUnavailable
-from licensewatch.logs import get_logger
+from licensewatch.logs import get_logger, redact, register_secrets
 
 log = get_logger(__name__)
 
@@ -326,6 +326,9 @@ class MsalTokens:
         )
 
     def _scrub(self, text: str) -> str:
-        # Belt and braces: no error text coming back from MSAL may carry the secret.
+        # No error text coming back from MSAL may carry the secret, in any encoded form
+        # (an endpoint echoing the request body shows it URL-encoded).
         secret = self.credential.value
-        return text.replace(secret, "***") if isinstance(secret, str) and secret else text
+        if isinstance(secret, str) and secret:
+            register_secrets([secret])
+        return redact(text)
