@@ -55,7 +55,9 @@ def fold_encoded(name: str, value: str, linesep: str = "\r\n") -> str:
     # A name too long to leave room for a four-byte character starts the words on line two.
     if room < _word_length(4):
         return f"{name}:{linesep} " + f"{linesep} ".join(encoded_words(value)) + linesep
-    return f"{name}: " + f"{linesep} ".join(encoded_words(value, first=min(room, MAX_WORD))) + linesep
+    return (
+        f"{name}: " + f"{linesep} ".join(encoded_words(value, first=min(room, MAX_WORD))) + linesep
+    )
 
 
 class _SubjectSafePolicy(EmailPolicy):

@@ -121,7 +121,9 @@ def test_missing_or_empty_secret_names_the_variable(environ: dict[str, str], say
 # --- certificates ----------------------------------------------------------------------------
 
 
-def test_pem_with_key_and_certificate_gives_msal_the_certificate(cert: Cert, tmp_path: Path) -> None:
+def test_pem_with_key_and_certificate_gives_msal_the_certificate(
+    cert: Cert, tmp_path: Path
+) -> None:
     path = write(tmp_path / "app.pem", cert.cert_pem() + cert.key_pem())
     credential = certificate_from_file(path, thumbprint=None, password_env=None, environ={})
     assert isinstance(credential.value, dict)
