@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import logging
 import re
@@ -53,20 +54,34 @@ def redact(text: str) -> str:
     """``text`` with every registered secret, in any encoded form, replaced by ``***``."""
     if not _SECRETS:
         return text
-    forms = sorted({f for s in _SECRETS for f in encoded_forms(s)}, key=len, reverse=True)
-    for form in forms:
+    masks = _masks(frozenset(_SECRETS))
+    for form in masks.forms:
         if form in text:
             text = text.replace(form, MASK)
-    return _BASE64_RUN.sub(_mask_base64, text)
+    return masks.base64_run.sub(masks.base64_token, text)
 
 
-def _mask_base64(match: re.Match[str]) -> str:
-    token = match.group()
-    decoded = _decodings(token)
-    secrets = [s.encode("utf-8", "surrogatepass") for s in _SECRETS]
-    if any(secret in data for data in decoded for secret in secrets):
-        return MASK
-    return token
+class _Masks:
+    """What :func:`redact` looks for, for one set of secrets (built once per set)."""
+
+    def __init__(self, secrets: frozenset[str]) -> None:
+        self.forms = sorted({f for s in secrets for f in encoded_forms(s)}, key=len, reverse=True)
+        self.secrets = [s.encode("utf-8", "surrogatepass") for s in secrets]
+        # A token shorter than the base64 of the shortest secret cannot hold one.
+        shortest = max(4 * (min(map(len, self.secrets)) // 3), 6)
+        self.base64_run = re.compile(_BASE64_RUN.pattern.replace("{6,}", f"{{{shortest},}}"))
+
+    def base64_token(self, match: re.Match[str]) -> str:
+        token = match.group()
+        decoded = _decodings(token)
+        if any(secret in data for data in decoded for secret in self.secrets):
+            return MASK
+        return token
+
+
+@functools.lru_cache(maxsize=8)
+def _masks(secrets: frozenset[str]) -> _Masks:
+    return _Masks(secrets)
 
 
 def _decodings(token: str) -> list[bytes]:
