@@ -38,6 +38,7 @@ from tests.smtporg import (
     write_smtp_org,
 )
 from tests.smtpserver import LoopbackSmtp
+from tests.store.conftest import fresh_schema, pg_server_url  # noqa: F401 - the fixture
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -322,20 +323,41 @@ def test_a_utf8_smtp_password_logs_in(
 
 
 def test_a_login_failing_oddly_leaves_no_message_sending(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    database: str | None,
 ) -> None:
     # The relay's LOGIN challenge is not base64: smtplib raises binascii.Error (no OSError).
     monkeypatch.setenv("LW_TEST_SMTP_PASSWORD", UTF8_PASSWORD)
     with LoopbackSmtp(auth={"licensewatch": "another"}, bad_login_challenge=True) as server:
-        org = write_smtp_org(tmp_path / "org", server, config=login_config(server))
+        config = on(login_config(server), database)
+        org = write_smtp_org(tmp_path / "org", server, config=config)
         assert run(org) == 1
         assert server.messages == []
     err = capsys.readouterr().err
     assert "Traceback" not in err and "failed while connecting" in err
-    assert rows(db(org), "select status, count(*) from outbox group by status") == [
+    table = db(org) if database is None else org
+    assert rows(table, "select status, count(*) from outbox group by status order by 1") == [
         ("failed", 1),
         ("pending", 2),
     ]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None for the org's SQLite file, else the URL of a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield None
+        return
+    with fresh_schema(request.getfixturevalue("pg_server_url"), "lw_smtp") as url:
+        yield url
+
+
+def on(config: str, url: str | None) -> str:
+    sqlite = 'url = "sqlite:///licensewatch.db"'
+    assert sqlite in config
+    return config if url is None else config.replace(sqlite, f'url = "{url}"')
 
 
 @pytest.mark.parametrize("password", [ASCII_PASSWORD, UTF8_PASSWORD])
@@ -344,10 +366,12 @@ def test_a_relay_echoing_the_auth_argument_leaks_the_password_nowhere(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     password: str,
+    database: str | None,
 ) -> None:
     monkeypatch.setenv("LW_TEST_SMTP_PASSWORD", password)
     with LoopbackSmtp(auth={"licensewatch": "another"}, echo_auth=True) as server:
-        org = write_smtp_org(tmp_path / "org", server, config=login_config(server))
+        config = on(login_config(server), database)
+        org = write_smtp_org(tmp_path / "org", server, config=config)
         args = ["--config", str(org), "--log-format", "json"]
         assert main(["run", *args, "--as-of", AS_OF]) == 1
         assert main(["outbox", *args]) == 0
@@ -357,7 +381,8 @@ def test_a_relay_echoing_the_auth_argument_leaks_the_password_nowhere(
     # The relay did echo the AUTH argument, and the error says what the relay said.
     assert "535 5.7.8 Authentication failed for ***" in captured.err
     assert "last error: SMTP" in captured.out and "Authentication failed for ***" in captured.out
-    last_errors = rows(db(org), "select last_error from outbox where last_error is not null")
+    table = db(org) if database is None else org
+    last_errors = rows(table, "select last_error from outbox where last_error is not null")
     assert last_errors and all("Authentication failed for ***" in str(e) for (e,) in last_errors)
     places = {"stdout": captured.out, "stderr": captured.err}
     places["outbox.last_error"] = " ".join(str(e) for (e,) in last_errors)
