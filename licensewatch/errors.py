@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from licensewatch.logs import redact
+
 EXIT_OK = 0
 EXIT_RUNTIME = 1
 EXIT_USAGE = 2
@@ -28,8 +30,6 @@ class LicensewatchError(Exception):
 
     def one_line(self) -> str:
         """The message and hint as the single line the CLI prints (secrets masked)."""
-        from licensewatch.logs import redact  # logs imports nothing of ours; no cycle either way
-
         return redact(f"{self.message} ({self.hint})" if self.hint else self.message)
 
 
