@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from licensewatch import model, store
 from licensewatch.config import Settings, load_settings
 from licensewatch.errors import EXIT_OK, EXIT_RUNTIME, ConfigError
+from licensewatch.logs import redact
 from licensewatch.notify.outbox import deliver
 from licensewatch.notify.transports import build_transport
 from licensewatch.notify.wording import usd
@@ -69,7 +70,7 @@ def outbox_list(config: Path, *, status: str | None, limit: int, out: TextIO | N
             file=out,
         )
         if e.last_error and e.status != "sent":
-            print(f"           last error: {e.last_error}", file=out)
+            print(f"           last error: {redact(e.last_error)}", file=out)
     return EXIT_OK
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from licensewatch.logs import redact
+
 EXIT_OK = 0
 EXIT_RUNTIME = 1
 EXIT_USAGE = 2
@@ -27,8 +29,8 @@ class LicensewatchError(Exception):
         self.hint = hint
 
     def one_line(self) -> str:
-        """The message and hint as the single line the CLI prints."""
-        return f"{self.message} ({self.hint})" if self.hint else self.message
+        """The message and hint as the single line the CLI prints (secrets masked)."""
+        return redact(f"{self.message} ({self.hint})" if self.hint else self.message)
 
 
 class ConfigError(LicensewatchError):

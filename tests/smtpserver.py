@@ -11,14 +11,18 @@ thread of its own and records every message it accepts::
 ``tls`` is "none", "starttls" (offered, not required) or "implicit" (SMTPS);
 with TLS a throwaway CA and a server certificate for 127.0.0.1/localhost/::1
 are generated, and ``ca_file`` is the CA's PEM for the client. ``auth`` maps
-users to passwords: AUTH PLAIN/LOGIN is offered (after STARTTLS when tls is
-"starttls") and MAIL is refused (530) until the client has logged in.
+users to passwords (compared as UTF-8): AUTH PLAIN/LOGIN is offered (after
+STARTTLS when tls is "starttls") and MAIL is refused (530) until the client has
+logged in. ``ehlo_names`` records the name each client gave in EHLO/HELO.
 
 Faults: ``refuse_recipients`` get 550 at RCPT; ``fail_data_for(message)``
 returning true answers ``fail_data_reply`` at the end of DATA (a 421 reply
 also closes the connection, as a relay shutting down does); the next
 ``fail_next_connections`` connections are greeted with 421 and closed;
-``drop_connections()`` closes the open connections from the server side.
+``drop_connections()`` closes the open connections from the server side;
+``echo_auth`` makes a refused login's 535 reply echo the AUTH argument the
+client sent (base64, as some relays do); ``bad_login_challenge`` answers AUTH
+LOGIN's password step with a 334 challenge that is not base64.
 Everything is synchronous from the test's point of view: a call returns when
 the server has done its part, so tests never sleep.
 """
@@ -26,6 +30,7 @@ the server has done its part, so tests never sleep.
 from __future__ import annotations
 
 import asyncio
+import base64
 import email
 import email.policy
 import ipaddress
@@ -67,6 +72,8 @@ class Received:
     connection: int
     tls: bool
     login: str | None
+    #: The name the client gave in EHLO (or HELO).
+    helo: str | None = None
 
 
 class LoopbackSmtp:
@@ -82,6 +89,9 @@ class LoopbackSmtp:
         fail_data_reply: str = "554 5.6.0 Message rejected by the test server",
         fail_next_connections: int = 0,
         data_size_limit: int = 32 * 1024 * 1024,
+        echo_auth: bool = False,
+        bad_login_challenge: bool = False,
+        auth_mechanisms: Collection[str] = ("PLAIN", "LOGIN"),
     ) -> None:
         if tls not in TLS_MODES:
             raise ValueError(f"tls must be one of {TLS_MODES}, not {tls!r}")
@@ -94,7 +104,13 @@ class LoopbackSmtp:
         self.fail_next_connections = 0
         self._initial_faults = fail_next_connections
         self.data_size_limit = data_size_limit
+        self.echo_auth = echo_auth
+        self.bad_login_challenge = bad_login_challenge
+        #: The AUTH mechanisms offered (aiosmtpd has PLAIN and LOGIN).
+        self.auth_mechanisms = tuple(auth_mechanisms)
         self.messages: list[Received] = []
+        #: The EHLO/HELO names clients gave, in order.
+        self.ehlo_names: list[str] = []
         #: Connections accepted so far, refused ones included (the self-test excluded).
         self.connections = 0
         #: QUIT commands received.
@@ -126,6 +142,9 @@ class LoopbackSmtp:
             # aiosmtpd cannot tell an implicit-TLS connection is encrypted, so with
             # auth_require_tls it would never offer AUTH there (aiosmtpd #281).
             kwargs["auth_require_tls"] = self.tls == "starttls"
+            kwargs["auth_exclude_mechanism"] = [
+                m for m in ("PLAIN", "LOGIN") if m not in self.auth_mechanisms
+            ]
         self._controller = _Controller(
             self,
             _Handler(self),
@@ -233,7 +252,16 @@ class LoopbackSmtp:
             and self.auth.get(data.login.decode("utf-8", "replace")) == data.password.decode()
         )
         login = data.login.decode() if ok else None
-        return AuthResult(success=ok, handled=False, auth_data=login)
+        message = None
+        if not ok and self.echo_auth and isinstance(data, LoginPassword):
+            # What smtplib sent: PLAIN "\0user\0password" (no authorization id), LOGIN the password.
+            sent = (
+                b"\0" + data.login + b"\0" + data.password
+                if mechanism == "PLAIN"
+                else data.password
+            )
+            message = f"535 5.7.8 Authentication failed for {base64.b64encode(sent).decode()}"
+        return AuthResult(success=ok, handled=False, auth_data=login, message=message)
 
 
 class _Session(SMTP):
@@ -247,6 +275,21 @@ class _Session(SMTP):
 
     def _create_session(self) -> Session:
         return _QuietSession(self.loop)
+
+    async def smtp_EHLO(self, hostname: str) -> None:
+        self.owner.ehlo_names.append(hostname)
+        await super().smtp_EHLO(hostname)
+
+    async def smtp_HELO(self, hostname: str) -> None:
+        self.owner.ehlo_names.append(hostname)
+        await super().smtp_HELO(hostname)
+
+    async def challenge_auth(
+        self, challenge: str | bytes, encode_to_b64: bool = True, log_client_response: bool = False
+    ) -> Any:
+        if self.owner.bad_login_challenge and challenge == self.AuthLoginPasswordChallenge:
+            challenge, encode_to_b64 = b"P", False  # one character: not base64
+        return await super().challenge_auth(challenge, encode_to_b64, log_client_response)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -338,6 +381,7 @@ class _Handler:
                 connection=server.number,
                 tls=server.transport.get_extra_info("ssl_object") is not None,
                 login=session.auth_data if isinstance(session.auth_data, str) else None,
+                helo=session.host_name,
             )
         )
         return "250 2.0.0 OK: queued"

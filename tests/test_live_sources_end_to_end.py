@@ -22,6 +22,8 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote, quote_plus, urlencode
 
 import pytest
 import responses
@@ -496,5 +498,68 @@ def test_secrets_appear_in_no_output_report_email_or_saved_pull(
         for what, secret in secret_forms().items()
         for where, data in places.items()
         if secret in data
+    ]
+    assert leaks == []
+
+
+#: A client secret that URL and JSON encoding change (Entra's secrets use ~ . _ - too).
+ODD_SECRET = 'Zq8~a+b/c=d&e%f "g\\h'
+
+
+def client_secret_forms(secret: str) -> dict[str, str]:
+    """``secret`` as an identity platform echoing the token request could show it."""
+    return {
+        "plain": secret,
+        "form-encoded": urlencode({"client_secret": secret}).partition("=")[2],
+        "URL-encoded": quote(secret, safe=""),
+        "URL-encoded, lower-case hex": re.sub(
+            "%[0-9A-F]{2}", lambda m: m.group().lower(), quote_plus(secret)
+        ),
+        "JSON-escaped": json.dumps(secret)[1:-1],
+        "base64": base64.b64encode(secret.encode()).decode(),
+    }
+
+
+def test_a_token_endpoint_echoing_the_request_leaks_the_client_secret_nowhere(
+    tmp_path: Path,
+    http: responses.RequestsMock,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv(SECRET_ENV, ODD_SECRET)
+    add_login(http, "token_error_invalid_client.json")
+    http.remove(responses.POST, TOKEN_URL)
+
+    def echo(request: Any) -> tuple[int, dict[str, str], str]:
+        body = request.body.decode() if isinstance(request.body, bytes) else str(request.body)
+        sent = base64.b64encode(body.encode()).decode()
+        error = {
+            "error": "invalid_client",
+            "error_description": f"AADSTS7000215: Invalid client secret in {body} ({sent}) "
+            f"{json.dumps(body)}",
+        }
+        return 401, {"Content-Type": "application/json"}, json.dumps(error)
+
+    http.add_callback(responses.POST, TOKEN_URL, callback=echo)
+    org = orgfiles.write_org(tmp_path / "org", config=config_with(accounts=GRAPH_ACCOUNTS))
+    assert run(org, "--log-format", "json") == EXIT_RUNTIME
+
+    token_posts = [c for c in http.calls if c.request.url == TOKEN_URL]
+    assert token_posts, "the token endpoint was asked"
+    captured = capsys.readouterr()
+    error_lines = [line for line in captured.err.splitlines() if line.startswith("licensewatch:")]
+    assert len(error_lines) == 1 and "Invalid client secret in" in error_lines[0], captured.err
+    json_lines = [json.loads(line) for line in captured.err.splitlines() if line.startswith("{")]
+    assert json_lines
+    places = {"stdout": captured.out, "stderr": captured.err, "caplog": caplog.text}
+    places.update(
+        {f"file {k}": v.decode("utf-8", "replace") for k, v in files_under(tmp_path).items()}
+    )
+    leaks = [
+        (name, where)
+        for name, form in client_secret_forms(ODD_SECRET).items()
+        for where, text in places.items()
+        if form in text
     ]
     assert leaks == []

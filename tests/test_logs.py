@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import re
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -66,3 +69,32 @@ def test_the_cli_error_line_masks_secrets_named_by_the_config(
     err = capsys.readouterr().err
     assert secret not in err and f"the password {logs.MASK}" in err
     logs._SECRETS.clear()
+
+
+@pytest.mark.parametrize("secret", ["pässwörd-ü€", 'Smtp+Pa55/w&rd="x\\y', "Qx8~plain.value_123"])
+def test_encoded_forms_of_a_secret_are_masked(secret: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(logs, "_SECRETS", set())
+    logs.register_secrets([secret])
+    raw = secret.encode()
+    b64 = base64.b64encode
+    forms = {
+        "base64": b64(raw).decode(),
+        "base64 unpadded": b64(raw).decode().rstrip("="),
+        "base64url": base64.urlsafe_b64encode(raw).decode(),
+        "AUTH PLAIN": b64(b"\0lw\0" + raw).decode(),
+        "AUTH PLAIN with authzid": b64(b"lw\0lw\0" + raw).decode(),
+        "Basic header": b64(b"lw:" + raw).decode(),
+        "inside a longer blob": b64(b"grant_type=x&client_secret=" + raw + b"&scope=y").decode(),
+        "URL-encoded": quote(secret, safe=""),
+        "URL-encoded, / kept": quote(secret),
+        "form-encoded": quote_plus(secret),
+        "lower-case hex": re.sub("%[0-9A-F]{2}", lambda m: m.group().lower(), quote(secret, "")),
+        "JSON-escaped": json.dumps(secret)[1:-1],
+        "JSON-escaped, ASCII": json.dumps(secret, ensure_ascii=True)[1:-1],
+    }
+    for name, form in forms.items():
+        text = f"535 5.7.8 failed for <{form}>: try again"
+        assert logs.redact(text) == f"535 5.7.8 failed for <{logs.MASK}>: try again", name
+    # Ordinary words and other base64 stay as they are.
+    other = "connection refused by relay01.contoso.org " + b64(b"\0lw\0another").decode()
+    assert logs.redact(other) == other

@@ -8,6 +8,7 @@ run sends three messages.
 from __future__ import annotations
 
 import base64
+import json
 import subprocess
 import sys
 import textwrap
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -36,6 +38,7 @@ from tests.smtporg import (
     write_smtp_org,
 )
 from tests.smtpserver import LoopbackSmtp
+from tests.store.conftest import fresh_schema, pg_server_url  # noqa: F401 - the fixture
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -271,3 +274,125 @@ def test_the_smtp_password_appears_in_no_output_file_or_log(
         if path.is_file():
             places[str(path)] = path.read_bytes().decode("latin-1")
     assert [(where, form) for where, text in places.items() for form in forms if form in text] == []
+
+
+UTF8_PASSWORD = "pässwörd-ü€"
+#: ASCII, with characters that URL and JSON encoding change.
+ASCII_PASSWORD = 'Smtp+Pa55/w&rd="x\\y'
+
+
+def login_config(server: LoopbackSmtp) -> str:
+    return smtp_config(server.port).replace(
+        "timeout_s = 10\n",
+        'timeout_s = 10\nusername = "licensewatch"\npassword_env = "LW_TEST_SMTP_PASSWORD"\n',
+    )
+
+
+def password_forms(password: str, user: str = "licensewatch") -> dict[str, str]:
+    """``password`` as a relay, a log or a database could show it."""
+    b64 = base64.b64encode
+    return {
+        "plain": password,
+        "base64": b64(password.encode()).decode(),
+        "AUTH PLAIN": b64(f"\0{user}\0{password}".encode()).decode(),
+        "AUTH PLAIN with authzid": b64(f"{user}\0{user}\0{password}".encode()).decode(),
+        "URL-encoded": quote(password, safe=""),
+        "URL-encoded (plus)": quote_plus(password),
+        "JSON-escaped": json.dumps(password)[1:-1],
+    }
+
+
+def test_a_utf8_smtp_password_logs_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: UnicodeEncodeError in smtplib on every run, the first message left "sending".
+    monkeypatch.setenv("LW_TEST_SMTP_PASSWORD", UTF8_PASSWORD)
+    with LoopbackSmtp(auth={"licensewatch": UTF8_PASSWORD}) as server:
+        org = write_smtp_org(tmp_path / "org", server, config=login_config(server))
+        assert run(org) == 0
+        assert len(server.messages) == 3 and {m.login for m in server.messages} == {"licensewatch"}
+    assert rows(db(org), "select status, count(*) from outbox group by status") == [("sent", 3)]
+    captured = capsys.readouterr()
+    leaks = [
+        (name, where)
+        for name, form in password_forms(UTF8_PASSWORD).items()
+        for where, text in {"stdout": captured.out, "stderr": captured.err}.items()
+        if form in text
+    ]
+    assert leaks == []
+
+
+def test_a_login_failing_oddly_leaves_no_message_sending(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    database: str | None,
+) -> None:
+    # The relay's LOGIN challenge is not base64: smtplib raises binascii.Error (no OSError).
+    monkeypatch.setenv("LW_TEST_SMTP_PASSWORD", UTF8_PASSWORD)
+    with LoopbackSmtp(auth={"licensewatch": "another"}, bad_login_challenge=True) as server:
+        config = on(login_config(server), database)
+        org = write_smtp_org(tmp_path / "org", server, config=config)
+        assert run(org) == 1
+        assert server.messages == []
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "failed while connecting" in err
+    table = db(org) if database is None else org
+    assert rows(table, "select status, count(*) from outbox group by status order by 1") == [
+        ("failed", 1),
+        ("pending", 2),
+    ]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None for the org's SQLite file, else the URL of a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield None
+        return
+    with fresh_schema(request.getfixturevalue("pg_server_url"), "lw_smtp") as url:
+        yield url
+
+
+def on(config: str, url: str | None) -> str:
+    sqlite = 'url = "sqlite:///licensewatch.db"'
+    assert sqlite in config
+    return config if url is None else config.replace(sqlite, f'url = "{url}"')
+
+
+@pytest.mark.parametrize("password", [ASCII_PASSWORD, UTF8_PASSWORD])
+def test_a_relay_echoing_the_auth_argument_leaks_the_password_nowhere(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    password: str,
+    database: str | None,
+) -> None:
+    monkeypatch.setenv("LW_TEST_SMTP_PASSWORD", password)
+    with LoopbackSmtp(auth={"licensewatch": "another"}, echo_auth=True) as server:
+        config = on(login_config(server), database)
+        org = write_smtp_org(tmp_path / "org", server, config=config)
+        args = ["--config", str(org), "--log-format", "json"]
+        assert main(["run", *args, "--as-of", AS_OF]) == 1
+        assert main(["outbox", *args]) == 0
+        later = datetime.now(UTC) + timedelta(hours=2)
+        assert cycle_commands.outbox_send(org, clock=lambda: later) == 1
+    captured = capsys.readouterr()
+    # The relay did echo the AUTH argument, and the error says what the relay said.
+    assert "535 5.7.8 Authentication failed for ***" in captured.err
+    assert "last error: SMTP" in captured.out and "Authentication failed for ***" in captured.out
+    table = db(org) if database is None else org
+    last_errors = rows(table, "select last_error from outbox where last_error is not null")
+    assert last_errors and all("Authentication failed for ***" in str(e) for (e,) in last_errors)
+    places = {"stdout": captured.out, "stderr": captured.err}
+    places["outbox.last_error"] = " ".join(str(e) for (e,) in last_errors)
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            places[str(path)] = path.read_bytes().decode("utf-8", "replace")
+    leaks = [
+        (name, where)
+        for name, form in password_forms(password).items()
+        for where, text in places.items()
+        if form in text
+    ]
+    assert leaks == []

@@ -5,25 +5,38 @@ implicit TLS, or — on a loopback relay only, when logging in — none), and th
 login. The password never lives in the config: ``password_env`` names the
 environment variable that holds it. One connection is opened on the first
 message and reused for the following ones.
+
+The login (AUTH PLAIN, LOGIN or CRAM-MD5) sends the user name and password as
+UTF-8, so a password with accents or symbols works (smtplib would refuse
+anything but ASCII). The client greets the relay (EHLO) with ``local_hostname``;
+by default the machine's fully qualified name, or — when the system knows no
+name with a dot in it — the domain of ``[mail] from`` (smtplib would greet
+with an address literal such as ``[10.0.0.5]``, which many relays refuse).
 """
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import os
 import re
 import smtplib
+import socket
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, overload
 
 from licensewatch.config import resolve
 from licensewatch.errors import ConfigError, DeliveryError, TransportUnavailable
-from licensewatch.logs import get_logger, register_secrets
+from licensewatch.logs import get_logger, redact, register_secrets
 from licensewatch.notify.transport import Transport
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 WHERE: Final = "[mail.smtp]"
 SECURITY: Final = ("starttls", "tls", "none")
@@ -41,6 +54,10 @@ OPTIONS: Final[dict[str, type]] = {
 }
 _ENV_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HOST_NAME: Final = re.compile(r"[^\s/]+")
+_DOTTED_NAME: Final = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
+)
 _SECURITY_HINT: Final = (
     'check [mail.smtp] security ("starttls" on port 587, "tls" on 465) and ca_file'
 )
@@ -167,6 +184,8 @@ class SmtpTransport(Transport):
             raise ConfigError(f"[mail] from must be an email address, not {sender!r}")
         self._password = _password(options, os.environ if environ is None else environ)
         self._context = _tls_context(options)
+        #: The name this client gives in EHLO.
+        self.local_hostname = options.local_hostname or default_local_hostname(self._sender)
         self._conn: _Client | None = None
 
     def send(self, message: EmailMessage, *, key: str) -> None:
@@ -240,10 +259,10 @@ class SmtpTransport(Transport):
             # smtplib checks the certificate against the host given here, not to connect().
             if o.security == "tls":
                 conn = _TlsClient(
-                    o.host, o.port, o.local_hostname, timeout=o.timeout_s, context=self._context
+                    o.host, o.port, self.local_hostname, timeout=o.timeout_s, context=self._context
                 )
             else:
-                conn = _Client(o.host, o.port, o.local_hostname, timeout=o.timeout_s)
+                conn = _Client(o.host, o.port, self.local_hostname, timeout=o.timeout_s)
             conn.ehlo()
             if o.security == "starttls":
                 if not conn.has_extn("starttls"):
@@ -260,8 +279,14 @@ class SmtpTransport(Transport):
                 conn.close()
             if isinstance(exc, OSError):  # smtplib's errors are OSErrors, as are TLS errors
                 raise self._connect_failure(exc) from exc
+            if isinstance(exc, Exception) and not isinstance(exc, TransportUnavailable):
+                # Anything else (a relay's malformed AUTH challenge, say) must not escape
+                # the delivery loop and leave the message claimed as "sending".
+                raise self._unavailable("failed while connecting", exc) from exc
             raise
-        _log.debug("connected to SMTP %s (security %s)", o.address, o.security)
+        _log.debug(
+            "connected to SMTP %s (security %s) as %s", o.address, o.security, self.local_hostname
+        )
         return conn
 
     def _connect_failure(self, exc: OSError) -> TransportUnavailable:
@@ -312,6 +337,9 @@ class SmtpTransport(Transport):
         return DeliveryError(self._scrub(message), hint=hint)
 
     def _scrub(self, text: str) -> str:
+        # redact() masks the password in every form a relay may echo (base64 of the AUTH
+        # argument included); the replace covers a transport built before registration.
+        text = redact(text)
         return text.replace(self._password, "***") if self._password else text
 
 
@@ -323,6 +351,37 @@ class _Client(smtplib.SMTP):
     def data(self, msg: Any) -> tuple[int, bytes]:
         self.data_sent = True
         return super().data(msg)
+
+    def auth(self, mechanism: str, authobject: Any, *, initial_response_ok: bool = True) -> Any:
+        """smtplib's AUTH, with the responses encoded as UTF-8 instead of ASCII.
+
+        smtplib base64-encodes ``authobject(challenge).encode("ascii")``; the
+        responses are handed over as :class:`_Utf8` so that call yields UTF-8.
+        """
+
+        def utf8(challenge: Any = None) -> Any:
+            response = authobject(challenge)
+            return None if response is None else _Utf8(response)
+
+        return super().auth(mechanism, utf8, initial_response_ok=initial_response_ok)
+
+    @overload
+    def auth_cram_md5(self, challenge: None = None) -> None: ...
+    @overload
+    def auth_cram_md5(self, challenge: ReadableBuffer) -> str: ...
+    def auth_cram_md5(self, challenge: ReadableBuffer | None = None) -> str | None:
+        """CRAM-MD5 keyed with the UTF-8 password (smtplib's takes ASCII only)."""
+        if challenge is None:
+            return None
+        digest = hmac.HMAC(self.password.encode("utf-8"), challenge, "md5").hexdigest()
+        return f"{self.user} {digest}"
+
+
+class _Utf8(str):
+    """A str whose ``encode()`` is always UTF-8, whatever encoding smtplib asks for."""
+
+    def encode(self, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+        return str(self).encode("utf-8", errors)
 
 
 class _TlsClient(_Client, smtplib.SMTP_SSL):
@@ -341,7 +400,41 @@ def _password(options: SmtpOptions, environ: Mapping[str, str]) -> str | None:
             hint=f"export {variable} with the relay password of {options.username}",
         )
     register_secrets([value])
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # os.environ holds undecodable bytes as lone surrogates; they cannot go on the wire.
+        raise ConfigError(
+            f"{WHERE} the password in ${variable} is not valid UTF-8 text",
+            hint=f"export {variable} again, encoded as UTF-8",
+        ) from None
     return value
+
+
+def default_local_hostname(sender: str) -> str:
+    """The EHLO name when ``local_hostname`` is not set.
+
+    The machine's fully qualified name (``socket.getfqdn()``) when it has a dot
+    in it; else the domain of the ``sender`` address (``[mail] from``), a name
+    the relay's organization knows, rather than smtplib's address literal.
+    """
+    fqdn = socket.getfqdn().strip().rstrip(".")
+    if _DOTTED_NAME.fullmatch(fqdn) and not _is_address(fqdn):
+        return fqdn
+    domain = sender.rpartition("@")[2].strip().rstrip(".")
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        ascii_domain = domain
+    return ascii_domain if _DOTTED_NAME.fullmatch(ascii_domain) else fqdn
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def _tls_context(options: SmtpOptions) -> ssl.SSLContext | None:

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from msal.exceptions import MsalServiceError
 
 from licensewatch.errors import ConfigError, SourceAuthError, SourceError, SourceUnavailable
-from licensewatch.logs import get_logger
+from licensewatch.logs import get_logger, redact, register_secrets
 
 log = get_logger(__name__)
 
@@ -51,7 +51,9 @@ class Credential:
     """What MSAL signs in with, plus a description that is safe to log.
 
     ``value`` is the client secret (str) or the certificate credential dict MSAL
-    takes (``private_key`` PEM and SHA-1 ``thumbprint``); it is never printed.
+    takes (``private_key`` PEM and the ``public_certificate`` PEM, from which
+    MSAL 1.35+ signs the client assertion with PS256 and its SHA-256 thumbprint,
+    ``x5t#S256``); it is never printed.
     """
 
     value: str | dict[str, str]
@@ -80,10 +82,14 @@ def certificate_from_file(
     password_env: str | None,
     environ: Mapping[str, str],
 ) -> Credential:
-    """The certificate credential in ``path`` (PEM key [+ certificate] or PFX/PKCS#12).
+    """The certificate credential in ``path`` (PEM key + certificate, or PFX/PKCS#12).
 
-    The SHA-1 thumbprint (what the Entra admin center shows) is computed from the
-    certificate when the file holds one; a configured ``thumbprint`` must match it.
+    The file must hold the certificate: MSAL identifies it to Entra by its
+    SHA-256 thumbprint (``x5t#S256``, PS256 signature), which it computes from
+    the certificate; the only form that needs no certificate, a bare SHA-1
+    ``thumbprint``, is deprecated (RS256 + ``x5t``) and not used. A configured
+    ``thumbprint`` (SHA-1, what the Entra admin center shows) must match the
+    certificate.
     """
     try:
         data = path.read_bytes()
@@ -108,18 +114,23 @@ def certificate_from_file(
             f"certificate in {path} (its SHA-1 thumbprint is {actual})",
             hint="copy the thumbprint shown under Certificates & secrets, or leave it out",
         )
-    chosen = configured or actual
-    if chosen is None:
+    if cert is None or actual is None:
         raise ConfigError(
-            f"{path} holds a private key but no certificate, and certificate_thumbprint is not set",
-            hint="add certificate_thumbprint (SHA-1, as the Entra admin center shows it)",
+            f"{path} holds a private key but no certificate: MSAL's SHA-256 certificate form "
+            "needs the certificate (a bare SHA-1 thumbprint is deprecated)",
+            hint="append the app's certificate to the PEM file (cat key.pem cert.pem), or use "
+            "the PFX file",
         )
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode("ascii")
-    return Credential({"private_key": pem, "thumbprint": chosen}, f"certificate {chosen}")
+    certificate = cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+    # No "thumbprint" key: given one, MSAL falls back to SHA-1 (RS256 + x5t).
+    return Credential(
+        {"private_key": pem, "public_certificate": certificate}, f"certificate {actual}"
+    )
 
 
 def _password(variable: str | None, environ: Mapping[str, str]) -> bytes | None:
@@ -315,6 +326,9 @@ class MsalTokens:
         )
 
     def _scrub(self, text: str) -> str:
-        # Belt and braces: no error text coming back from MSAL may carry the secret.
+        # No error text coming back from MSAL may carry the secret, in any encoded form
+        # (an endpoint echoing the request body shows it URL-encoded).
         secret = self.credential.value
-        return text.replace(secret, "***") if isinstance(secret, str) and secret else text
+        if isinstance(secret, str) and secret:
+            register_secrets([secret])
+        return redact(text)

@@ -40,6 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from licensewatch.logs import redact
 from licensewatch.store import _frames
 from licensewatch.store.db import storage_operation
 from licensewatch.store.tables import Base, BigKey, UTCDateTime
@@ -272,7 +273,7 @@ def mark_failed(session: Session, row: OutboxMessage, *, now: datetime, error: s
     """``row`` could not be sent; a later run tries again after :func:`backoff`."""
     at = _frames.aware_utc(now, "now")
     row.status = OutboxStatus.FAILED.value
-    row.last_error = error[:500]
+    row.last_error = redact(error)[:500]
     row.next_attempt_at = at + backoff(max(row.attempts, 1))
     session.flush()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import email.header
 import email.policy
 import random
 import re
@@ -368,3 +369,67 @@ def test_any_long_accented_subject_survives_the_wire(seed: int) -> None:
         assert all(len(line) <= 78 for line in data.split(b"\r\n"))
         back = email.message_from_bytes(data, policy=email.policy.default)
         assert str(back["Subject"]) == subject
+
+
+ENCODED_WORD = re.compile(rb"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
+
+
+def test_every_encoded_word_of_a_subject_is_at_most_75_characters() -> None:
+    # RFC 2047 section 2: an encoded word is at most 75 characters; email.header.Header
+    # wrote 76-77 for most of these. Lines stay within 78 and decoding gives the subject back.
+    words = [
+        "Rappel",
+        "comptes",
+        "inactifs",
+        "département",
+        "Légal",
+        "Électricité",
+        "coût",
+        "évitable",
+        "à",
+        "où",
+        "ça",
+        "déjà",
+        "Œuvre",
+        "«",
+        "»",
+        "—",
+        "189,60 USD",
+        "研究部",
+        "José",
+        "Zoë",
+        "😀",
+        "a",
+        "",  # two spaces in a row
+    ]
+    draw = random.Random(2047)
+    longest = 0
+    for _ in range(3000):
+        subject = " ".join(draw.choice(words) for _ in range(draw.randint(1, 40))).strip()
+        if subject.isascii():
+            continue
+        message = EmailMessage(policy=POLICY)
+        message["Subject"] = subject
+        message.set_content("x")
+        head = message.as_bytes().split(b"\r\n\r\n", 1)[0]
+        found = ENCODED_WORD.findall(head)
+        assert found, head
+        longest = max(longest, *map(len, found))
+        assert all(len(word) <= 75 for word in found), (subject, found)
+        assert all(len(line) <= 78 for line in head.split(b"\r\n")), subject
+        back = email.message_from_bytes(head + b"\r\n\r\nx", policy=email.policy.default)
+        assert str(back["Subject"]) == subject
+        folded = head.decode("ascii").split("Subject: ", 1)[1].split("\r\n")
+        value = "\r\n".join(_continued(folded))
+        assert str(email.header.make_header(email.header.decode_header(value))) == subject
+    assert 60 < longest <= 75
+
+
+def _continued(lines: list[str]) -> list[str]:
+    """The first line and the continuation lines that follow it."""
+    taken = [lines[0]]
+    for line in lines[1:]:
+        if not line.startswith(" "):
+            break
+        taken.append(line)
+    return taken

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import email.policy
 import logging
 import socket
@@ -12,7 +13,9 @@ from typing import Any
 
 import pytest
 
+from licensewatch import logs
 from licensewatch.errors import ConfigError, DeliveryError, TransportUnavailable
+from licensewatch.notify import smtp as smtpmod
 from licensewatch.notify.compose import DepartmentNotice
 from licensewatch.notify.smtp import SmtpOptions, SmtpTransport
 from tests import smtpserver
@@ -157,6 +160,111 @@ def test_wrong_password_is_transport_unavailable_and_never_shown(
     texts = [err.one_line(), repr(err), str(err.__cause__), repr(err.__cause__), caplog.text]
     assert not [text for text in texts if PASSWORD in text]
     assert server.messages == []
+
+
+UTF8_PASSWORD = "pässwörd-ü€"
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
+@pytest.mark.parametrize("tls", ["starttls", "none"])
+def test_login_with_a_utf8_password(tls: str, mechanism: str) -> None:
+    # smtplib alone raises UnicodeEncodeError: it encodes the AUTH response as ASCII.
+    server = LoopbackSmtp(tls=tls, auth={"lw": UTF8_PASSWORD}, auth_mechanisms=[mechanism])
+    env = {"LW_SMTP_PASSWORD": UTF8_PASSWORD}
+    with server, SmtpTransport(server.options(**LOGIN), sender=SENDER, environ=env) as t:
+        t.send(message(), key="k-utf8")
+    assert [m.login for m in server.messages] == ["lw"]
+
+
+def test_cram_md5_is_keyed_with_the_utf8_password() -> None:
+    import hmac
+
+    client = smtpmod._Client()
+    client.user, client.password = "lw", UTF8_PASSWORD
+    challenge = b"<1896.697170952@relay.contoso.org>"
+    expected = hmac.HMAC(UTF8_PASSWORD.encode("utf-8"), challenge, "md5").hexdigest()
+    assert client.auth_cram_md5(challenge) == f"lw {expected}"
+    assert client.auth_cram_md5() is None
+
+
+def test_a_password_that_is_not_utf8_is_a_config_error() -> None:
+    # os.environ holds undecodable bytes as lone surrogates.
+    with pytest.raises(ConfigError, match=r"password in \$LW_SMTP_PASSWORD is not valid UTF-8"):
+        SmtpTransport(
+            SmtpOptions(host="relay.contoso.org", **LOGIN),
+            sender=SENDER,
+            environ={"LW_SMTP_PASSWORD": "p\udce4ss-word"},
+        )
+
+
+def test_a_malformed_auth_challenge_is_transport_unavailable() -> None:
+    # A wrong password makes smtplib go on from PLAIN to LOGIN, whose password challenge
+    # is not base64: smtplib raises binascii.Error, which is no OSError.
+    server = LoopbackSmtp(auth={"lw": "another password"}, bad_login_challenge=True)
+    with server, pytest.raises(TransportUnavailable, match="failed while connecting"):
+        transport(server, **LOGIN).send(message(), key="k")
+    assert server.messages == []
+
+
+@pytest.mark.parametrize("password", [PASSWORD, UTF8_PASSWORD])
+@pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
+def test_a_535_echoing_the_auth_argument_shows_the_password_in_no_form(
+    mechanism: str,
+    password: str,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(logs, "_SECRETS", set())
+    caplog.set_level(logging.DEBUG, logger="licensewatch")
+    env = {"LW_SMTP_PASSWORD": password}
+    server = LoopbackSmtp(auth={"lw": "other"}, echo_auth=True, auth_mechanisms=[mechanism])
+    with server, pytest.raises(TransportUnavailable) as caught:
+        SmtpTransport(server.options(**LOGIN), sender=SENDER, environ=env).send(message(), key="k")
+    err = caught.value
+    # The relay did echo it: the cause carries the base64 of what was sent.
+    sent = b"\0lw\0" + password.encode() if mechanism == "PLAIN" else password.encode()
+    echoed = base64.b64encode(sent).decode()
+    assert echoed in str(err.__cause__)
+    assert "refused the login of lw: 535 5.7.8 Authentication failed for ***" in err.message
+    texts = [err.one_line(), repr(err), caplog.text]
+    assert not [t for t in texts for form in (echoed, password) if form in t]
+
+
+# -- EHLO name ------------------------------------------------------------------------------
+
+
+def test_ehlo_gives_the_configured_local_hostname(smtp_server: LoopbackSmtp) -> None:
+    with transport(smtp_server, local_hostname="batch01.contoso.org") as t:
+        t.send(message(), key="k")
+    assert smtp_server.ehlo_names == ["batch01.contoso.org"]
+    assert [m.helo for m in smtp_server.messages] == ["batch01.contoso.org"]
+
+
+@pytest.mark.parametrize(
+    ("fqdn", "expected"),
+    [
+        ("batch01.corp.contoso.org", "batch01.corp.contoso.org"),
+        ("batch01", "contoso.org"),  # no dot: smtplib would say EHLO [10.x.y.z]
+        ("localhost", "contoso.org"),
+        ("10.1.2.3", "contoso.org"),  # an address is no name
+    ],
+)
+def test_ehlo_defaults_to_the_fqdn_else_the_from_domain(
+    smtp_server: LoopbackSmtp, monkeypatch: pytest.MonkeyPatch, fqdn: str, expected: str
+) -> None:
+    monkeypatch.setattr(socket, "getfqdn", lambda name="": fqdn)
+    with transport(smtp_server, local_hostname=None) as t:
+        t.send(message(), key="k")
+    assert smtp_server.ehlo_names == [expected]
+
+
+def test_ehlo_default_on_this_machine(smtp_server: LoopbackSmtp) -> None:
+    fqdn = socket.getfqdn()
+    expected = fqdn if "." in fqdn and not fqdn.replace(".", "").isdigit() else "contoso.org"
+    with transport(smtp_server, local_hostname=None) as t:
+        t.send(message(), key="k")
+    assert smtp_server.ehlo_names == [expected]
+    assert not expected.startswith("[")
 
 
 def test_relay_that_requires_a_login_is_transport_unavailable() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -91,6 +92,10 @@ def cert() -> Cert:
     return Cert()
 
 
+def der_b64(der: bytes) -> str:
+    return base64.b64encode(der).decode()
+
+
 def write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
@@ -116,34 +121,41 @@ def test_missing_or_empty_secret_names_the_variable(environ: dict[str, str], say
 # --- certificates ----------------------------------------------------------------------------
 
 
-def test_pem_with_key_and_certificate_computes_the_thumbprint(cert: Cert, tmp_path: Path) -> None:
+def test_pem_with_key_and_certificate_gives_msal_the_certificate(
+    cert: Cert, tmp_path: Path
+) -> None:
     path = write(tmp_path / "app.pem", cert.cert_pem() + cert.key_pem())
     credential = certificate_from_file(path, thumbprint=None, password_env=None, environ={})
     assert isinstance(credential.value, dict)
-    assert credential.value["thumbprint"] == cert.thumbprint
+    # No SHA-1 "thumbprint": MSAL computes the SHA-256 one from the certificate.
+    assert set(credential.value) == {"private_key", "public_certificate"}
+    assert credential.value["public_certificate"] == cert.cert_pem().decode()
     assert "PRIVATE KEY" in credential.value["private_key"]
-    assert "PRIVATE KEY" not in repr(credential)
+    assert "PRIVATE KEY" not in repr(credential) and cert.thumbprint in credential.description
 
 
 def test_configured_thumbprint_is_normalized_and_checked(cert: Cert, tmp_path: Path) -> None:
     path = write(tmp_path / "app.pem", cert.key_pem() + cert.cert_pem())
     spaced = ":".join(cert.thumbprint[i : i + 2] for i in range(0, 40, 2)).lower()
     credential = certificate_from_file(path, thumbprint=spaced, password_env=None, environ={})
-    assert isinstance(credential.value, dict) and credential.value["thumbprint"] == cert.thumbprint
+    assert isinstance(credential.value, dict) and "thumbprint" not in credential.value
+    assert credential.description == f"certificate {cert.thumbprint}"
     with pytest.raises(ConfigError, match=f"its SHA-1 thumbprint is {cert.thumbprint}"):
         certificate_from_file(path, thumbprint="AB" * 20, password_env=None, environ={})
     with pytest.raises(ConfigError, match="not a SHA-1 thumbprint"):
         certificate_from_file(path, thumbprint="ABC", password_env=None, environ={})
 
 
-def test_key_only_pem_needs_the_thumbprint(cert: Cert, tmp_path: Path) -> None:
+@pytest.mark.parametrize("configured", [False, True])
+def test_key_only_pem_is_refused_as_it_needs_the_sha1_form(
+    cert: Cert, tmp_path: Path, configured: bool
+) -> None:
     path = write(tmp_path / "key.pem", cert.key_pem())
-    with pytest.raises(ConfigError, match="no certificate, and certificate_thumbprint is not set"):
-        certificate_from_file(path, thumbprint=None, password_env=None, environ={})
-    credential = certificate_from_file(
-        path, thumbprint=cert.thumbprint, password_env=None, environ={}
-    )
-    assert isinstance(credential.value, dict) and credential.value["thumbprint"] == cert.thumbprint
+    with pytest.raises(ConfigError, match="holds a private key but no certificate") as caught:
+        certificate_from_file(
+            path, thumbprint=cert.thumbprint if configured else None, password_env=None, environ={}
+        )
+    assert "SHA-256" in caught.value.message and "cat key.pem cert.pem" in (caught.value.hint or "")
 
 
 def test_encrypted_pem_uses_the_password_variable(cert: Cert, tmp_path: Path) -> None:
@@ -172,7 +184,8 @@ def test_pfx_with_password(cert: Cert, tmp_path: Path) -> None:
     credential = certificate_from_file(
         path, thumbprint=None, password_env="PFX_PW", environ={"PFX_PW": PASSWORD}
     )
-    assert isinstance(credential.value, dict) and credential.value["thumbprint"] == cert.thumbprint
+    assert isinstance(credential.value, dict) and "thumbprint" not in credential.value
+    assert credential.value["public_certificate"] == cert.cert_pem().decode()
     with pytest.raises(ConfigError) as caught:
         certificate_from_file(
             path, thumbprint=None, password_env="PFX_PW", environ={"PFX_PW": "no"}
@@ -257,11 +270,15 @@ def test_other_authority_host_skips_instance_discovery(rsps: responses.RequestsM
     ]
 
 
-def test_certificate_signs_the_client_assertion(
-    rsps: responses.RequestsMock, cert: Cert, tmp_path: Path
+@pytest.mark.parametrize("kind", ["pfx", "pem"])
+def test_certificate_signs_the_client_assertion_with_ps256_and_its_sha256_thumbprint(
+    rsps: responses.RequestsMock, cert: Cert, tmp_path: Path, kind: str
 ) -> None:
     add_login(rsps)
-    path = write(tmp_path / "app.pfx", cert.pfx(PASSWORD))
+    if kind == "pfx":
+        path = write(tmp_path / "app.pfx", cert.pfx(PASSWORD))
+    else:
+        path = write(tmp_path / "app.pem", cert.key_pem(PASSWORD) + cert.cert_pem())
     credential = certificate_from_file(
         path, thumbprint=None, password_env="PW", environ={"PW": PASSWORD}
     )
@@ -275,14 +292,19 @@ def test_certificate_signs_the_client_assertion(
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
     header = json.loads(unb64(header_b64))
-    assert header["alg"] == "RS256"
-    assert unb64(header["x5t"]).hex().upper() == cert.thumbprint
+    # MSAL's SHA-256 form, not the deprecated SHA-1 one (RS256 + x5t).
+    assert header["alg"] == "PS256" and "x5t" not in header
+    der = cert.cert.public_bytes(serialization.Encoding.DER)
+    # base64url of the SHA-256 of the DER certificate (MSAL keeps the "=" padding).
+    assert unb64(header["x5t#S256"].rstrip("=")) == hashlib.sha256(der).digest()
+    # With the certificate given, MSAL also sends it (x5c, as PEM body lines).
+    assert ["".join(c.split()) for c in header.get("x5c", [])] in ([], [der_b64(der)])
     payload = json.loads(unb64(payload_b64))
     assert payload["aud"] == TOKEN_URL and payload["iss"] == CLIENT
     cert.key.public_key().verify(
         unb64(signature_b64),
         f"{header_b64}.{payload_b64}".encode(),
-        padding.PKCS1v15(),
+        padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH),
         hashes.SHA256(),
     )
 
