@@ -18,8 +18,8 @@ Two checks catch that:
 
 A folder without a manifest (a pull saved before manifests, a hand-made export)
 is checked by what its pages say themselves: every page but the last (in natural
-name order) must have an ``@odata.nextLink``, the last none, and when every file name carries a number, the numbers must run without a
-gap. A middle page deleted from a folder whose names carry no numbers cannot be
+name order) must have an ``@odata.nextLink``, the last none, and when every file
+name carries a number, the numbers must run without a gap. A middle page deleted from a folder whose names carry no numbers cannot be
 seen: save pulls with ``licensewatch pull --save`` to get the manifest.
 
 Chain failures raise :class:`~licensewatch.errors.SourceError` (exit 1, nothing
@@ -131,8 +131,9 @@ def check_saved_chain(
     """Check the users ``pages`` (path, parsed JSON; natural order) of a saved pull.
 
     Returns (complete, note): complete is False only when the manifest records
-    that the live pull did not verify its count, and then the note says so. Raises ``SourceError`` when the
-    chain is broken, ``InputError`` when the manifest is not one.
+    that the live pull did not verify its count, and then the note says so.
+    Raises ``SourceError`` when the chain is broken, ``InputError`` when the
+    manifest is not one.
     """
     if manifest_doc is None:
         _check_self_chain(folder, pages)
