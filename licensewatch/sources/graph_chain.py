@@ -19,8 +19,8 @@ Two checks catch that:
 A folder without a manifest (a pull saved before manifests, a hand-made export)
 is checked by what its pages say themselves: every page but the last (in natural
 name order) must have an ``@odata.nextLink``, the last none, and when every file
-name carries a number, the numbers must run without a gap. A middle page deleted from a folder whose names carry no numbers cannot be
-seen: save pulls with ``licensewatch pull --save`` to get the manifest.
+name carries a number, the numbers must run without a gap. A middle page deleted
+from a folder whose names carry no numbers cannot be seen: save pulls with ``licensewatch pull --save`` to get the manifest.
 
 Chain failures raise :class:`~licensewatch.errors.SourceError` (exit 1, nothing
 sent); a manifest that is not valid raises ``InputError``.
