@@ -20,7 +20,8 @@ A folder without a manifest (a pull saved before manifests, a hand-made export)
 is checked by what its pages say themselves: every page but the last (in natural
 name order) must have an ``@odata.nextLink``, the last none, and when every file
 name carries a number, the numbers must run without a gap. A middle page deleted
-from a folder whose names carry no numbers cannot be seen: save pulls with ``licensewatch pull --save`` to get the manifest.
+from a folder whose names carry no numbers cannot be seen: save pulls with
+``licensewatch pull --save`` to get the manifest.
 
 Chain failures raise :class:`~licensewatch.errors.SourceError` (exit 1, nothing
 sent); a manifest that is not valid raises ``InputError``.
@@ -183,7 +184,9 @@ def _bad_manifest(path: Path, what: str) -> InputError:
     return InputError.single(str(path), f"not a licensewatch pull manifest: {what}")
 
 
-def _check_manifest(folder: Path, pages: Sequence[tuple[Path, Any]], doc: Any) -> tuple[bool, str]:
+def _check_manifest(
+    folder: Path, pages: Sequence[tuple[Path, Any]], doc: Any
+) -> tuple[bool, str | None]:
     where = folder / MANIFEST_FILE
     if not isinstance(doc, Mapping) or doc.get("format") != MANIFEST_FORMAT:
         raise _bad_manifest(where, f"expected an object with format {MANIFEST_FORMAT!r}")

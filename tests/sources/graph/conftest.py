@@ -166,8 +166,12 @@ def add_count(mock: responses.RequestsMock, count: int, status: int = 200) -> No
     if status == 200:
         mock.get(COUNT_URL, body=str(count), content_type="text/plain")
     else:
-        mock.get(COUNT_URL, body=raw(f"error_{status}_denied.json"), status=status,
-                 content_type="application/json")
+        mock.get(
+            COUNT_URL,
+            body=raw(f"error_{status}_denied.json"),
+            status=status,
+            content_type="application/json",
+        )
 
 
 def calls(mock: responses.RequestsMock) -> list[tuple[str, str]]:
