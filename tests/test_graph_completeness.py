@@ -121,7 +121,8 @@ def save(config: Path, folder: Path) -> int:
 def replaying(config: Path, folder: Path) -> Path:
     """A second config beside ``config`` whose accounts replay the saved pull in ``folder``."""
     text = config.read_text(encoding="utf-8").replace(
-        EXPORT_ACCOUNTS, f'[sources.accounts]\nkind = "graph-export"\npath = "{folder.as_posix()}"\n'
+        EXPORT_ACCOUNTS,
+        f'[sources.accounts]\nkind = "graph-export"\npath = "{folder.as_posix()}"\n',
     )
     path = config.parent / "replay.toml"
     path.write_text(text, encoding="utf-8")

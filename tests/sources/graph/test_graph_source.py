@@ -643,3 +643,100 @@ def test_a_very_long_retry_after_is_shortened(
     add_users(rsps)
     make_source(graph_settings(tmp_path), waits).pull()
     assert waits == [RetryPolicy().max_wait_s] == [300.0]
+
+
+# --- completeness: GET /users/$count (issue 13.2) ---------------------------------------------
+
+
+def test_count_beyond_the_tolerance_fails_the_pull_and_saves_nothing(
+    rsps: responses.RequestsMock, waits: Waits, tmp_path: Path
+) -> None:
+    add_login(rsps)
+    add_json(rsps, SKUS_URL, "subscribedSkus.json")
+    add_users(rsps)  # 5 users paged
+    rsps.replace(responses.GET, COUNT_URL, body="11", content_type="text/plain")
+    source = make_source(graph_settings(tmp_path), waits)
+    saved = tmp_path / "saved"
+    source.record_to(saved)
+    with pytest.raises(SourceError) as caught:
+        source.pull()
+    assert caught.value.exit_code == EXIT_RUNTIME
+    assert "5 users paged but Graph's $count says 11 (more than 5 apart)" in caught.value.message
+    assert list(saved.iterdir()) == []
+
+
+def test_count_within_the_tolerance_passes(
+    rsps: responses.RequestsMock, waits: Waits, tmp_path: Path
+) -> None:
+    add_login(rsps)
+    add_json(rsps, SKUS_URL, "subscribedSkus.json")
+    add_users(rsps)
+    rsps.replace(responses.GET, COUNT_URL, body="10\n", content_type="text/plain")
+    assert make_source(graph_settings(tmp_path), waits).pull().complete
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (403, "error_403_denied.json", "Authorization_RequestDenied"),
+        (400, "error_401.json", "HTTP 400"),
+    ],
+)
+def test_a_count_graph_refuses_fails_and_names_verify_count(
+    rsps: responses.RequestsMock,
+    waits: Waits,
+    tmp_path: Path,
+    status: int,
+    body: str,
+    expected: str,
+) -> None:
+    add_login(rsps)
+    add_json(rsps, SKUS_URL, "subscribedSkus.json")
+    add_users(rsps)
+    rsps.replace(responses.GET, COUNT_URL, body=raw(body), status=status)
+    with pytest.raises(SourceError) as caught:
+        make_source(graph_settings(tmp_path), waits).pull()
+    assert caught.value.exit_code == EXIT_RUNTIME
+    assert "cannot prove it is complete" in caught.value.message
+    assert expected in caught.value.message
+    assert "verify_count = false" in (caught.value.hint or "")
+
+
+def test_a_count_that_is_not_a_number_fails(
+    rsps: responses.RequestsMock, waits: Waits, tmp_path: Path
+) -> None:
+    add_login(rsps)
+    add_json(rsps, SKUS_URL, "subscribedSkus.json")
+    add_users(rsps)
+    rsps.replace(responses.GET, COUNT_URL, body="<html>proxy</html>", content_type="text/html")
+    with pytest.raises(SourceError, match="not a count of users"):
+        make_source(graph_settings(tmp_path), waits).pull()
+
+
+def test_verify_count_false_skips_the_count_and_marks_the_pull_unproven(
+    rsps: responses.RequestsMock, waits: Waits, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    add_login(rsps)
+    add_json(rsps, SKUS_URL, "subscribedSkus.json")
+    add_users(rsps)
+    source = make_source(graph_settings(tmp_path, verify_count=False), waits)
+    saved = tmp_path / "saved"
+    source.record_to(saved)
+    with caplog.at_level(logging.WARNING, logger="licensewatch"):
+        pulled = source.pull()
+    assert ("GET", COUNT_URL) not in calls(rsps)
+    assert not pulled.complete
+    assert "not proven complete" in pulled.notes[-1] and "verify_count = false" in caplog.text
+    manifest = json.loads((saved / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["count"] is None and manifest["count_verified"] is False
+    # Its replay is just as unproven: no licence it lacks is booked as removed.
+    replay = GraphExportSource(
+        SourceSettings("accounts", "graph-export", {"path": str(saved)}, tmp_path)
+    ).pull()
+    assert not replay.complete and "did not verify its user count" in replay.notes[-1]
+
+
+@pytest.mark.parametrize("value", ["no", 0])
+def test_verify_count_must_be_a_boolean(tmp_path: Path, value: object) -> None:
+    with pytest.raises(ConfigError, match="verify_count must be bool"):
+        make_source(graph_settings(tmp_path, verify_count=value), Waits())
