@@ -1,4 +1,4 @@
-"""A Graph pull must prove it is complete before anything is sent or booked ``removed`` (issue 13.2).
+"""A Graph pull must prove it is complete before anything is sent or booked removed (issue 13.2).
 
 The organization of :mod:`tests.orgfiles` plus 22 unlicensed, recently active
 users, as three Graph users pages of ten (``$top=10``): a lost page is
