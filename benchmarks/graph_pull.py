@@ -134,6 +134,9 @@ def handler_for(stand_in: StandIn) -> type[BaseHTTPRequestHandler]:
                 stand_in.hits["users"] += 1
                 token = parse_qs(parts.query).get("$skiptoken", ["RFNw0"])[0]
                 return self._send(200, stand_in.pages[int(token[4:])])
+            if parts.path == "/v1.0/users/$count":
+                stand_in.hits["users.count"] += 1
+                return self._send(200, str(stand_in.users).encode(), "text/plain")
             return self._send(404, b'{"error":{"code":"Request_ResourceNotFound"}}')
 
     return Handler
@@ -181,7 +184,7 @@ def run(users: int, repeat: int, page_size: int) -> None:
             server.server_close()
     per = 10_000 / max(users, 1)
     hits = dict(stand_in.hits)
-    graph = hits.get("users", 0) + hits.get("subscribedSkus", 0)
+    graph = hits.get("users", 0) + hits.get("subscribedSkus", 0) + hits.get("users.count", 0)
     best, median = min(seconds), statistics.median(seconds)
     print(f"users: {users:,}  $top asked: {page_size}  page cap: {PAGE_CAP}  repeats: {repeat}")
     print(f"requests per pull: {pulled.requests} ({hits})")

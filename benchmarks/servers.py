@@ -156,8 +156,7 @@ def graph_handler(pages: GraphPages) -> type[BaseHTTPRequestHandler]:
 
         def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            for name, value in (headers or {}).items():
+            for name, value in {"Content-Type": "application/json", **(headers or {})}.items():
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -187,6 +186,12 @@ def graph_handler(pages: GraphPages) -> type[BaseHTTPRequestHandler]:
                 return self._send(200, (pages.folder / "subscribedSkus.json").read_bytes())
             if parts.path == "/v1.0/users":
                 return self._users(parse_qs(parts.query))
+            if parts.path == "/v1.0/users/$count":
+                # Graph answers $count as text/plain (ConsistencyLevel: eventual is required).
+                if self.headers.get("ConsistencyLevel") != "eventual":
+                    return self._send(400, b'{"error":{"code":"Request_BadRequest"}}')
+                pages.count("users.count")
+                return self._send(200, str(pages.users).encode(), {"Content-Type": "text/plain"})
             return self._send(404, b'{"error":{"code":"Request_ResourceNotFound"}}')
 
         def _users(self, query: dict[str, list[str]]) -> None:

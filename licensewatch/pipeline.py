@@ -39,7 +39,7 @@ from licensewatch.pricing import price, rates_in_force
 from licensewatch.publish import publish, staged_folder, write_json
 from licensewatch.reconcile import ReconcileResult, reconcile
 from licensewatch.registration_history import apply_history
-from licensewatch.removals import pulled_resource_ids
+from licensewatch.removals import bookable_removals, pulled_resource_ids
 from licensewatch.reports.commands import write_run_reports
 from licensewatch.reports.csvsafe import write_csv
 from licensewatch.reports.finance import Totals, finance_summary, totals
@@ -200,10 +200,14 @@ def _run_locked(
         planned = cadence.mark_told(planned, told, as_of_ts)
         removed = 0
         if status == "ok":
-            gone = store.absent_since_last_run(
-                session,
-                pulled_resource_ids(inputs.accounts.licenses, phones)
-                | {rid.casefold() for rid in planned["resource_id"].tolist()},
+            gone = bookable_removals(
+                store.absent_since_last_run(
+                    session,
+                    pulled_resource_ids(inputs.accounts.licenses, phones)
+                    | {rid.casefold() for rid in planned["resource_id"].tolist()},
+                ),
+                accounts_complete=inputs.accounts.complete,
+                phones_complete=inputs.phones.complete,
             )
             removed = store.mark_removed(session, gone, removed_at=as_of_ts.to_pydatetime())
             if removed:

@@ -179,7 +179,7 @@ def graph_pages(tmp_path: Path) -> dict[str, bytes]:
 
 
 def serve_graph(mock: responses.RequestsMock, pages: dict[str, bytes]) -> None:
-    """The identity platform, subscribedSkus and the two users pages."""
+    """The identity platform, subscribedSkus, the two users pages and their $count."""
     add_login(mock)
     mock.get(SKUS_URL, body=pages["subscribedSkus.json"], content_type="application/json")
     first = pages["users_0001.json"]
@@ -189,6 +189,8 @@ def serve_graph(mock: responses.RequestsMock, pages: dict[str, bytes]) -> None:
         body=pages["users_0002.json"],
         content_type="application/json",
     )
+    users = sum(len(json.loads(pages[n])["value"]) for n in ("users_0001.json", "users_0002.json"))
+    mock.get(f"{GRAPH}/users/$count", body=str(users), content_type="text/plain")
 
 
 def serve_axl(mock: responses.RequestsMock) -> None:
@@ -304,14 +306,22 @@ def test_graph_pull_replays_to_byte_identical_reports(
         SKUS_URL,
         USERS_URL,
         json.loads(pages["users_0001.json"])["@odata.nextLink"],
+        f"{GRAPH}/users/$count",
     ]
 
     other = orgfiles.write_org(tmp_path / "other", config=config_with(accounts=GRAPH_ACCOUNTS))
     saved = tmp_path / "pulls" / AS_OF
     assert pull(other, saved) == 0
     # The raw answers, exactly as served; nothing else (no staging folder left over).
-    assert files_under(saved / "accounts") == pages
-    assert files_under(saved) == {f"accounts/{k}": v for k, v in pages.items()}
+    # The raw answers, exactly as served, plus the manifest of their page chain.
+    recorded = files_under(saved / "accounts")
+    manifest = json.loads(recorded.pop("manifest.json"))
+    assert recorded == pages
+    assert [p["file"] for p in manifest["pages"]] == ["users_0001.json", "users_0002.json"]
+    assert manifest["count"] == manifest["users"] == len(orgfiles.USERS)
+    assert sorted(files_under(saved)) == sorted(
+        [f"accounts/{k}" for k in pages] + ["accounts/manifest.json"]
+    )
 
     replay = write_config(
         other.parent, "replay.toml", config_with(accounts=replay_accounts(saved / "accounts"))

@@ -6,8 +6,9 @@ every users page (``$select`` with ``signInActivity``), following
 answer 403 ``Authentication_RequestFromNonPremiumTenantOrB2CTenant`` to
 ``signInActivity``; then (or with ``activity = "usage-report"``) the users are
 read without it and activity comes from the Microsoft 365 active-user report.
-Parsing is ``graph_export``'s, so a saved pull (``record_to``) replays to the
-same frames.
+After the last page the paged users are cross-checked with ``GET /users/$count``
+(``graph_chain``): a pull that lost pages fails. Parsing is ``graph_export``'s,
+so a saved pull (``record_to``) replays to the same frames.
 """
 
 from __future__ import annotations
@@ -35,13 +36,25 @@ from licensewatch.sources.graph_auth import (
     graph_scope,
     secret_from_env,
 )
+from licensewatch.sources.graph_chain import (
+    COUNT_PATH,
+    check_count,
+    count_tolerance,
+    parse_count,
+)
 from licensewatch.sources.graph_export import (
     SKUS_FILE,
     parse_subscribed_skus,
     parse_users_pages,
     unknown_sku_note,
 )
-from licensewatch.sources.graph_http import GraphForbidden, GraphHttp, RetryPolicy, describe
+from licensewatch.sources.graph_http import (
+    GraphForbidden,
+    GraphHttp,
+    GraphRefused,
+    RetryPolicy,
+    describe,
+)
 from licensewatch.sources.graph_options import SIGN_IN, USAGE_REPORT, GraphOptions
 from licensewatch.sources.graph_record import REPORT_FILE, Recorder, check_record_folder
 from licensewatch.sources.interface import AccountsPull, AccountsSource
@@ -81,6 +94,11 @@ USER_FIELDS = (
 )
 NON_PREMIUM = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
 REPORT_PATH = "/reports/getOffice365ActiveUserDetail(period='D180')"
+VERIFY_COUNT_OFF = (
+    "verify_count = false in [sources.accounts]: the users were not cross-checked with "
+    "GET /users/$count, so this pull is not proven complete and no licence it lacks is booked "
+    "as removed"
+)
 
 
 class GraphSource(AccountsSource):
@@ -178,6 +196,9 @@ class GraphSource(AccountsSource):
             try:
                 run = _Run(o, http, recorder, self._progress_stream)
                 accounts, licenses, signal, notes = run.read()
+                if recorder is not None:
+                    recorder.activity = signal
+                complete = run.verify_count()
             except InputError as exc:
                 # Graph answered in full but with content we cannot use: keep what it said.
                 if recorder is not None:
@@ -203,7 +224,16 @@ class GraphSource(AccountsSource):
             tokens.requests,
             signal,
         )
-        return AccountsPull(accounts, licenses, signal=signal, requests=requests_made, notes=notes)
+        if not complete:
+            notes = (*notes, VERIFY_COUNT_OFF)
+        return AccountsPull(
+            accounts,
+            licenses,
+            signal=signal,
+            requests=requests_made,
+            notes=notes,
+            complete=complete,
+        )
 
 
 class _Run:
@@ -221,6 +251,8 @@ class _Run:
         self.http = http
         self.recorder = recorder
         self.base = self.options.graph_url
+        #: Users in the value arrays of the last users pass (what $count is checked against).
+        self.paged = 0
 
     def read(self) -> tuple[pd.DataFrame, pd.DataFrame, str, tuple[str, ...]]:
         doc, raw = self.http.get_json(f"{self.base}/subscribedSkus")
@@ -270,6 +302,7 @@ class _Run:
         fields = ",".join(USER_FIELDS + ((SIGN_IN,) if sign_in else ()))
         url = f"{self.base}/users?$select={fields}&$top={self.options.page_size}"
         progress = Progress("Graph users", unit="pages", stream=self.stream)
+        self.paged = 0
         pages = self._pages(url, progress, keep_context=sign_in)
         accounts, licenses = parse_users_pages(pages, skus, origin="GET /users")
         progress.finish()
@@ -286,7 +319,7 @@ class _Run:
                 raise SourceError(f"Graph answered GET {describe(next_url)} without a value array")
             number += 1
             users += len(value)
-            self._save(f"users_{number:04d}.json", raw)
+            self.paged = users
             progress.advance(1, extra=f"{users:,} users")
             link = doc.get("@odata.nextLink")
             if link is not None and (not isinstance(link, str) or link == next_url):
@@ -294,10 +327,49 @@ class _Run:
                     f"Graph answered GET {describe(next_url)} with a bad @odata.nextLink "
                     "(not a link, or the same page again)"
                 )
+            if self.recorder is not None:
+                self.recorder.save_page(
+                    f"users_{number:04d}.json", raw, users=len(value), next_link=link
+                )
             next_url = link
             # graph_export rejects pages whose @odata.context lacks signInActivity (an export
             # mistake); here the usage report supplies activity, so the context is not shown.
             yield doc if keep_context else {k: v for k, v in doc.items() if k != "@odata.context"}
+
+    def verify_count(self) -> bool:
+        """Cross-check the paged users with ``GET /users/$count``; False when switched off.
+
+        The users query has no ``$filter``, so ``$count`` counts the same users.
+        Raises ``SourceError`` when they disagree beyond ``count_tolerance`` or
+        when Graph will not count (fix the permission or set ``verify_count = false``).
+        """
+        if not self.options.verify_count:
+            log.warning("%s", VERIFY_COUNT_OFF)
+            return False
+        url = f"{self.base}{COUNT_PATH}"
+        where = f"GET {describe(url)}"
+        try:
+            response = self.http.get(
+                url, headers={"ConsistencyLevel": "eventual", "Accept": "text/plain"}
+            )
+        except (GraphForbidden, GraphRefused) as exc:
+            raise SourceError(
+                f"Graph would not count the users, so the pull cannot prove it is complete: "
+                f"{exc.message}",
+                hint="grant User.Read.All (application) and admin consent, or set verify_count = "
+                "false in [sources.accounts] (then no licence is booked as removed)",
+            ) from None
+        counted = parse_count(response.content, where=where)
+        check_count(self.paged, counted, where=f"Graph {where}")
+        if self.recorder is not None:
+            self.recorder.count = counted
+        log.info(
+            "Graph user count verified: %d paged, $count %d (tolerance %d)",
+            self.paged,
+            counted,
+            count_tolerance(counted),
+        )
+        return True
 
     def _usage_report(self) -> UsageActivity:
         url = f"{self.base}{REPORT_PATH}"

@@ -4,7 +4,9 @@ The folder holds the pages of ``GET /v1.0/users?$select=id,userPrincipalName,
 mail,employeeId,displayName,department,accountEnabled,userType,createdDateTime,
 assignedLicenses,signInActivity`` exactly as Graph returned them (read in
 natural order: ``users_2.json`` before ``users_10.json``) and the answer of
-``GET /v1.0/subscribedSkus`` as ``subscribedSkus.json``.
+``GET /v1.0/subscribedSkus`` as ``subscribedSkus.json``. A pull saved by
+``licensewatch pull --save`` also holds ``manifest.json``, the page chain the
+replay is checked against (:mod:`licensewatch.sources.graph_chain`).
 
 :func:`parse_subscribed_skus` and :func:`parse_users_pages` are pure and are
 what the live Graph source calls on the pages it fetched. Graph's quirks stay
@@ -33,6 +35,7 @@ from licensewatch.sources.csvfile import (
     natural_key,
     parse_timestamps,
 )
+from licensewatch.sources.graph_chain import MANIFEST_FILE, check_saved_chain
 from licensewatch.sources.interface import AccountsPull, AccountsSource
 from licensewatch.sources.usage_report import apply_usage_activity, parse_usage_report
 
@@ -98,23 +101,35 @@ class GraphExportSource(AccountsSource):
         self._files()
 
     def pull(self) -> AccountsPull:
-        """Read every page; bad content raises :class:`InputError` naming file, user and field."""
+        """Read every page; bad content raises :class:`InputError` naming file, user and field.
+
+        The page chain is checked first (``graph_chain.check_saved_chain``: against
+        ``manifest.json`` when the folder has one): a page missing from the chain
+        raises ``SourceError``.
+        """
         pages, skus_path = self._files()
         skus = parse_subscribed_skus(load_json(skus_path), origin=str(skus_path))
         # A pull saved on the usage-report fallback holds pages read without
         # signInActivity plus the report; replay it the same way the live pull read it.
         report = self.folder / USAGE_REPORT_FILE
-        accounts, licenses = _parse_pages(
-            ((str(p), load_json(p)) for p in pages), skus, require_sign_in=not report.is_file()
+        docs = [(p, load_json(p)) for p in pages]
+        manifest_path = self.folder / MANIFEST_FILE
+        complete, chain_note = check_saved_chain(
+            self.folder, docs, load_json(manifest_path) if manifest_path.is_file() else None
         )
-        notes = [n for n in (unknown_sku_note(licenses),) if n]
+        accounts, licenses = _parse_pages(
+            ((str(p), doc) for p, doc in docs), skus, require_sign_in=not report.is_file()
+        )
+        notes = [n for n in (chain_note, unknown_sku_note(licenses)) if n]
         signal = SIGNAL
         if report.is_file():
             usage = parse_usage_report(report.read_bytes(), name=str(report))
             accounts = apply_usage_activity(accounts, usage.last_activity)
             signal = "usage-report"
             notes.append(f"activity from the saved usage report {report.name}")
-        return AccountsPull(accounts, licenses, signal=signal, requests=0, notes=tuple(notes))
+        return AccountsPull(
+            accounts, licenses, signal=signal, requests=0, notes=tuple(notes), complete=complete
+        )
 
 
 def load_json(path: Path) -> Any:

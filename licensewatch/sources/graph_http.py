@@ -208,13 +208,19 @@ class GraphHttp:
         return (parts.scheme.lower(), parts.netloc.lower()) == self._origin
 
     def get(
-        self, url: str, *, allow_redirects: bool = True, anonymous: bool = False
+        self,
+        url: str,
+        *,
+        allow_redirects: bool = True,
+        anonymous: bool = False,
+        headers: Mapping[str, str] | None = None,
     ) -> requests.Response:
         """GET ``url``; returns a 2xx or 3xx response, or raises a ``SourceError``.
 
-        ``anonymous`` sends no token even to the Graph origin (pre-authenticated downloads).
+        ``anonymous`` sends no token even to the Graph origin (pre-authenticated downloads);
+        ``headers`` are added to (or replace) the default ones (e.g. ``ConsistencyLevel``).
         """
-        return self._request("GET", url, None, allow_redirects, anonymous)
+        return self._request("GET", url, None, allow_redirects, anonymous, headers)
 
     def post_json(self, url: str, body: Mapping[str, Any]) -> requests.Response:
         """POST ``body`` as JSON to ``url``; returns a 2xx or 3xx response, or raises.
@@ -228,7 +234,13 @@ class GraphHttp:
         return self._request("POST", url, encode_json(body), False, False)
 
     def _request(
-        self, method: str, url: str, data: bytes | None, allow_redirects: bool, anonymous: bool
+        self,
+        method: str,
+        url: str,
+        data: bytes | None,
+        allow_redirects: bool,
+        anonymous: bool,
+        extra: Mapping[str, str] | None = None,
     ) -> requests.Response:
         idempotent = method == "GET"
         authorized = not anonymous and self.authorized_for(url)
@@ -240,6 +252,7 @@ class GraphHttp:
                 headers = {"Accept": "application/json, text/csv"}
                 if data is not None:
                     headers["Content-Type"] = "application/json"
+                headers.update(extra or {})
                 if authorized:
                     token = self._tokens.refresh() if refresh_due else self._tokens.token()
                     refresh_due = False

@@ -32,6 +32,7 @@ OPTIONS: dict[str, type] = {
     "activity": str,
     "max_retries": int,
     "timeout_s": float,
+    "verify_count": bool,
 }
 
 
@@ -52,6 +53,8 @@ class GraphOptions:
     activity: str = SIGN_IN
     max_retries: int = 6
     timeout_s: float = 60.0
+    #: Cross-check the paged users with ``GET /users/$count`` (see sources/graph_chain.py).
+    verify_count: bool = True
 
     @classmethod
     def from_settings(cls, settings: SourceSettings) -> GraphOptions:
@@ -84,6 +87,7 @@ class GraphOptions:
             activity=v.get("activity", cls.activity),
             max_retries=v.get("max_retries", cls.max_retries),
             timeout_s=v.get("timeout_s", cls.timeout_s),
+            verify_count=v.get("verify_count", cls.verify_count),
         )
         _check_ranges(where, options)
         return options
@@ -102,7 +106,7 @@ def _typed_options(settings: SourceSettings, where: str) -> dict[str, Any]:
         kind = OPTIONS[key]
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        if not isinstance(value, kind) or isinstance(value, bool):
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
             raise ConfigError(
                 f"{where} {key} must be {kind.__name__}, not {type(value).__name__} ({value!r})"
             )

@@ -5,6 +5,11 @@ A source is built from its :class:`~licensewatch.config.SourceSettings`
 keys) and pulls its feed into canonical frames (``licensewatch.model``).
 Adapters wrap their transport errors in ``SourceError`` subclasses and bad
 file content in ``InputError``; they never return a partial pull.
+
+``complete`` says whether the pull *proved* it holds the whole feed (for Graph:
+the page chain linked and the user count matched ``$count``). A pull that could
+not prove it (``verify_count = false``) is used for findings, but nothing it
+lacks is booked as ``removed`` (see :mod:`licensewatch.removals`).
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ class AccountsPull:
     signal: str = "signInActivity"
     requests: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: Proven to hold every account (see the module docstring); False books no removals.
+    complete: bool = True
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,8 @@ class PhonesPull:
     phones: pd.DataFrame
     requests: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: Proven to hold every phone; False books no phone removals.
+    complete: bool = True
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import pytest
 
 from licensewatch import model
 from licensewatch.config import SourceSettings
-from licensewatch.errors import ConfigError, InputError
+from licensewatch.errors import EXIT_RUNTIME, ConfigError, InputError, SourceError
 from licensewatch.sources import ACCOUNTS_KINDS, accounts_source
 from licensewatch.sources.graph_export import (
     GraphExportSource,
@@ -206,9 +206,9 @@ def test_pages_are_read_in_natural_order(tmp_path: Path) -> None:
         page([user(1)], last=False),
         page([user(2)], last=False),
         page([user(10)]),
-        names=["users_1.json", "users_2.json", "users_10.json"],
+        names=["users_8.json", "users_9.json", "users_10.json"],
     )
-    # Lexical order would read users_10 before users_2 and end on a page with a nextLink.
+    # Lexical order would read users_10 before users_8 and end on a page with a nextLink.
     assert list(pull(folder).accounts["upn"]) == [
         "u1@contoso.org",
         "u2@contoso.org",
@@ -307,12 +307,11 @@ def test_page_without_value_array(tmp_path: Path) -> None:
 
 def test_last_page_with_next_link_is_an_incomplete_export(tmp_path: Path) -> None:
     write_pages(tmp_path / "g", page([user(1)], last=False), page([user(2)], last=False))
-    with pytest.raises(InputError) as exc:
+    # An incomplete pull, not bad content: a SourceError (exit 1), like every broken chain.
+    with pytest.raises(SourceError) as exc:
         pull(tmp_path / "g")
-    assert problems(exc) == [
-        f"{tmp_path / 'g' / 'users_2.json'}: the last page has an @odata.nextLink: "
-        "the export stopped before the last page"
-    ]
+    assert "users_2.json, the last page, has an @odata.nextLink" in exc.value.message
+    assert exc.value.exit_code == EXIT_RUNTIME
 
 
 def test_export_without_sign_in_activity_is_refused(tmp_path: Path) -> None:

@@ -46,6 +46,7 @@ FIELDS = (
 USERS_URL = f"{GRAPH}/users?$select={FIELDS},signInActivity&$top=3"
 USERS_NOSIGNIN_URL = f"{GRAPH}/users?$select={FIELDS}&$top=3"
 SKUS_URL = f"{GRAPH}/subscribedSkus"
+COUNT_URL = f"{GRAPH}/users/$count"
 REPORT_URL = f"{GRAPH}/reports/getOffice365ActiveUserDetail(period='D180')"
 DOWNLOAD_URL = "https://reportsncu.office.com/data/download/JDFKdf2_eJXKS034dbc7e0t__XDe?sig=abc"
 NOW = datetime(2024, 12, 14, 8, 0, 0, tzinfo=UTC)
@@ -152,11 +153,25 @@ def add_json(
 
 
 def add_users(mock: responses.RequestsMock, *, sign_in: bool = True) -> None:
-    """The three users pages (3 users, 2 users, empty), chained by @odata.nextLink."""
+    """The three users pages (3 users, 2 users, empty), chained by @odata.nextLink, and $count 5."""
     prefix = "users_page" if sign_in else "users_nosignin_page"
     add_json(mock, USERS_URL if sign_in else USERS_NOSIGNIN_URL, f"{prefix}_1.json")
     add_json(mock, next_link(f"{prefix}_1.json"), f"{prefix}_2.json")
     add_json(mock, next_link(f"{prefix}_2.json"), f"{prefix}_3.json")
+    add_count(mock, 5)
+
+
+def add_count(mock: responses.RequestsMock, count: int, status: int = 200) -> None:
+    """``GET /users/$count`` answered as Graph does: a text/plain integer (or an error body)."""
+    if status == 200:
+        mock.get(COUNT_URL, body=str(count), content_type="text/plain")
+    else:
+        mock.get(
+            COUNT_URL,
+            body=raw(f"error_{status}_denied.json"),
+            status=status,
+            content_type="application/json",
+        )
 
 
 def calls(mock: responses.RequestsMock) -> list[tuple[str, str]]:

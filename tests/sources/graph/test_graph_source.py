@@ -27,6 +27,7 @@ from licensewatch.sources.graph_http import RetryPolicy, parse_retry_after
 from licensewatch.sources.interface import Recordable
 from tests.sources.graph.conftest import (
     CLIENT,
+    COUNT_URL,
     DOWNLOAD_URL,
     FIRST_TOKEN,
     NOW,
@@ -41,6 +42,7 @@ from tests.sources.graph.conftest import (
     USERS_NOSIGNIN_URL,
     USERS_URL,
     Waits,
+    add_count,
     add_json,
     add_login,
     add_users,
@@ -58,7 +60,14 @@ PAGE3 = next_link("users_page_2.json")
 NOSIGNIN2 = next_link("users_nosignin_page_1.json")
 NOSIGNIN3 = next_link("users_nosignin_page_2.json")
 LOGIN_CALLS = [("GET", OPENID_URL), ("POST", TOKEN_URL)]
-HAPPY = [*LOGIN_CALLS, ("GET", SKUS_URL), ("GET", USERS_URL), ("GET", PAGE2), ("GET", PAGE3)]
+HAPPY = [
+    *LOGIN_CALLS,
+    ("GET", SKUS_URL),
+    ("GET", USERS_URL),
+    ("GET", PAGE2),
+    ("GET", PAGE3),
+    ("GET", COUNT_URL),
+]
 
 
 def ts(text: str) -> pd.Timestamp:
@@ -76,10 +85,14 @@ def test_reads_every_page_with_exactly_one_request_each(
     # nextLinks are followed verbatim, percent-encoding included (%2BZz%3D%3D).
     assert PAGE3.endswith("%2BZz%3D%3D")
     assert calls(rsps) == HAPPY
-    assert [bearer(c) for c in rsps.calls] == [None, None] + [f"Bearer {FIRST_TOKEN}"] * 4
+    assert [bearer(c) for c in rsps.calls] == [None, None] + [f"Bearer {FIRST_TOKEN}"] * 5
     assert all(c.request.req_kwargs["timeout"] == (10.0, 60.0) for c in rsps.calls)
     assert waits == []
-    assert pulled.requests == 6 and pulled.signal == "signInActivity" and pulled.notes == ()
+    assert pulled.requests == 7 and pulled.signal == "signInActivity" and pulled.notes == ()
+    assert pulled.complete
+    count = rsps.calls[-1].request
+    assert count.headers["ConsistencyLevel"] == "eventual"
+    assert count.headers["Accept"] == "text/plain"
     accounts = pulled.accounts.set_index("upn")
     assert len(accounts) == 5  # 3 + 2 + an empty last page
     assert accounts.loc["AdeleV@contoso.com", "last_successful_at"] == ts("2024-12-10T17:38:26Z")
@@ -96,9 +109,10 @@ def test_page_size_goes_into_top(
     add_login(rsps)
     add_json(rsps, SKUS_URL, "subscribedSkus.json")
     add_json(rsps, USERS_URL.replace("$top=3", "$top=500"), "users_page_3.json")
+    add_count(rsps, 0)
     pulled = make_source(graph_settings(tmp_path, page_size=500), waits).pull()
-    assert calls(rsps)[-1] == ("GET", USERS_URL.replace("$top=3", "$top=500"))
-    assert pulled.accounts.empty and pulled.requests == 4
+    assert calls(rsps)[-2] == ("GET", USERS_URL.replace("$top=3", "$top=500"))
+    assert pulled.accounts.empty and pulled.requests == 5
 
 
 def test_429_honours_fractional_retry_after(
@@ -111,7 +125,7 @@ def test_429_honours_fractional_retry_after(
     pulled = make_source(graph_settings(tmp_path), waits).pull()
     assert waits == [2.128]
     assert calls(rsps) == [*LOGIN_CALLS, ("GET", SKUS_URL), *HAPPY[2:]]
-    assert pulled.requests == 7
+    assert pulled.requests == 8
 
 
 @pytest.mark.parametrize("draw", [0.0, 0.5, 0.999])
@@ -141,6 +155,7 @@ def test_503_with_http_date_and_504_without_retry_after(
     rsps.get(PAGE2, body="", status=504)
     add_json(rsps, PAGE2, "users_page_2.json")
     add_json(rsps, PAGE3, "users_page_3.json")
+    add_count(rsps, 5)
     pulled = make_source(graph_settings(tmp_path), waits).pull()
     assert waits == [5.0, 1.5]  # the HTTP date, then backoff for retry 2 (2 s x 0.75)
     assert calls(rsps)[4:7] == [("GET", PAGE2)] * 3
@@ -190,16 +205,18 @@ def test_401_gets_a_fresh_token_once_and_retries(
     add_json(rsps, PAGE2, "error_401.json", status=401)
     add_json(rsps, PAGE2, "users_page_2.json")
     add_json(rsps, PAGE3, "users_page_3.json")
+    add_count(rsps, 5)
     pulled = make_source(graph_settings(tmp_path), waits).pull()
     assert calls(rsps) == [
         *HAPPY[:5],
         ("POST", TOKEN_URL),
         ("GET", PAGE2),
         ("GET", PAGE3),
+        ("GET", COUNT_URL),
     ]
     tokens = [bearer(c) for c in rsps.calls if c.request.method == "GET"][1:]
-    assert tokens == [f"Bearer {FIRST_TOKEN}"] * 3 + [f"Bearer {SECOND_TOKEN}"] * 2
-    assert waits == [] and pulled.requests == 8
+    assert tokens == [f"Bearer {FIRST_TOKEN}"] * 3 + [f"Bearer {SECOND_TOKEN}"] * 3
+    assert waits == [] and pulled.requests == 9
 
 
 def test_a_second_401_is_fatal(rsps: responses.RequestsMock, waits: Waits, tmp_path: Path) -> None:
@@ -235,11 +252,13 @@ def test_non_premium_tenant_falls_back_to_the_usage_report(
         ("GET", NOSIGNIN3),
         ("GET", REPORT_URL),
         ("GET", DOWNLOAD_URL),
+        ("GET", COUNT_URL),
     ]
     # The pre-authenticated download never sees the bearer token; Graph calls always do.
-    assert bearer(rsps.calls[-1]) is None
-    assert [bearer(c) for c in rsps.calls[2:-1]] == [f"Bearer {FIRST_TOKEN}"] * 6
-    assert pulled.signal == "usage-report" and pulled.requests == 9
+    assert bearer(rsps.calls[-2]) is None
+    graph_calls = [*rsps.calls[2:-2], rsps.calls[-1]]
+    assert [bearer(c) for c in graph_calls] == [f"Bearer {FIRST_TOKEN}"] * 7
+    assert pulled.signal == "usage-report" and pulled.requests == 10
     assert "Authentication_RequestFromNonPremiumTenantOrB2CTenant" in pulled.notes[0]
     assert "refreshed 2024-12-14" in pulled.notes[1]
     assert "activity signal: usage-report" in caplog.text
@@ -263,7 +282,7 @@ def test_configured_usage_report_never_selects_sign_in_activity(
         pulled = make_source(graph_settings(tmp_path, activity="usage-report"), waits).pull()
     assert [u for _, u in calls(rsps) if "signInActivity" in u] == []
     assert calls(rsps)[3] == ("GET", USERS_NOSIGNIN_URL)
-    assert bearer(rsps.calls[-1]) is None
+    assert calls(rsps)[-2] == ("GET", DOWNLOAD_URL) and bearer(rsps.calls[-2]) is None
     assert pulled.signal == "usage-report" and len(pulled.notes) == 1
     assert "activity signal: usage-report" in caplog.text
 
@@ -316,10 +335,25 @@ def test_saved_pull_replays_to_identical_frames(
     live = source.pull()
 
     names = sorted(p.name for p in saved.iterdir())
-    assert names == ["subscribedSkus.json", "users_0001.json", "users_0002.json", "users_0003.json"]
+    assert names == [
+        "manifest.json",
+        "subscribedSkus.json",
+        "users_0001.json",
+        "users_0002.json",
+        "users_0003.json",
+    ]
     assert (saved / "subscribedSkus.json").read_bytes() == raw("subscribedSkus.json")
     for n in (1, 2, 3):
         assert (saved / f"users_{n:04d}.json").read_bytes() == raw(f"users_page_{n}.json")
+    # The page chain as the live pull walked it, and the $count it was checked against.
+    manifest = json.loads((saved / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["pages"] == [
+        {"file": "users_0001.json", "users": 3, "next_link": PAGE2, "next_file": "users_0002.json"},
+        {"file": "users_0002.json", "users": 2, "next_link": PAGE3, "next_file": "users_0003.json"},
+        {"file": "users_0003.json", "users": 0, "next_link": None, "next_file": None},
+    ]
+    assert manifest["users"] == 5 and manifest["count"] == 5 and manifest["count_verified"]
+    assert manifest["activity"] == "signInActivity"
 
     replay = GraphExportSource(
         SourceSettings(
@@ -329,6 +363,7 @@ def test_saved_pull_replays_to_identical_frames(
     pd.testing.assert_frame_equal(replay.accounts, live.accounts)
     pd.testing.assert_frame_equal(replay.licenses, live.licenses)
     assert replay.signal == live.signal
+    assert replay.complete and live.complete
 
 
 def test_saved_usage_report_pull_replays_to_identical_frames(
@@ -544,7 +579,7 @@ def test_ca_bundle_wins_over_requests_ca_bundle(
     add_json(rsps, SKUS_URL, "subscribedSkus.json")
     add_users(rsps)
     make_source(graph_settings(tmp_path, ca_bundle="corporate-ca.pem"), waits).pull()
-    assert [c.request.req_kwargs["verify"] for c in rsps.calls] == [str(bundle)] * 6
+    assert [c.request.req_kwargs["verify"] for c in rsps.calls] == [str(bundle)] * 7
 
 
 def test_tls_failure_is_not_retried(
@@ -608,3 +643,100 @@ def test_a_very_long_retry_after_is_shortened(
     add_users(rsps)
     make_source(graph_settings(tmp_path), waits).pull()
     assert waits == [RetryPolicy().max_wait_s] == [300.0]
+
+
+# --- completeness: GET /users/$count (issue 13.2) ---------------------------------------------
+
+
+def test_count_beyond_the_tolerance_fails_the_pull_and_saves_nothing(
+    rsps: responses.RequestsMock, waits: Waits, tmp_path: Path
+) -> None:
+    add_login(rsps)
+    add_json(rsps, SKUS_URL, "subscribedSkus.json")
+    add_users(rsps)  # 5 users paged
+    rsps.replace(responses.GET, COUNT_URL, body="11", content_type="text/plain")
+    source = make_source(graph_settings(tmp_path), waits)
+    saved = tmp_path / "saved"
+    source.record_to(saved)
+    with pytest.raises(SourceError) as caught:
+        source.pull()
+    assert caught.value.exit_code == EXIT_RUNTIME
+    assert "5 users paged but Graph's $count says 11 (more than 5 apart)" in caught.value.message
+    assert list(saved.iterdir()) == []
+
+
+def test_count_within_the_tolerance_passes(
+    rsps: responses.RequestsMock, waits: Waits, tmp_path: Path
+) -> None:
+    add_login(rsps)
+    add_json(rsps, SKUS_URL, "subscribedSkus.json")
+    add_users(rsps)
+    rsps.replace(responses.GET, COUNT_URL, body="10\n", content_type="text/plain")
+    assert make_source(graph_settings(tmp_path), waits).pull().complete
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (403, "error_403_denied.json", "Authorization_RequestDenied"),
+        (400, "error_401.json", "HTTP 400"),
+    ],
+)
+def test_a_count_graph_refuses_fails_and_names_verify_count(
+    rsps: responses.RequestsMock,
+    waits: Waits,
+    tmp_path: Path,
+    status: int,
+    body: str,
+    expected: str,
+) -> None:
+    add_login(rsps)
+    add_json(rsps, SKUS_URL, "subscribedSkus.json")
+    add_users(rsps)
+    rsps.replace(responses.GET, COUNT_URL, body=raw(body), status=status)
+    with pytest.raises(SourceError) as caught:
+        make_source(graph_settings(tmp_path), waits).pull()
+    assert caught.value.exit_code == EXIT_RUNTIME
+    assert "cannot prove it is complete" in caught.value.message
+    assert expected in caught.value.message
+    assert "verify_count = false" in (caught.value.hint or "")
+
+
+def test_a_count_that_is_not_a_number_fails(
+    rsps: responses.RequestsMock, waits: Waits, tmp_path: Path
+) -> None:
+    add_login(rsps)
+    add_json(rsps, SKUS_URL, "subscribedSkus.json")
+    add_users(rsps)
+    rsps.replace(responses.GET, COUNT_URL, body="<html>proxy</html>", content_type="text/html")
+    with pytest.raises(SourceError, match="not a count of users"):
+        make_source(graph_settings(tmp_path), waits).pull()
+
+
+def test_verify_count_false_skips_the_count_and_marks_the_pull_unproven(
+    rsps: responses.RequestsMock, waits: Waits, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    add_login(rsps)
+    add_json(rsps, SKUS_URL, "subscribedSkus.json")
+    add_users(rsps)
+    source = make_source(graph_settings(tmp_path, verify_count=False), waits)
+    saved = tmp_path / "saved"
+    source.record_to(saved)
+    with caplog.at_level(logging.WARNING, logger="licensewatch"):
+        pulled = source.pull()
+    assert ("GET", COUNT_URL) not in calls(rsps)
+    assert not pulled.complete
+    assert "not proven complete" in pulled.notes[-1] and "verify_count = false" in caplog.text
+    manifest = json.loads((saved / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["count"] is None and manifest["count_verified"] is False
+    # Its replay is just as unproven: no licence it lacks is booked as removed.
+    replay = GraphExportSource(
+        SourceSettings("accounts", "graph-export", {"path": str(saved)}, tmp_path)
+    ).pull()
+    assert not replay.complete and "did not verify its user count" in replay.notes[-1]
+
+
+@pytest.mark.parametrize("value", ["no", 0])
+def test_verify_count_must_be_a_boolean(tmp_path: Path, value: object) -> None:
+    with pytest.raises(ConfigError, match="verify_count must be bool"):
+        make_source(graph_settings(tmp_path, verify_count=value), Waits())
