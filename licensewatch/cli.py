@@ -20,6 +20,7 @@ from licensewatch.errors import (
     ConfigError,
     InputError,
     LicensewatchError,
+    StorageError,
 )
 from licensewatch.logs import redact, register_secrets, setup_logging
 
@@ -296,9 +297,43 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         _print_error(exc)
         return exc.exit_code
+    except Exception as exc:
+        # The last resort for a disk or database fault no boundary turned into a
+        # StorageError: one line naming the command, the path and the reason.
+        # Any other exception is a bug and keeps its traceback.
+        fault = None if args.debug else _storage_fault(args, exc)
+        if fault is None:
+            raise
+        _print_error(fault)
+        return EXIT_RUNTIME
     except KeyboardInterrupt:
         print("licensewatch: interrupted", file=sys.stderr)
         return EXIT_RUNTIME
+
+
+def _storage_fault(args: argparse.Namespace, exc: Exception) -> StorageError | None:
+    """A one-line error for an ``OSError`` or database (DBAPI) error; None for anything else."""
+    # sqlalchemy is imported only by the commands that use a database.
+    db_errors = sys.modules.get("sqlalchemy.exc")
+    dbapi_error = getattr(db_errors, "DBAPIError", None)
+    is_db = isinstance(dbapi_error, type) and isinstance(exc, dbapi_error)
+    if not isinstance(exc, OSError) and not is_db:
+        return None
+    action = getattr(args, f"{args.command}_command", None)  # db upgrade, decisions import
+    command = f"{args.command} {action}" if action else str(args.command)
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if exc.filename else ""
+        reason = exc.strerror or str(exc) or type(exc).__name__
+    else:
+        where = ""
+        orig = getattr(exc, "orig", None)
+        lines = str(orig if orig is not None else exc).strip().splitlines()
+        reason = lines[0].strip()[:300] if lines else type(exc).__name__
+    return StorageError(
+        f"{command} failed: {reason}{where}",
+        hint="a disk or database fault: free space, fix the permissions or the database, "
+        "then run again; --debug shows the traceback",
+    )
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -99,7 +99,7 @@ def check_config(config: Path, out: TextIO | None = None) -> int:
     sources = build_sources(settings)
     for source in (sources.accounts, sources.phones, sources.separations):
         source.check()
-    # Exemptions may run at most a year past the day assessed; check-config assesses today.
+    # Exemptions may run at most a year past today, as in a run (whatever its --as-of).
     reference = read_reference(settings, datetime.now(UTC).date())
     print(f"{settings.config_path}: OK", file=out)
     print(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -120,8 +120,14 @@ def decisions_import(
         known = model.conform(
             pd.DataFrame(rows, columns=columns), {name: model.STRING for name in columns}
         )
+        # The one-year cap on keep_until counts from today, whatever --as-of says.
         decisions = read_decisions(
-            path, department=department, known=known, as_of=as_of, date_format=date_format
+            path,
+            department=department,
+            known=known,
+            as_of=as_of,
+            today=clock().astimezone(UTC).date(),
+            date_format=date_format,
         )
         recorded = record_decisions(
             session, decisions, decided_at=clock(), source_file=path.name, imported_by=operator()

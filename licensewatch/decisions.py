@@ -106,6 +106,7 @@ def read_decisions(
     department: str,
     known: pd.DataFrame,
     as_of: date,
+    today: date | None = None,
     date_format: str = ISO,
     encoding: str = AUTO,
 ) -> pd.DataFrame:
@@ -120,8 +121,10 @@ def read_decisions(
     or, when that is empty, by ``subject``: a subject's decision applies to each
     of its findings in ``department`` (those not yet removed, when it has any),
     one output row each with the same ``row``. A ``keep`` needs a justification
-    and a ``keep_until`` from ``as_of`` to :func:`latest_keep_until`; a
-    ``remove`` has no ``keep_until``. A resource answered twice must be answered
+    and a ``keep_until`` from ``as_of`` to :func:`latest_keep_until` of ``today``
+    (the day the decisions are recorded, by the caller's clock; ``as_of`` when
+    not given), so that an ``as_of`` in the future cannot stretch a keep past a
+    year from now; a ``remove`` has no ``keep_until``. A resource answered twice must be answered
     the same way (the first row is kept). ``date_format`` ("iso", "day-first"
     or "month-first") says how ``03/04/2027`` is read (ISO only by default);
     ``encoding`` "auto" reads a byte-order mark, else UTF-8, else Windows-1252.
@@ -133,6 +136,7 @@ def read_decisions(
     frame that lacks a column.
     """
     day = date(as_of.year, as_of.month, as_of.day)
+    now = day if today is None else date(today.year, today.month, today.day)
     order = _checked_options(date_format, encoding, known)
     log = ProblemLog(str(path))
     table = read_table(
@@ -150,7 +154,7 @@ def read_decisions(
     log.add_rows(words.isna(), "decision", _not_a_decision(rows["decision"]))
     rows["decision"] = words.astype(model.STRING)
     rows["justification"] = rows["justification"].map(unescape, na_action="ignore")
-    valid = words.notna() & _check_keep(rows, day, order, log)
+    valid = words.notna() & _check_keep(rows, day, now, order, log)
     found = _resolve(rows, known, department, log)
     found = found.join(rows[["decision", "justification", "keep_until"]], on="row")
     found = found.loc[valid.reindex(found["row"]).to_numpy(dtype=bool)]
@@ -207,8 +211,12 @@ def _not_a_decision(values: pd.Series) -> Callable[[int], str]:
     return lambda row: f"{values[row]!r} is not a decision; write remove or keep ({_FRENCH})"
 
 
-def _check_keep(rows: pd.DataFrame, as_of: date, order: str, log: ProblemLog) -> pd.Series:
+def _check_keep(
+    rows: pd.DataFrame, as_of: date, today: date, order: str, log: ProblemLog
+) -> pd.Series:
     """Check each row's justification and keep_until against its decision; the rows that pass.
+
+    keep_until runs from ``as_of`` to a year after ``today`` (whatever ``as_of`` says).
 
     Leaves ``keep_until`` parsed (UTC midnight) on keep rows and missing elsewhere.
     """
@@ -219,7 +227,8 @@ def _check_keep(rows: pd.DataFrame, as_of: date, order: str, log: ProblemLog) ->
     log.add_rows(weak, "justification", lambda row: _justification_problem(text[row]))
     raw = rows["keep_until"]
     parsed, unreadable = parse_dates(raw, DateFormat(order))
-    last = latest_keep_until(as_of)
+    last = latest_keep_until(today)
+    since = " (today)" if today != as_of else ""
     checks: list[tuple[pd.Series, Callable[[int], str]]] = [
         (keep & raw.isna(), constant(f"a keep needs keep_until, a date from {as_of} to {last}")),
         (keep & unreadable, lambda row: _date_problem(str(raw[row]), order)),
@@ -231,7 +240,7 @@ def _check_keep(rows: pd.DataFrame, as_of: date, order: str, log: ProblemLog) ->
             keep & (parsed > pd.Timestamp(last, tz="UTC")),
             lambda row: (
                 f"keep_until {parsed[row]:%Y-%m-%d} is more than a year after "
-                f"{as_of}; the latest allowed is {last}"
+                f"{today}{since}; the latest allowed is {last}"
             ),
         ),
         (remove & raw.notna(), constant("keep_until is only for keep; leave it empty for remove")),

@@ -45,15 +45,16 @@ def build_sources(settings: Settings) -> Sources:
     )
 
 
-def read_reference(settings: Settings, as_of: date | None = None) -> ReferenceData:
+def read_reference(settings: Settings, today: date | None = None) -> ReferenceData:
     """Read the rate card, focal points and exemptions (raises ``InputError``).
 
-    Given ``as_of`` (the day assessed), an exemption expiring more than a year
-    after it is an error.
+    Given ``today`` (the day of the run by its clock, whatever day it assesses),
+    an exemption expiring more than a year after it is an error; so a file
+    valid today is valid for a re-run of any earlier ``--as-of`` too.
     """
     day = None
-    if as_of is not None:
-        stamp = pd.Timestamp(as_of)
+    if today is not None:
+        stamp = pd.Timestamp(today)
         day = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
         day = day.normalize()
     exemptions = (

@@ -4,8 +4,10 @@ Everything is read and validated before anything is written. The database
 work of a run is one transaction, committed only after the notices went out
 and the reports were staged; the staged reports replace ``reports/<as_of>/``
 only after that commit, so a failed run leaves the database and the previous
-reports as they were. A dry run writes its reports (with previews of the
-emails inside them) and leaves the database and the outbox untouched.
+reports as they were (a first run's schema too: it is created in the run's
+transaction). A dry run writes its reports (with previews of the emails inside
+them) to ``reports/dry-run/<as_of>/``, never to ``reports/<as_of>/``, and
+leaves the database and the outbox untouched.
 """
 
 from __future__ import annotations
@@ -13,13 +15,12 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import shutil
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Final, TypeVar
 
 import pandas as pd
 from sqlalchemy.engine import Engine
@@ -36,7 +37,7 @@ from licensewatch.notify.outbox import Delivery, deliver, queue_notices
 from licensewatch.notify.transport import Transport
 from licensewatch.notify.transports import build_transport
 from licensewatch.pricing import price, rates_in_force
-from licensewatch.publish import publish, staged_folder, write_json
+from licensewatch.publish import publish, remove_leftovers, staged_folder, write_json
 from licensewatch.reconcile import ReconcileResult, reconcile
 from licensewatch.registration_history import apply_history
 from licensewatch.removals import bookable_removals, pulled_resource_ids
@@ -52,6 +53,12 @@ from licensewatch.store.history import removed_state
 
 log = get_logger(__name__)
 T = TypeVar("T")
+#: The folder under the reports folder where dry runs write: ``reports/dry-run/<as_of>/``.
+DRY_RUN_DIR: Final = "dry-run"
+_NOT_COMMITTED: Final = (
+    "nothing was recorded or sent and the previous reports are as they were; "
+    "free space on the database's disk or check the database, then run again"
+)
 
 
 def utc_now() -> datetime:
@@ -140,14 +147,19 @@ def _run_locked(
     as_of_ts = pd.Timestamp(as_of, tz="UTC")
     log.info("run %s starting: as_of=%s dry_run=%s", run_key, as_of.isoformat(), dry_run)
     stages = Stages()
-    inputs = _read_inputs(settings, stages, as_of)
+    # Exemptions may run at most a year past today (the clock), whatever day is assessed.
+    inputs = _read_inputs(settings, stages, started.astimezone(UTC).date())
     # Built (options checked, secrets read) before anything is written; connects on first send.
     transport = None if dry_run else build_transport(settings)
-    final_dir = settings.reports_dir / as_of.isoformat()
-    store.upgrade(engine)
+    # A dry run never touches reports/<as_of>/, what finance reads.
+    final_dir = (settings.reports_dir / DRY_RUN_DIR if dry_run else settings.reports_dir) / (
+        as_of.isoformat()
+    )
     # Closing the session without a commit rolls back: a failure anywhere below
-    # leaves the database as it was, and staged_folder removes the staged reports.
+    # leaves the database as it was (a first run's schema included: it is
+    # created in the run's transaction), and staged_folder removes the staged reports.
     with Session(engine) as session, staged_folder(final_dir, run_key) as staging:
+        store.upgrade_in(session)
         run_id = store.start_run(
             session, as_of=as_of, started_at=started, dry_run=dry_run, run_key=run_key
         )
@@ -259,7 +271,8 @@ def _run_locked(
         if dry_run:
             session.rollback()
         else:
-            session.commit()
+            with store.storage_errors("commit the run", engine.url, hint=_NOT_COMMITTED):
+                session.commit()
         publish(staging, final_dir)
 
     delivery = None
@@ -334,19 +347,15 @@ def operator() -> str:
 
 
 def _remove_leftovers(reports_dir: Path) -> None:
-    """Remove staging folders a killed run left behind (we hold the run lock)."""
-    if not reports_dir.is_dir():
-        return
-    for path in reports_dir.iterdir():
-        if path.name.startswith(".") and (".staging-" in path.name or ".old-" in path.name):
-            log.info("removing %s, left by an interrupted run", path.name)
-            shutil.rmtree(path, ignore_errors=True)
+    """Remove staging folders that killed runs left behind (never a live run's)."""
+    remove_leftovers(reports_dir)
+    remove_leftovers(reports_dir / DRY_RUN_DIR)
 
 
-def _read_inputs(settings: Settings, stages: Stages, as_of: date) -> _Inputs:
+def _read_inputs(settings: Settings, stages: Stages, today: date) -> _Inputs:
     """Read and validate every input; raises before anything is written."""
     sources = build_sources(settings)
-    reference = read_reference(settings, as_of)
+    reference = read_reference(settings, today)
     accounts = stages.run("pull accounts", sources.accounts.pull)
     phones = stages.run("pull phones", sources.phones.pull)
     separations = stages.run("read separations", sources.separations.pull)

@@ -4,7 +4,8 @@ Table-driven over ``tests/fixtures/bad/<case>/``: each folder holds one bad
 file and a ``case.toml`` manifest saying which file of the tiny organization
 (``tests/orgfiles.py``) it replaces, any config edits and extra arguments, and
 the exact error lines the run must print on stderr (``{org}`` is the
-organization's folder). Each case starts from a copy of an organization that
+organization's folder, ``{today}`` and ``{a_year_from_today}`` the run's UTC
+day and the same day next year). Each case starts from a copy of an organization that
 already had a good run, and checks that the database (row counts of every
 table) and ``reports/<as_of>/`` are exactly as that run left them.
 """
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from licensewatch.cli import main
@@ -92,8 +94,18 @@ def test_bad_input_exits_2_with_the_exact_message_and_writes_nothing(
     code = main(["run", "--config", str(config), "--as-of", AS_OF, *case.get("args", [])])
 
     err = capsys.readouterr().err
+    today = pd.Timestamp.now(tz="UTC").normalize()
+    expected = (
+        case["stderr"]
+        .lstrip("\n")
+        .format(
+            org=org,
+            today=today.date(),
+            a_year_from_today=(today + pd.DateOffset(years=1)).date(),
+        )
+    )
     assert "Traceback" not in err
-    assert (code, error_lines(err)) == (2, case["stderr"].lstrip("\n").format(org=org))
+    assert (code, error_lines(err)) == (2, expected)
     assert snapshot(reports) == before_reports
     assert db_counts(org / "licensewatch.db") == before_db
     assert not [p for p in reports.parent.iterdir() if p.name.startswith(".")]

@@ -135,7 +135,8 @@ def test_dry_run_sends_and_records_nothing(org: Path) -> None:
     assert not list(org.parent.glob("outbox/*.eml"))
     counts = db_counts(org.parent / "licensewatch.db")
     assert counts.get("runs", 0) == 0 and counts.get("findings", 0) == 0
-    reports = org.parent / "reports" / AS_OF
+    assert not (org.parent / "reports" / AS_OF).exists()
+    reports = org.parent / "reports" / "dry-run" / AS_OF
     assert len(read_csv(reports / "findings.csv")) == len(orgfiles.EXPECTED)
     assert len(list((reports / "email-previews").glob("*.eml"))) == 2
     # Nothing was notified, so every finding is still new.

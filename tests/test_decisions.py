@@ -467,3 +467,43 @@ def test_any_iso_date_within_a_year_is_accepted_and_no_other(as_of: date, offset
             assert read(path, as_of=as_of)["keep_until"][0].date() == until
         else:
             assert [(r, c) for r, c, _ in problems(path, as_of=as_of)] == [(2, "keep_until")]
+
+
+def test_a_future_as_of_cannot_stretch_a_keep_past_a_year_from_today(tmp_path: Path) -> None:
+    today, future = date(2020, 1, 1), date(2030, 1, 1)
+    path = write(tmp_path, HEADER + "license:b:e3,,keep,on long sick leave,2030-06-30\n")
+    [(row, column, message)] = problems(path, as_of=future, today=today)
+    assert (row, column) == (2, "keep_until")
+    assert message == (
+        "keep_until 2030-06-30 is more than a year after 2020-01-01 (today); "
+        "the latest allowed is 2021-01-01"
+    )
+    # Within a year of today and not before the as-of day: accepted.
+    path = write(tmp_path, HEADER + "license:b:e3,,keep,on long sick leave,2020-12-31\n")
+    kept = read(path, as_of=date(2020, 6, 1), today=today)
+    assert kept["keep_until"].tolist() == [pd.Timestamp("2020-12-31", tz="UTC")]
+
+
+def test_decisions_import_counts_the_cap_from_the_clock_not_from_as_of(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from licensewatch.cli import main
+    from licensewatch.cycle_commands import decisions_import
+    from tests import orgfiles
+    from tests.smtporg import rows
+
+    org = orgfiles.write_org(tmp_path / "org")
+    assert main(["run", "--config", str(org), "--as-of", orgfiles.AS_OF]) == 0
+    [carol] = rows(
+        org.parent / "licensewatch.db",
+        "select resource_id from resource_state where subject = 'carol@contoso.org'",
+    )
+    answer = write(tmp_path, HEADER + f"{carol[0]},,keep,maternity leave,2031-01-01\n")
+    clock = lambda: datetime(2020, 1, 2, 9, 0, tzinfo=UTC)  # noqa: E731
+    imported = {"department": "Legal", "date_format": "iso", "clock": clock}
+    with pytest.raises(InputError, match="more than a year after 2020-01-02 \\(today\\)"):
+        decisions_import(org, answer, as_of=date(2030, 12, 31), **imported)
+    decided = rows(org.parent / "licensewatch.db", "select count(*) from decisions")
+    assert decided == [(0,)]
+    answer = write(tmp_path, HEADER + f"{carol[0]},,keep,maternity leave,2020-12-31\n")
+    assert decisions_import(org, answer, as_of=date(2020, 1, 2), **imported) == 0

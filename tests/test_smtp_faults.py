@@ -108,5 +108,8 @@ def test_a_dry_run_sends_nothing_and_records_nothing(tmp_path: Path, server: Loo
     org = write_smtp_org(tmp_path / "org", server)
     assert main(["run", "--config", str(org), "--as-of", AS_OF, "--dry-run"]) == 0
     assert server.connections == 0
-    assert rows(org.parent / "licensewatch.db", "select count(*) from outbox") == [(0,)]
-    assert len(list((org.parent / "reports" / AS_OF / "email-previews").glob("*.eml"))) == 3
+    # Not even the schema: a dry run's transaction, schema creation included, is rolled back.
+    tables = rows(org.parent / "licensewatch.db", "select name from sqlite_master")
+    assert "outbox" not in {name for (name,) in tables}
+    previews = org.parent / "reports" / "dry-run" / AS_OF / "email-previews"
+    assert len(list(previews.glob("*.eml"))) == 3

@@ -66,13 +66,15 @@ def _addresses(cells: pd.Series, column: str, log: ProblemLog) -> pd.Series:
     return pd.Series(out, index=cells.index, dtype=model.STRING)
 
 
-def read_exemptions(path: Path, as_of: pd.Timestamp | None = None) -> pd.DataFrame:
+def read_exemptions(path: Path, today: pd.Timestamp | None = None) -> pd.DataFrame:
     """Read the exemptions: dated exceptions a focal point justified (``EXEMPTIONS``).
 
     ``subject`` is a UPN or a device name; it may appear once (case-folded).
-    ``expires_on`` is the last day the exemption holds; given ``as_of`` (UTC
-    midnight), it may be at most a year after it, so that every exemption is
-    looked at again at least once a year.
+    ``expires_on`` is the last day the exemption holds; given ``today`` (UTC
+    midnight of the day the file is read, not the day a run assesses), it may
+    be at most a year after it, so that every exemption is looked at again at
+    least once a year. Whether an exemption is in force on a run's as-of day
+    is for reconcile to say, so re-running an earlier day reads the same file.
     """
     log = ProblemLog(str(path))
     columns = ("subject", "reason", "approved_by", "expires_on")
@@ -84,14 +86,14 @@ def read_exemptions(path: Path, as_of: pd.Timestamp | None = None) -> pd.DataFra
         unique="subject",
         problems=log,
     )
-    if as_of is not None:
-        limit = as_of + pd.DateOffset(years=1)
+    if today is not None:
+        limit = today + pd.DateOffset(years=1)
         log.add_rows(
             table["expires_on"] > limit,
             "expires_on",
             lambda row: (
                 f"{table['expires_on'][row].date()} is more than a year after "
-                f"{as_of.date()}; an exemption may run until {limit.date()} at most"
+                f"{today.date()}; an exemption may run until {limit.date()} at most"
             ),
         )
     log.raise_if_any()

@@ -22,7 +22,9 @@ from licensewatch.store.db import (
     safe_url,
     schema_revision,
     session_factory,
+    storage_errors,
     upgrade,
+    upgrade_in,
 )
 from licensewatch.store.lock import run_lock
 from licensewatch.store.registrations import load_history, save_history
@@ -70,6 +72,8 @@ __all__ = [
     "schema_revision",
     "session_factory",
     "start_run",
+    "storage_errors",
     "update_state",
     "upgrade",
+    "upgrade_in",
 ]

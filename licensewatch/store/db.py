@@ -43,6 +43,11 @@ _SQLITE_BEGIN: Final = "licensewatch_sqlite_begin"
 P = ParamSpec("P")
 R = TypeVar("R")
 
+_SQLITE_FULL: Final = 13
+_HINT_FULL: Final = (
+    "the database's disk is full: free space there, then run again "
+    "(the failed step's transaction was rolled back)"
+)
 _HINT_URL: Final = (
     "check database.url in the config, that the database is reachable "
     "and that it is licensewatch's own database"
@@ -79,9 +84,21 @@ def storage_errors(doing: str, url: URL | None = None, hint: str | None = None) 
         yield
     except DBAPIError as exc:
         where = f" in {safe_url(url)}" if url is not None else ""
+        if hint is None and _disk_full(exc):
+            hint = _HINT_FULL
         raise StorageError(
             f"could not {doing}{where}: {_reason(exc, url)}", hint=hint or _HINT_URL
         ) from exc
+
+
+def _disk_full(exc: DBAPIError) -> bool:
+    """Whether the database said its disk (or its size limit) is full."""
+    orig = exc.orig
+    # SQLite's SQLITE_FULL (13); PostgreSQL's class 53 (insufficient resources: disk_full 53100).
+    if getattr(orig, "sqlite_errorcode", None) == _SQLITE_FULL:
+        return True
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return isinstance(sqlstate, str) and sqlstate == "53100"
 
 
 def storage_operation(
@@ -217,12 +234,32 @@ def upgrade(engine: Engine) -> None:
     with storage_errors("upgrade the schema", engine.url), engine.connect() as conn:
         conn.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
         with conn.begin():
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_UPGRADE_LOCK})
-            try:
-                command.upgrade(alembic_config(conn), "head")
-            except CommandError as exc:
-                raise _schema_error(engine, str(exc)) from None
+            _upgrade_on(conn)
+
+
+def upgrade_in(session: Session) -> None:
+    """Bring the schema to the newest revision inside ``session``'s transaction.
+
+    The schema change commits or rolls back with the session: a run upgrades
+    this way, so a run that fails (its first one included) leaves no schema
+    behind. Does nothing when the schema is already the newest.
+    """
+    with storage_errors("upgrade the schema", session.get_bind().engine.url):
+        _upgrade_on(session.connection())
+
+
+def _upgrade_on(connection: Connection) -> None:
+    with storage_errors("upgrade the schema", connection.engine.url):
+        try:
+            if MigrationContext.configure(connection).get_current_revision() == head_revision():
+                return
+            if connection.dialect.name == "postgresql":
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_UPGRADE_LOCK}
+                )
+            command.upgrade(alembic_config(connection), "head")
+        except CommandError as exc:
+            raise _schema_error(connection.engine, str(exc)) from None
 
 
 def check_schema(engine: Engine) -> None:

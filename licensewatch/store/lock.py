@@ -1,9 +1,12 @@
 """One run at a time per database.
 
-SQLite: an exclusive ``flock`` on ``<database>.lock`` beside the database file.
-PostgreSQL: a session-level advisory lock on a connection of its own. Both are
-released by the operating system or the server when the process dies, so a run
-killed with ``kill -9`` leaves no stale lock behind for the next night.
+SQLite: an exclusive ``flock`` on ``<database>.lock`` beside the file the
+database path resolves to (symlinks, ``..`` and relative paths followed), so
+two configs that reach one database through a symlink, another relative path
+or a bind mount of its folder take the same lock. PostgreSQL: a session-level
+advisory lock on a connection of its own. Both are released by the operating
+system or the server when the process dies, so a run killed with ``kill -9``
+leaves no stale lock behind for the next night.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from licensewatch.errors import RunInProgress
+from licensewatch.errors import RunInProgress, StorageError
 from licensewatch.store.db import safe_url, storage_errors
 
 #: The advisory lock key: one per database and schema, so that two deployments
@@ -27,13 +30,19 @@ _KEY_SQL = "hashtext('licensewatch:' || current_database() || '.' || current_sch
 
 
 def lock_file(engine: Engine) -> Path | None:
-    """The lock file of a SQLite database (None for in-memory databases and other backends)."""
+    """The lock file of a SQLite database (None for in-memory databases and other backends).
+
+    ``<name>.lock`` in the folder that really holds the database file: the
+    lock is keyed on the file (its folder's identity and its name), not on the
+    path a config spells. The database file need not exist yet; it is not
+    created here, so a run that fails on its inputs creates no database.
+    """
     if engine.dialect.name != "sqlite":
         return None
     database = engine.url.database
     if not database or database == ":memory:" or database.startswith("file::memory:"):
         return None
-    path = Path(database)
+    path = Path(database).resolve()
     return path.with_name(path.name + ".lock")
 
 
@@ -48,22 +57,27 @@ def run_lock(engine: Engine) -> Iterator[None]:
     if path is None:
         yield
         return
-    with _file_lock(path):
+    with _file_lock(path, Path(str(engine.url.database)).resolve()):
         yield
 
 
 @contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+def _file_lock(path: Path, database: Path) -> Iterator[None]:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise StorageError(
+            f"could not create the run lock {path}: {exc.strerror or exc}",
+            hint="check database.url: the database's folder must be writable by the job's account",
+        ) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
             raise RunInProgress(
-                f"another licensewatch run is using {path.with_suffix('')} ({holder}); "
-                "this run did nothing",
+                f"another licensewatch run is using {database} ({holder}); this run did nothing",
                 hint="wait for it to finish; a killed run releases the lock by itself",
             ) from None
         os.ftruncate(fd, 0)
