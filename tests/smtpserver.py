@@ -19,6 +19,10 @@ returning true answers ``fail_data_reply`` at the end of DATA (a 421 reply
 also closes the connection, as a relay shutting down does); the next
 ``fail_next_connections`` connections are greeted with 421 and closed;
 ``drop_connections()`` closes the open connections from the server side.
+``rcpt_replies`` maps an address to the reply its RCPT gets (``451 4.7.1
+greylisted``), each answer used once (a list) or for ever (a string);
+``data_delay_s`` holds the answer to the end of DATA that long after having
+accepted (recorded) the message, as a relay slower than the client's timeout.
 Everything is synchronous from the test's point of view: a call returns when
 the server has done its part, so tests never sleep.
 """
@@ -82,6 +86,8 @@ class LoopbackSmtp:
         fail_data_reply: str = "554 5.6.0 Message rejected by the test server",
         fail_next_connections: int = 0,
         data_size_limit: int = 32 * 1024 * 1024,
+        rcpt_replies: Mapping[str, str | list[str]] | None = None,
+        data_delay_s: float = 0.0,
     ) -> None:
         if tls not in TLS_MODES:
             raise ValueError(f"tls must be one of {TLS_MODES}, not {tls!r}")
@@ -94,6 +100,15 @@ class LoopbackSmtp:
         self.fail_next_connections = 0
         self._initial_faults = fail_next_connections
         self.data_size_limit = data_size_limit
+        #: Address → the RCPT reply it gets: a string for ever, a list one by one, then 250.
+        self.rcpt_replies: dict[str, str | list[str]] = {
+            a.lower(): (list(r) if isinstance(r, list) else r)
+            for a, r in (rcpt_replies or {}).items()
+        }
+        #: Seconds to wait before answering the end of DATA (the message is recorded first).
+        self.data_delay_s = data_delay_s
+        #: Every RCPT address the server was asked for, in order.
+        self.rcpt_asked: list[str] = []
         self.messages: list[Received] = []
         #: Connections accepted so far, refused ones included (the self-test excluded).
         self.connections = 0
@@ -311,8 +326,14 @@ class _Handler:
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
+        self.owner.rcpt_asked.append(address)
         if address.lower() in self.owner.refuse_recipients:
             return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        planned = self.owner.rcpt_replies.get(address.lower())
+        if isinstance(planned, list) and planned:
+            return planned.pop(0)
+        if isinstance(planned, str):
+            return planned
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
         return "250 OK"
@@ -340,6 +361,8 @@ class _Handler:
                 login=session.auth_data if isinstance(session.auth_data, str) else None,
             )
         )
+        if self.owner.data_delay_s:
+            await asyncio.sleep(self.owner.data_delay_s)
         return "250 2.0.0 OK: queued"
 
     async def handle_QUIT(self, server: SMTP, session: Session, envelope: Envelope) -> str:

@@ -148,6 +148,8 @@ def deliver(
         transport.close()
     with Session(engine) as session:
         left = outbox.undelivered(session)
+    if left:
+        log.error("%d emails not delivered yet: %s", len(left), ", ".join(e.label for e in left))
     return Delivery(
         sent=tally.sent,
         failed=tally.failed,
