@@ -185,7 +185,14 @@ def _pass(
             row = outbox.get(session, message_id)
             message = _parsed(row.message)
             if row.status == outbox.OutboxStatus.UNKNOWN.value:
-                found = transport.find_sent(message, key=row.key)
+                try:
+                    found = transport.find_sent(message, key=row.key)
+                except TransportUnavailable as exc:
+                    tally.errors.append(f"{row.key}: {exc.one_line()}")
+                    tally.left += len(ids) - position
+                    tally.down = True
+                    log.error("cannot check email %s: %s", row.key, exc.one_line())
+                    return []
                 if found:
                     log.info("email %s was delivered after all: found in the sent items", row.key)
                     outbox.mark_sent(session, row, now=clock())
