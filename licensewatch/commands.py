@@ -194,7 +194,9 @@ def print_summary(result: pipeline.RunResult, out: TextIO) -> None:
             (
                 "emails",
                 f"{result.notices} queued this run; {d.sent} sent{where}, {d.failed} failed, "
-                f"{d.left} waiting for the next run",
+                f"{d.left} waiting for the next run"
+                + (f", {d.unknown} of unknown outcome" if d.unknown else "")
+                + (f"; {len(d.undelivered)} not delivered yet" if d.undelivered else ""),
             )
         )
     if result.removed:

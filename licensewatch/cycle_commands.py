@@ -70,7 +70,7 @@ def outbox_list(config: Path, *, status: str | None, limit: int, out: TextIO | N
             f"{e.recipients}  ({len(e.resource_ids)} items, {e.attempts} attempts, {when})",
             file=out,
         )
-        if e.last_error and e.status != "sent":
+        if e.last_error:  # a sent email keeps the copies refused for good
             print(f"           last error: {e.last_error}", file=out)
     return EXIT_OK
 
