@@ -272,7 +272,7 @@ class GraphMailTransport(Transport):
             raise TransportUnavailable(
                 f"cannot look for notice {key} in the Sent Items of {self.options.mailbox}: "
                 f"{exc.message}",
-                hint="the app needs Mail.ReadBasic (or Mail.Read) on the mailbox to check "
+                hint="the app needs the Mail.Read permission on the mailbox to check "
                 "before sending again; the notice stays queued",
             ) from None
         found = doc.get("value")
