@@ -9,8 +9,9 @@ from typing import TextIO
 
 from licensewatch import model, pipeline, store
 from licensewatch.config import load_settings
-from licensewatch.errors import EXIT_OK, DeliveryError, SafetyBrake
+from licensewatch.errors import EXIT_OK, SafetyBrake
 from licensewatch.inputs import build_sources, read_reference
+from licensewatch.notify.outbox import undelivered_error
 from licensewatch.notify.transports import build_transport
 from licensewatch.notify.wording import usd
 from licensewatch.sources.interface import AccountsPull, AccountsSource, PhonesSource, Recordable
@@ -40,12 +41,7 @@ def run(
         )
     delivery = result.delivery
     if delivery is not None and not delivery.complete:
-        raise DeliveryError(
-            f"the run is recorded, but {delivery.failed + delivery.left} emails could not be "
-            f"sent yet ({delivery.errors[0] if delivery.errors else 'see the log'})",
-            hint="they stay in the outbox and the next run retries them; see licensewatch "
-            "outbox, or send them now with licensewatch outbox send",
-        )
+        raise undelivered_error("the run is recorded, but", delivery)
     return EXIT_OK
 
 
@@ -198,7 +194,9 @@ def print_summary(result: pipeline.RunResult, out: TextIO) -> None:
             (
                 "emails",
                 f"{result.notices} queued this run; {d.sent} sent{where}, {d.failed} failed, "
-                f"{d.left} waiting for the next run",
+                f"{d.left} waiting for the next run"
+                + (f", {d.unknown} of unknown outcome" if d.unknown else "")
+                + (f"; {len(d.undelivered)} not delivered yet" if d.undelivered else ""),
             )
         )
     if result.removed:

@@ -22,7 +22,7 @@ from licensewatch import model, store
 from licensewatch.config import Settings, load_settings
 from licensewatch.errors import EXIT_OK, EXIT_RUNTIME, ConfigError
 from licensewatch.logs import redact
-from licensewatch.notify.outbox import deliver
+from licensewatch.notify.outbox import deliver, undelivered_error
 from licensewatch.notify.transports import build_transport
 from licensewatch.notify.wording import usd
 from licensewatch.pipeline import operator, utc_now
@@ -63,13 +63,15 @@ def outbox_list(config: Path, *, status: str | None, limit: int, out: TextIO | N
             "sent": f"sent {_when(e.sent_at)}",
             "failed": f"retry after {_when(e.next_attempt_at)}",
             "sending": f"interrupted {_when(e.last_attempt_at)}",
+            "partial": f"copies retried after {_when(e.next_attempt_at)}",
+            "unknown": f"no answer; resent after {_when(e.next_attempt_at)} if not delivered",
         }.get(e.status, f"queued {_when(e.created_at)}")
         print(
             f"  {e.status:<8} {e.kind:<10} {e.as_of.isoformat()}  {e.department}  → "
             f"{e.recipients}  ({len(e.resource_ids)} items, {e.attempts} attempts, {when})",
             file=out,
         )
-        if e.last_error and e.status != "sent":
+        if e.last_error:  # a sent email keeps the copies refused for good
             print(f"           last error: {redact(e.last_error)}", file=out)
     return EXIT_OK
 
@@ -85,10 +87,14 @@ def outbox_send(
         delivery = deliver(engine, transport, name=settings.mail.transport, clock=clock)
     print(
         f"outbox: {delivery.sent} sent, {delivery.failed} failed (retried later), "
-        f"{delivery.left} left for the next run",
+        f"{delivery.left} left for the next run"
+        + (f", {delivery.unknown} of unknown outcome" if delivery.unknown else ""),
         file=out,
     )
-    return EXIT_OK if delivery.complete else EXIT_RUNTIME
+    if delivery.complete:
+        return EXIT_OK
+    print(undelivered_error("outbox:", delivery).one_line(), file=sys.stderr)
+    return EXIT_RUNTIME
 
 
 def decisions_import(

@@ -102,7 +102,25 @@ class DeliveryError(LicensewatchError):
     """One message could not be delivered (refused recipient, rejected content, …).
 
     The outbox records the failure and retries the message, with backoff, on a
-    later run; the other messages of the run are still sent.
+    later run; the other messages of the run are still sent. ``transient``
+    (an SMTP 4xx answer: greylisting, a busy relay) asks for a retry within the
+    run too, after a short wait.
+    """
+
+    transient = False
+
+
+class DeliveryDeferred(DeliveryError):
+    """The relay answered a transient 4xx (greylisting, busy): retried within the run."""
+
+    transient = True
+
+
+class DeliveryUnknown(DeliveryError):
+    """The message went out but no answer came back: it may or may not have been accepted.
+
+    The outbox marks it ``unknown`` and sends it again only after a grace
+    period, never within the same run (see ``licensewatch.store.outbox``).
     """
 
 
@@ -112,6 +130,12 @@ class TransportUnavailable(DeliveryError):
     Every further message would fail the same way, so the outbox stops sending
     for this run and leaves the remaining messages queued for the next one.
     """
+
+
+class TransportBusy(TransportUnavailable):
+    """The relay said 421 (busy, shutting down): the run retries after a short wait."""
+
+    transient = True
 
 
 class SafetyBrake(LicensewatchError):

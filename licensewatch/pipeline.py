@@ -48,6 +48,7 @@ from licensewatch.reports.findings import findings_table
 from licensewatch.reports.history import history_for_run, realized_savings_cents
 from licensewatch.sources.interface import AccountsPull, PhonesPull, SeparationsPull
 from licensewatch.stages import Stages, StageTiming
+from licensewatch.store import outbox as store_outbox
 from licensewatch.store.decisions import current_decisions
 from licensewatch.store.history import removed_state
 
@@ -186,6 +187,10 @@ def _run_locked(
             reminder_days=settings.mail.reminder_days,
             escalate_after_days=settings.mail.escalate_after_days,
         )
+        # A finding whose last message no focal point has accepted yet gets no
+        # reminder or escalation: its clock starts when that message arrives.
+        waiting = planned["resource_id"].isin(list(store_outbox.awaiting_delivery(session)))
+        planned.loc[waiting.to_numpy(bool), "cycle"] = pd.NA
         notices, unassigned = stages.run(
             "compose emails",
             lambda: compose_notices(

@@ -23,6 +23,10 @@ also closes the connection, as a relay shutting down does); the next
 ``echo_auth`` makes a refused login's 535 reply echo the AUTH argument the
 client sent (base64, as some relays do); ``bad_login_challenge`` answers AUTH
 LOGIN's password step with a 334 challenge that is not base64.
+``rcpt_replies`` maps an address to the reply its RCPT gets (``451 4.7.1
+greylisted``), each answer used once (a list) or for ever (a string);
+``data_delay_s`` holds the answer to the end of DATA that long after having
+accepted (recorded) the message, as a relay slower than the client's timeout.
 Everything is synchronous from the test's point of view: a call returns when
 the server has done its part, so tests never sleep.
 """
@@ -92,6 +96,8 @@ class LoopbackSmtp:
         echo_auth: bool = False,
         bad_login_challenge: bool = False,
         auth_mechanisms: Collection[str] = ("PLAIN", "LOGIN"),
+        rcpt_replies: Mapping[str, str | list[str]] | None = None,
+        data_delay_s: float = 0.0,
     ) -> None:
         if tls not in TLS_MODES:
             raise ValueError(f"tls must be one of {TLS_MODES}, not {tls!r}")
@@ -108,6 +114,15 @@ class LoopbackSmtp:
         self.bad_login_challenge = bad_login_challenge
         #: The AUTH mechanisms offered (aiosmtpd has PLAIN and LOGIN).
         self.auth_mechanisms = tuple(auth_mechanisms)
+        #: Address → the RCPT reply it gets: a string for ever, a list one by one, then 250.
+        self.rcpt_replies: dict[str, str | list[str]] = {
+            a.lower(): (list(r) if isinstance(r, list) else r)
+            for a, r in (rcpt_replies or {}).items()
+        }
+        #: Seconds to wait before answering the end of DATA (the message is recorded first).
+        self.data_delay_s = data_delay_s
+        #: Every RCPT address the server was asked for, in order.
+        self.rcpt_asked: list[str] = []
         self.messages: list[Received] = []
         #: The EHLO/HELO names clients gave, in order.
         self.ehlo_names: list[str] = []
@@ -354,8 +369,14 @@ class _Handler:
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
+        self.owner.rcpt_asked.append(address)
         if address.lower() in self.owner.refuse_recipients:
             return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        planned = self.owner.rcpt_replies.get(address.lower())
+        if isinstance(planned, list) and planned:
+            return planned.pop(0)
+        if isinstance(planned, str):
+            return planned
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
         return "250 OK"
@@ -384,6 +405,8 @@ class _Handler:
                 helo=session.host_name,
             )
         )
+        if self.owner.data_delay_s:
+            await asyncio.sleep(self.owner.data_delay_s)
         return "250 2.0.0 OK: queued"
 
     async def handle_QUIT(self, server: SMTP, session: Session, envelope: Envelope) -> str:

@@ -8,7 +8,14 @@ later in Exchange Online. Graph refuses custom ``internetMessageHeaders`` whose
 names do not start with ``x-``/``X-`` (``InvalidInternetMessageHeader``), so
 only the ``X-…`` headers are passed on. A ``sendMail`` request may not exceed
 about 4 MB (attachments included); a larger message is refused here, before
-sending. The app needs the Mail.Send *application* permission, which an
+sending. When ``sendMail`` got no usable answer (a read timeout, 502, 504)
+the outcome is unknown; before the outbox sends such a message again,
+:meth:`GraphMailTransport.find_sent` looks in the mailbox's Sent Items for
+its ``X-Licensewatch-Key``. ``internetMessageHeaders`` cannot be filtered on;
+Exchange keeps each custom header of a message as a named property of the
+PS_INTERNET_HEADERS set (``{00020386-0000-0000-C000-000000000046}``) whose
+name is the header's name in lower case, and that property can be filtered on
+as a ``singleValueExtendedProperty``. The app needs the Mail.Send *application* permission, which an
 application access policy should restrict to the shared mailbox.
 """
 
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import random as _random
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +40,7 @@ from licensewatch.config import SourceSettings
 from licensewatch.errors import (
     ConfigError,
     DeliveryError,
+    DeliveryUnknown,
     SourceError,
     TransportUnavailable,
 )
@@ -39,7 +48,13 @@ from licensewatch.logs import get_logger
 from licensewatch.notify.transport import Transport
 from licensewatch.sources import graph_http
 from licensewatch.sources.graph_auth import Credential
-from licensewatch.sources.graph_http import GraphForbidden, GraphHttp, GraphRefused, encode_json
+from licensewatch.sources.graph_http import (
+    GraphForbidden,
+    GraphHttp,
+    GraphOutcomeUnknown,
+    GraphRefused,
+    encode_json,
+)
 from licensewatch.sources.graph_options import GraphOptions
 
 log = get_logger(__name__)
@@ -63,6 +78,8 @@ _REFUSED_HINTS: Final = {
     404: "Graph does not know the mailbox: check mailbox in [mail.graph]",
     413: "the message is too large for sendMail: send it with the smtp transport",
 }
+#: The X-Licensewatch-Key header as Exchange stores it (PS_INTERNET_HEADERS, name lower-cased).
+KEY_PROPERTY: Final = "String {00020386-0000-0000-C000-000000000046} Name x-licensewatch-key"
 MAIL_SEND_HINT: Final = (
     "grant the app the Mail.Send application permission with admin consent, and restrict it "
     "to the shared mailbox with an application access policy (or Exchange Online RBAC for "
@@ -201,6 +218,12 @@ class GraphMailTransport(Transport):
             )
         try:
             self._client().post_json(self.send_url, body)
+        except GraphOutcomeUnknown as exc:
+            raise DeliveryUnknown(
+                f"cannot tell whether Graph sent notice {key}: {exc.message}",
+                hint="before it is sent again (after a grace period, never in the same run) "
+                "the mailbox's Sent Items are searched for it",
+            ) from None
         except GraphForbidden as exc:
             raise TransportUnavailable(
                 f"Graph refused to send notice {key} from {self.options.mailbox}: {exc.message}",
@@ -220,6 +243,40 @@ class GraphMailTransport(Transport):
                 f"cannot send notice {key} through Graph: {exc.message}", hint=exc.hint
             ) from None
         log.info("notice %s handed to Graph (sendMail from %s)", key, self.options.mailbox)
+
+    def sent_items_url(self, key: str) -> str:
+        """The Sent Items query that finds the message whose X-Licensewatch-Key is ``key``."""
+        mailbox = quote(self.options.mailbox, safe="@")
+        literal = key.replace("'", "''")
+        query = (
+            f"$filter=singleValueExtendedProperties/any(ep: ep/id eq '{KEY_PROPERTY}' "
+            f"and ep/value eq '{literal}')&$select=id,internetMessageId&$top=1"
+        )
+        return (
+            f"{self.options.graph.graph_url}/users/{mailbox}/mailFolders/sentitems/messages?"
+            + quote(query, safe="$=&/:',()")
+        )
+
+    def find_sent(self, message: EmailMessage, *, key: str) -> bool | None:
+        """Whether the mailbox's Sent Items hold the message of ``key``; ``None`` if not kept.
+
+        With ``save_to_sent_items = false`` there is nothing to look in. A
+        failed lookup raises ``TransportUnavailable``: the message is not sent
+        again until a lookup could be made.
+        """
+        if not self.options.save_to_sent_items:
+            return None
+        try:
+            doc, _ = self._client().get_json(self.sent_items_url(key))
+        except SourceError as exc:
+            raise TransportUnavailable(
+                f"cannot look for notice {key} in the Sent Items of {self.options.mailbox}: "
+                f"{exc.message}",
+                hint="the app needs the Mail.Read permission on the mailbox to check "
+                "before sending again; the notice stays queued",
+            ) from None
+        found = doc.get("value")
+        return bool(found) if isinstance(found, list) else None
 
     def close(self) -> None:
         """Close the HTTP session, if a send opened one."""
@@ -277,7 +334,7 @@ def send_mail_body(message: Message, *, save_to_sent_items: bool = True) -> dict
         graph["attachments"] = attachments
     # Graph refuses any other custom header (InvalidInternetMessageHeader).
     headers = [
-        {"name": name, "value": _decoded(value)}
+        {"name": name, "value": _unfolded(_decoded(value))}
         for name, value in message.items()
         if name.lower().startswith("x-")
     ]
@@ -290,6 +347,11 @@ def _decoded(value: object) -> str:
     """A header value as text: policy headers are decoded already, compat32 ones may not be."""
     text = str(value)
     return str(make_header(decode_header(text))) if "=?" in text else text
+
+
+def _unfolded(text: str) -> str:
+    """A header value unfolded and stripped (a folded one re-parsed keeps its leading space)."""
+    return re.sub(r"\r?\n[ \t]*", " ", text).strip()
 
 
 def _recipients(message: Message, header: str) -> list[dict[str, Any]]:

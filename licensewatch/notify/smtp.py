@@ -23,7 +23,7 @@ import re
 import smtplib
 import socket
 import ssl
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
@@ -31,7 +31,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, overload
 
 from licensewatch.config import resolve
-from licensewatch.errors import ConfigError, DeliveryError, TransportUnavailable
+from licensewatch.errors import (
+    ConfigError,
+    DeliveryDeferred,
+    DeliveryError,
+    DeliveryUnknown,
+    TransportBusy,
+    TransportUnavailable,
+)
 from licensewatch.logs import get_logger, redact, register_secrets
 from licensewatch.notify.transport import Transport
 
@@ -189,8 +196,42 @@ class SmtpTransport(Transport):
         self._conn: _Client | None = None
 
     def send(self, message: EmailMessage, *, key: str) -> None:
-        """Deliver ``message``; raises ``DeliveryError`` or ``TransportUnavailable``."""
+        """Deliver ``message``; raises ``DeliveryError`` or ``TransportUnavailable``.
+
+        Some recipients refused: logged, the others got it. All refused:
+        ``DeliveryError`` (``DeliveryDeferred`` when every refusal was a 4xx).
+        """
         recipients = _recipients(message)
+        refused = self._send(message, key, recipients)
+        if len(refused) == len(recipients):
+            raise self._rejected(key, smtplib.SMTPRecipientsRefused(refused))
+        if refused:
+            _log.warning(
+                "SMTP %s refused %d of %d recipients of %s (sent to the others): %s",
+                self.options.address,
+                len(refused),
+                len(recipients),
+                key,
+                _reason(smtplib.SMTPRecipientsRefused(refused)),
+            )
+
+    def send_to(
+        self, message: EmailMessage, *, key: str, recipients: Sequence[str] | None = None
+    ) -> dict[str, str]:
+        """Deliver ``message`` to ``recipients`` (default: its To, Cc and Bcc); the refused ones.
+
+        Returns each refused address with the relay's answer (``451 4.7.1 …``),
+        every recipient refused included; raises for a failure of the message
+        as a whole (``DeliveryDeferred`` for a 4xx, ``DeliveryUnknown`` when
+        the relay took the data but its answer did not come within ``timeout_s``).
+        """
+        wanted = _recipients(message) if recipients is None else list(recipients)
+        refused = self._send(message, key, wanted)
+        return {address: _text(code, reply) for address, (code, reply) in refused.items()}
+
+    def _send(
+        self, message: EmailMessage, key: str, recipients: list[str]
+    ) -> dict[str, tuple[int, bytes]]:
         if not recipients:
             raise DeliveryError(
                 f"{key} has no recipient (no To, Cc or Bcc address)",
@@ -204,6 +245,8 @@ class SmtpTransport(Transport):
                 refused = conn.send_message(message, self._sender, recipients)
             except smtplib.SMTPException as exc:
                 codes = _codes(exc)
+                if isinstance(exc, smtplib.SMTPRecipientsRefused) and not codes & {421, 530}:
+                    return dict(exc.recipients)  # each answer recorded; the caller decides
                 if 530 in codes:  # every message would fail alike
                     self._discard()
                     hint = "set [mail.smtp] username and password_env"
@@ -211,24 +254,23 @@ class SmtpTransport(Transport):
                 if 421 not in codes and not isinstance(exc, smtplib.SMTPServerDisconnected):
                     raise self._rejected(key, exc) from exc
                 self._discard()
+                if 421 not in codes and conn.data_sent:
+                    # The connection closed with the data sent and no answer: it may be queued.
+                    raise self._unknown(key, exc) from exc
                 # Relays drop idle connections; before DATA nothing was handed over.
                 if attempt == 1 and not fresh and not conn.data_sent:
                     _log.info("SMTP %s dropped the connection; reconnecting", self.options.address)
                     continue
-                raise self._unavailable(f"dropped the connection while sending {key}", exc) from exc
+                raise self._unavailable(
+                    f"dropped the connection while sending {key}", exc, busy=421 in codes
+                ) from exc
             except OSError as exc:  # smtplib wraps most; a TLS error may come through as is
                 self._discard()
+                if conn.data_sent and isinstance(exc, TimeoutError):
+                    raise self._unknown(key, exc) from exc
                 raise self._unavailable(f"failed while sending {key}", exc) from exc
-            if refused:
-                _log.warning(
-                    "SMTP %s refused %d of %d recipients of %s (sent to the others): %s",
-                    self.options.address,
-                    len(refused),
-                    len(recipients),
-                    key,
-                    _reason(smtplib.SMTPRecipientsRefused(refused)),
-                )
-            return
+            return dict(refused)
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
     def close(self) -> None:
         """Say QUIT to the relay; errors are ignored, the run is over anyway."""
@@ -308,23 +350,36 @@ class SmtpTransport(Transport):
                 f"TLS with SMTP {o.address} failed: {reason}", hint=_SECURITY_HINT
             )
         if isinstance(exc, smtplib.SMTPConnectError):
-            return self._unavailable("refused the connection", exc)
+            return self._unavailable("refused the connection", exc, busy=exc.smtp_code == 421)
         if isinstance(exc, smtplib.SMTPException):
             return self._unavailable("failed while connecting", exc)
         return self._unavailable("cannot be reached", exc)
 
     def _unavailable(
-        self, what: str, exc: BaseException, hint: str | None = None
+        self, what: str, exc: BaseException, hint: str | None = None, *, busy: bool = False
     ) -> TransportUnavailable:
-        return TransportUnavailable(
+        return (TransportBusy if busy else TransportUnavailable)(
             self._scrub(f"SMTP {self.options.address} {what}: {_reason(exc)}"),
             hint=hint
             or "check [mail.smtp] host and port and that the relay accepts mail from this "
             "machine; the other notices stay queued for the next run",
         )
 
+    def _unknown(self, key: str, exc: BaseException) -> DeliveryUnknown:
+        return DeliveryUnknown(
+            self._scrub(
+                f"SMTP {self.options.address} did not answer the end of {key} within "
+                f"{self.options.timeout_s:g} s: it may or may not have been accepted "
+                f"({_reason(exc)})"
+            ),
+            hint="it is sent again (same Message-ID) only after a grace period, never "
+            "in the same run; raise [mail.smtp] timeout_s if the relay is slow",
+        )
+
     def _rejected(self, key: str, exc: smtplib.SMTPException) -> DeliveryError:
         where, reason = self.options.address, _reason(exc)
+        codes = _codes(exc)
+        kind = DeliveryDeferred if codes and all(400 <= c < 500 for c in codes) else DeliveryError
         if isinstance(exc, smtplib.SMTPRecipientsRefused):
             message = f"SMTP {where} refused every recipient of {key}: {reason}"
             hint = "check the focal points' addresses"
@@ -334,7 +389,7 @@ class SmtpTransport(Transport):
         else:
             message = f"SMTP {where} rejected {key}: {reason}"
             hint = "the relay refused the content; the notice is retried on the next run"
-        return DeliveryError(self._scrub(message), hint=hint)
+        return kind(self._scrub(message), hint=hint)
 
     def _scrub(self, text: str) -> str:
         # redact() masks the password in every form a relay may echo (base64 of the AUTH

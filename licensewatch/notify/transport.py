@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from email.message import EmailMessage
 from types import TracebackType
 
@@ -18,6 +19,26 @@ class Transport(ABC):
     @abstractmethod
     def send(self, message: EmailMessage, *, key: str) -> None:
         """Deliver ``message``; raises ``DeliveryError`` if it could not be handed over."""
+
+    def send_to(
+        self, message: EmailMessage, *, key: str, recipients: Sequence[str] | None = None
+    ) -> dict[str, str]:
+        """Deliver ``message`` to ``recipients`` (``None``: all); returns the refused ones.
+
+        The result maps each envelope address the server refused to its answer
+        (``451 4.7.1 try later``); empty when all were accepted. Only a
+        transport that can tell recipients apart (SMTP) honours ``recipients``
+        and reports refusals; the default sends to all and reports none.
+        """
+        self.send(message, key=key)
+        return {}
+
+    def find_sent(self, message: EmailMessage, *, key: str) -> bool | None:
+        """Whether a message whose outcome was unknown did go out; ``None``: cannot tell.
+
+        The outbox asks before sending such a message again; the default cannot tell.
+        """
+        return None
 
     def close(self) -> None:  # noqa: B027 - most transports hold nothing to release
         """Release connections; the default holds none."""

@@ -8,6 +8,21 @@ message, each state change committed on its own:
 ``sent``; or → ``failed`` with a ``next_attempt_at`` (exponential backoff)
 after which a later run tries again.
 
+Delivery is tracked per recipient (``recipient_status``: each envelope
+address and the relay's answer to it). A message is ``sent`` once every
+recipient accepted it or refused it for good (5xx) and at least one To
+address (a focal point) accepted it; ``delivered_at`` is when a To address
+first did. A message a To address accepted while other recipients answered
+4xx is ``partial``: a later attempt goes to those recipients only (the same
+bytes, the same ``Message-ID``). When no To address accepted, every address
+not yet accepted is tried again, 5xx ones included (the department was not
+told; an operator may fix the mailbox in between).
+
+``unknown``: the relay (or Graph) took the message but no answer came back
+(a reply after ``timeout_s``, a 502/504): it may have been delivered. It is
+sent again only after :data:`UNKNOWN_GRACE`, never within the same run (a
+Graph transport first looks for it in the mailbox's Sent Items).
+
 Each message has a stable ``key`` (department, kind, as-of date and the
 resources it lists), unique in the table: queueing the same message again is a
 no-op, so a re-run never sends anything twice. A message found ``sending`` was
@@ -19,9 +34,12 @@ the table. Functions here flush; callers commit.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import email
+import email.policy
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from email.utils import getaddresses
 from enum import StrEnum
 from typing import Any, Final
 
@@ -37,13 +55,14 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    update,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from licensewatch.logs import redact
 from licensewatch.store import _frames
 from licensewatch.store.db import storage_operation
-from licensewatch.store.tables import Base, BigKey, UTCDateTime
+from licensewatch.store.tables import RESOURCE_STATE, Base, BigKey, UTCDateTime
 
 
 class OutboxStatus(StrEnum):
@@ -53,6 +72,8 @@ class OutboxStatus(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    PARTIAL = "partial"
+    UNKNOWN = "unknown"
 
 
 class MessageKind(StrEnum):
@@ -67,6 +88,18 @@ class MessageKind(StrEnum):
 MAX_BACKOFF: Final = timedelta(days=1)
 #: Wait after the first failure; doubled after each further one.
 FIRST_BACKOFF: Final = timedelta(hours=1)
+#: Wait before a message whose outcome is unknown is sent again (it may have arrived).
+UNKNOWN_GRACE: Final = timedelta(hours=6)
+#: ``recipient_status`` value of an address the relay accepted.
+ACCEPTED: Final = "accepted"
+#: Statuses of a message some focal point or copy has not received yet (as far as we know).
+UNDELIVERED: Final = (
+    OutboxStatus.PENDING.value,
+    OutboxStatus.SENDING.value,
+    OutboxStatus.FAILED.value,
+    OutboxStatus.PARTIAL.value,
+    OutboxStatus.UNKNOWN.value,
+)
 
 
 class OutboxMessage(Base):
@@ -101,6 +134,10 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     transport: Mapped[str | None] = mapped_column(Text)
     last_error: Mapped[str | None] = mapped_column(Text)
+    #: Envelope address → ``accepted`` or the relay's refusal (``451 4.7.1 …``); migration 0004.
+    recipient_status: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    #: When a To address (a focal point) first accepted the message.
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 OUTBOX: Final[Table] = Base.metadata.tables["outbox"]
@@ -139,6 +176,8 @@ class OutboxEntry:
     transport: str | None
     last_error: str | None
     resource_ids: tuple[str, ...]
+    recipient_status: tuple[tuple[str, str], ...] = ()
+    delivered_at: datetime | None = None
 
     @classmethod
     def of(cls, row: OutboxMessage) -> OutboxEntry:
@@ -160,7 +199,14 @@ class OutboxEntry:
             transport=row.transport,
             last_error=row.last_error,
             resource_ids=tuple(row.resource_ids),
+            recipient_status=tuple((row.recipient_status or {}).items()),
+            delivered_at=row.delivered_at,
         )
+
+    @property
+    def label(self) -> str:
+        """How an operator names it: ``Finance notice of 2019-12-31``."""
+        return f"{self.department} {self.kind} of {self.as_of.isoformat()}"
 
 
 def backoff(attempts: int) -> timedelta:
@@ -221,8 +267,8 @@ def _existing(session: Session, keys: Sequence[str]) -> list[str]:
 def due(session: Session, now: datetime) -> list[int]:
     """Ids of the messages to send now, oldest first.
 
-    Pending ones, interrupted ones (``sending``) and failed ones whose
-    ``next_attempt_at`` has come.
+    Pending ones, interrupted ones (``sending``) and failed, partial and
+    unknown-outcome ones whose ``next_attempt_at`` has come.
     """
     at = _frames.aware_utc(now, "now")
     t = OUTBOX.c
@@ -231,7 +277,14 @@ def due(session: Session, now: datetime) -> list[int]:
         .where(
             or_(
                 t.status.in_([OutboxStatus.PENDING.value, OutboxStatus.SENDING.value]),
-                (t.status == OutboxStatus.FAILED.value) & (t.next_attempt_at <= at),
+                t.status.in_(
+                    [
+                        OutboxStatus.FAILED.value,
+                        OutboxStatus.PARTIAL.value,
+                        OutboxStatus.UNKNOWN.value,
+                    ]
+                )
+                & (t.next_attempt_at <= at),
             )
         )
         .order_by(t.id)
@@ -263,6 +316,9 @@ def mark_sent(session: Session, row: OutboxMessage, *, now: datetime) -> None:
     """``row`` was handed over to the transport."""
     row.status = OutboxStatus.SENT.value
     row.sent_at = _frames.aware_utc(now, "now")
+    if row.delivered_at is None:
+        row.delivered_at = row.sent_at
+        _start_clock(session, row)
     row.next_attempt_at = None
     row.last_error = None
     session.flush()
@@ -276,6 +332,125 @@ def mark_failed(session: Session, row: OutboxMessage, *, now: datetime, error: s
     row.last_error = redact(error)[:500]
     row.next_attempt_at = at + backoff(max(row.attempts, 1))
     session.flush()
+
+
+@storage_operation("record an email of unknown outcome")
+def mark_unknown(session: Session, row: OutboxMessage, *, now: datetime, error: str) -> None:
+    """``row`` went out but no answer came: sent again after :data:`UNKNOWN_GRACE`, not before."""
+    at = _frames.aware_utc(now, "now")
+    row.status = OutboxStatus.UNKNOWN.value
+    row.last_error = error[:500]
+    row.next_attempt_at = at + UNKNOWN_GRACE
+    session.flush()
+
+
+def to_addresses(row: OutboxMessage) -> set[str]:
+    """The To addresses (the focal points) of ``row``'s message, lower-cased."""
+    head = row.message.split(b"\r\n\r\n", 1)[0].decode("ascii", "replace")
+    message = email.message_from_string(head + "\r\n\r\n", policy=email.policy.default)
+    values = [str(v) for v in message.get_all("To", [])]
+    return {address.lower() for _, address in getaddresses(values) if "@" in address}
+
+
+def still_to_send(row: OutboxMessage, recipients: Sequence[str]) -> list[str]:
+    """Which of the message's envelope ``recipients`` the next attempt goes to.
+
+    None yet tried: all. A To address accepted: those that answered 4xx (a
+    5xx refusal is final). No To address accepted: every one not accepted.
+    """
+    known = {a.lower(): v for a, v in (row.recipient_status or {}).items()}
+    if not known:
+        return list(recipients)
+    left = [a for a in recipients if known.get(a.lower()) != ACCEPTED]
+    if row.delivered_at is None:
+        return left
+    return [a for a in left if not known.get(a.lower(), "4").startswith("5")]
+
+
+@storage_operation("record each recipient's answer")
+def mark_answered(
+    session: Session, row: OutboxMessage, answers: Mapping[str, str], *, now: datetime
+) -> str:
+    """Record the relay's answer per address (``accepted`` or its refusal); returns the status.
+
+    ``sent`` when nothing is left to try (see :func:`still_to_send`) and a To
+    address accepted; ``partial`` when a To address accepted and some copies
+    answered 4xx; ``failed`` (with backoff) when no To address accepted.
+    """
+    at = _frames.aware_utc(now, "now")
+    status = dict(row.recipient_status or {})
+    status.update(answers)
+    row.recipient_status = status
+    tos = to_addresses(row)
+    if row.delivered_at is None and any(
+        not tos or a.lower() in tos for a, v in answers.items() if v == ACCEPTED
+    ):
+        row.delivered_at = at
+        _start_clock(session, row)
+    refused = {a: v for a, v in status.items() if v != ACCEPTED}
+    error = "; ".join(f"{a} ({v})" for a, v in refused.items())
+    if row.delivered_at is None:
+        row.status = OutboxStatus.FAILED.value
+        row.last_error = (error or "no focal point accepted the message")[:500]
+        row.next_attempt_at = at + backoff(max(row.attempts, 1))
+    elif still_to_send(row, list(status)):
+        row.status = OutboxStatus.PARTIAL.value
+        row.last_error = error[:500]
+        row.next_attempt_at = at + backoff(max(row.attempts, 1))
+    else:
+        row.status = OutboxStatus.SENT.value
+        row.sent_at = at
+        row.next_attempt_at = None
+        row.last_error = error[:500] or None
+    session.flush()
+    return row.status
+
+
+#: The cycle date (``resource_state``) a message of each kind sets.
+_CYCLE_COLUMN: Final = {
+    MessageKind.NOTICE.value: RESOURCE_STATE.c.first_notified_on,
+    MessageKind.REMINDER.value: RESOURCE_STATE.c.reminded_on,
+    MessageKind.ESCALATION.value: RESOURCE_STATE.c.escalated_on,
+}
+
+
+def _start_clock(session: Session, row: OutboxMessage) -> None:
+    """A focal point has ``row`` now: its findings' cycle counts from the day it arrived.
+
+    The run set the cycle date to the message's as-of day when it queued it;
+    a message that reached a focal point days later moves that date on by as
+    many days (so a reminder is due ``reminder_days`` after the focal point
+    actually got the notice). Dates a later cycle set are left alone.
+    """
+    assert row.delivered_at is not None
+    late = (row.delivered_at.date() - row.created_at.date()).days
+    if late <= 0 or not row.resource_ids:
+        return
+    column = _CYCLE_COLUMN[row.kind]
+    for chunk in _frames.batched(list(row.resource_ids), 900):
+        session.execute(
+            update(RESOURCE_STATE)
+            .where(RESOURCE_STATE.c.resource_id.in_(chunk), column == row.as_of)
+            .values({column.name: row.as_of + timedelta(days=late)})
+        )
+
+
+@storage_operation("read the undelivered emails")
+def undelivered(session: Session, *, before_run: int | None = None) -> list[OutboxEntry]:
+    """Messages not delivered to every recipient yet, oldest first (runs before ``before_run``)."""
+    query = select(OutboxMessage).where(OutboxMessage.status.in_(list(UNDELIVERED)))
+    if before_run is not None:
+        query = query.where(or_(OutboxMessage.run_id.is_(None), OutboxMessage.run_id < before_run))
+    return [OutboxEntry.of(row) for row in session.scalars(query.order_by(OutboxMessage.id))]
+
+
+@storage_operation("read the findings waiting on an email")
+def awaiting_delivery(session: Session) -> set[str]:
+    """Resource ids listed in a message no focal point has accepted yet."""
+    query = select(OUTBOX.c.resource_ids).where(
+        OUTBOX.c.status.in_(list(UNDELIVERED)) & OUTBOX.c.delivered_at.is_(None)
+    )
+    return {str(rid) for ids in session.scalars(query) for rid in ids}
 
 
 @storage_operation("list the outbox")

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import base64
 import csv
+import email
 import io
 import json
 import logging
 import time
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP
 from pathlib import Path
@@ -21,15 +23,21 @@ from typing import Any
 import pytest
 import requests
 import responses
+from sqlalchemy.orm import Session
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
+from licensewatch import store
 from licensewatch.config import SourceSettings
-from licensewatch.errors import ConfigError, DeliveryError, TransportUnavailable
+from licensewatch.errors import ConfigError, DeliveryError, DeliveryUnknown, TransportUnavailable
 from licensewatch.notify.graph_mail import (
     GraphMailOptions,
     GraphMailTransport,
     send_mail_body,
 )
+from licensewatch.notify.mime import POLICY
+from licensewatch.notify.outbox import deliver, queue_notices
+from licensewatch.store import outbox as outbox_store
+from licensewatch.store.outbox import UNKNOWN_GRACE
 from tests.notify.org import compose
 from tests.sources.graph.conftest import (
     CLIENT,
@@ -47,6 +55,7 @@ from tests.sources.graph.conftest import (
     calls,
     raw,
 )
+from tests.store.conftest import db_url, pg_server_url  # noqa: F401 - the fixtures
 
 MAILBOX = "licensing@contoso.org"
 SEND_URL = f"{GRAPH}/users/{MAILBOX}/sendMail"
@@ -258,7 +267,7 @@ def test_no_answer_after_sending_is_not_retried(
         rsps.post(SEND_URL, body=failure)
     accepted(rsps)
     waits = Waits()
-    with transport(tmp_path, waits) as mail, pytest.raises(TransportUnavailable) as caught:
+    with transport(tmp_path, waits) as mail, pytest.raises(DeliveryUnknown) as caught:
         mail.send(FINANCE.message, key=FINANCE.key)
     assert "may or may not have been processed" in caught.value.message
     assert FINANCE.key in caught.value.message
@@ -523,3 +532,114 @@ def test_unknown_keys_list_the_valid_ones(tmp_path: Path) -> None:
         GraphMailOptions.from_tables({"mailbox": MAILBOX, "sender": "x", "to": "y"}, None, tmp_path)
     assert "unknown keys 'sender', 'to' in [mail.graph]" in caught.value.message
     assert "valid keys are: mailbox, save_to_sent_items, tenant_id" in caught.value.message
+
+
+# -- issue 13, item 11: unknown outcome, Sent Items lookup, folded key header -------------
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "graph_mail"
+SENT_ITEMS = f"{GRAPH}/users/{MAILBOX}/mailFolders/sentitems/messages"
+
+
+def sent_items(mock: responses.RequestsMock, key: str, fixture: str) -> None:
+    """The Sent Items lookup of ``key`` (the documented filter on PS_INTERNET_HEADERS)."""
+    prop = "String {00020386-0000-0000-C000-000000000046} Name x-licensewatch-key"
+    mock.get(
+        SENT_ITEMS,
+        body=(FIXTURES / fixture).read_bytes(),
+        content_type="application/json",
+        match=[
+            responses.matchers.query_param_matcher(
+                {
+                    "$filter": f"singleValueExtendedProperties/any(ep: ep/id eq '{prop}' "
+                    f"and ep/value eq '{key}')",
+                    "$select": "id,internetMessageId",
+                    "$top": "1",
+                }
+            )
+        ],
+    )
+
+
+@pytest.mark.parametrize("status", [502, 504])
+def test_no_answer_is_an_unknown_outcome(
+    rsps: responses.RequestsMock, tmp_path: Path, status: int
+) -> None:
+    add_login(rsps)
+    rsps.post(SEND_URL, status=status, body="")
+    with transport(tmp_path, Waits()) as mail, pytest.raises(DeliveryUnknown) as caught:
+        mail.send(FINANCE.message, key=FINANCE.key)
+    assert not isinstance(caught.value, TransportUnavailable)
+    assert "Sent Items" in caught.value.one_line()
+
+
+@pytest.mark.parametrize(
+    ("fixture", "found"), [("sentitems_found.json", True), ("sentitems_empty.json", False)]
+)
+def test_find_sent_looks_for_the_key_in_sent_items(
+    rsps: responses.RequestsMock, tmp_path: Path, fixture: str, found: bool
+) -> None:
+    add_login(rsps)
+    sent_items(rsps, FINANCE.key, fixture)
+    with transport(tmp_path, Waits()) as mail:
+        assert mail.find_sent(FINANCE.message, key=FINANCE.key) is found
+    with transport(tmp_path, Waits(), save_to_sent_items=False) as mail:
+        assert mail.find_sent(FINANCE.message, key=FINANCE.key) is None  # nothing kept
+
+
+@pytest.mark.parametrize("found", [True, False])
+def test_an_unknown_outcome_is_checked_in_sent_items_before_it_is_sent_again(
+    rsps: responses.RequestsMock,
+    tmp_path: Path,
+    db_url: str,  # noqa: F811 - fixture injection
+    found: bool,
+) -> None:
+    engine = store.open_engine(db_url)
+    try:
+        store.upgrade(engine)
+        with Session(engine) as session:
+            queue_notices(
+                session, [FINANCE], as_of=date(2019, 12, 31), run_id=1, now=datetime.now(UTC)
+            )
+            session.commit()
+        add_login(rsps)
+        rsps.post(SEND_URL, body=requests.ReadTimeout("read timed out"))
+        now = datetime.now(UTC)
+        first = deliver(engine, transport(tmp_path, Waits()), name="graph", clock=lambda: now)
+        assert (first.unknown, first.sent) == (1, 0)
+        assert first.undelivered == ("Finance notice of 2019-12-31",)
+        # Within the grace nothing is asked nor sent.
+        soon = now + UNKNOWN_GRACE - timedelta(minutes=1)
+        assert (
+            deliver(engine, transport(tmp_path, Waits()), name="graph", clock=lambda: soon).unknown
+            == 0
+        )
+        assert [m for m, _ in calls(rsps)].count("POST") == 2  # token + one sendMail
+        add_login(rsps)
+        sent_items(rsps, FINANCE.key, "sentitems_found.json" if found else "sentitems_empty.json")
+        accepted(rsps)
+        later = now + UNKNOWN_GRACE + timedelta(minutes=1)
+        again = deliver(engine, transport(tmp_path, Waits()), name="graph", clock=lambda: later)
+        assert (again.sent, again.complete) == (1, True)
+        posts = [u for m, u in calls(rsps) if m == "POST" and u == SEND_URL]
+        assert len(posts) == (1 if found else 2)
+        assert ("GET", SENT_ITEMS) in [(m, u.split("?")[0]) for m, u in calls(rsps)]
+        with Session(engine) as session:
+            [entry] = outbox_store.entries(session)
+        assert entry.status == "sent"
+    finally:
+        engine.dispose()
+
+
+def test_a_folded_key_header_reaches_graph_without_a_leading_space() -> None:
+    wrong = []
+    for n in range(120):
+        key = f"2019-12-31_notice_{'d' * n}_0123456789ab"
+        message = EmailMessage(policy=POLICY)
+        message["Subject"] = "s"
+        message["X-Licensewatch-Key"] = key
+        message.set_content("body")
+        parsed = email.message_from_bytes(message.as_bytes(), policy=POLICY)
+        headers = send_mail_body(parsed)["message"]["internetMessageHeaders"]
+        if headers != [{"name": "X-Licensewatch-Key", "value": key}]:
+            wrong.append(n)
+    assert wrong == []

@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from licensewatch import store
 from licensewatch.errors import StorageError
-from licensewatch.store.db import model_metadata
+from licensewatch.store.db import alembic_config, model_metadata
 from licensewatch.store.tables import Finding, Run
 from tests.store.builders import many
 
@@ -90,3 +92,24 @@ def test_a_newer_schema_is_a_storage_error(migrated: Engine) -> None:
     with pytest.raises(StorageError, match="wrong schema") as caught:
         store.upgrade(migrated)
     assert "newer licensewatch" in caught.value.one_line()
+
+
+def test_0004_keeps_sent_emails_delivered_and_allows_the_new_statuses(engine: Engine) -> None:
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0003")
+        conn.execute(
+            text(
+                "INSERT INTO outbox (key, department, kind, as_of, recipients, subject, "
+                "resource_ids, message, status, created_at, attempts, sent_at) VALUES "
+                "('k', 'Finance', 'notice', '2020-01-01', 'a@x.org', 's', '[]', :m, 'sent', "
+                ":t, 1, :t)"
+            ),
+            {"m": b"x", "t": datetime(2020, 1, 1, 6, tzinfo=UTC)},
+        )
+    store.upgrade(engine)
+    with engine.begin() as conn:
+        delivered = conn.execute(text("SELECT delivered_at FROM outbox")).scalar_one()
+        assert delivered is not None
+        conn.execute(text("UPDATE outbox SET status = 'unknown'"))
+    with pytest.raises(IntegrityError, match="ck_outbox_status"), engine.begin() as conn:
+        conn.execute(text("UPDATE outbox SET status = 'lost'"))
