@@ -210,7 +210,7 @@ def _run_locked(
             gone = store.absent_since_last_run(
                 session,
                 pulled_resource_ids(inputs.accounts.licenses, phones)
-                | {rid.casefold() for rid in planned["resource_id"].tolist()},
+                | {model.fold_key(rid) for rid in planned["resource_id"].tolist()},
             )
             removed = store.mark_removed(session, gone, removed_at=as_of_ts.to_pydatetime())
             if removed:

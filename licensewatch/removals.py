@@ -20,4 +20,4 @@ def pulled_resource_ids(licenses: pd.DataFrame, phones: pd.DataFrame) -> set[str
     licence_ids = "license:" + held["account_id"].astype(str) + ":" + held["sku_id"].astype(str)
     devices = model.norm_key(phones["device_name"]).dropna()
     phone_ids = "phone:" + devices.astype(str)
-    return {rid.casefold() for rid in (*licence_ids.tolist(), *phone_ids.tolist())}
+    return {model.fold_key(rid) for rid in (*licence_ids.tolist(), *phone_ids.tolist())}
