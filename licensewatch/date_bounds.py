@@ -20,7 +20,8 @@ once to every pulled frame before any rule sees it (``licensewatch.inputs.screen
   date only ever cancels a separation it follows.
 
 Each date set aside is a data warning naming the feed, the record and the
-column ("[sources.accounts]: account 'x@y' last_interactive_at 9999-12-31 …"),
+column ("[sources.accounts]: account 'x@y' (id '…') has last_interactive_at
+9999-12-31, after 2026-12-01 (the as-of day or the run's clock): treated as missing"),
 listed in the run summary's ``warnings`` and counted per ``<feed>.<column>``
 in ``implausible_dates``; ``--strict`` makes them errors (exit 2).
 """
@@ -103,8 +104,8 @@ def check_dates(
                 else f"after {(limit - FUTURE_TOLERANCE).date()} (the as-of day or the run's clock)"
             )
             warnings.append(
-                f"[sources.{feed}]: {_WHO[feed](row)} {column} "
-                f"{_date(row[column])} is {bound}: {effect}"
+                f"[sources.{feed}]: {_WHO[feed](row)} has {column} "
+                f"{_date(row[column])}, {bound}: {effect}"
             )
         if bad.sum() > len(rows):
             more = int(bad.sum()) - len(rows)
@@ -117,23 +118,25 @@ def _date(value: pd.Timestamp) -> str:
 
 
 def _text(value: object) -> str | None:
-    return None if value is None or value is pd.NA or not isinstance(value, str) else value
+    return value if isinstance(value, str) and value else None
 
 
-def _named(kind: str, *pairs: tuple[str, object]) -> str:
-    ids = [f"{label} {text!r}" for label, value in pairs if (text := _text(value))]
-    return f"{kind} " + (", ".join(ids) if ids else "(unnamed)")
+def _named(kind: str, name: object, *pairs: tuple[str, object]) -> str:
+    """``kind 'name' (label 'value', …)``, leaving out what is missing."""
+    ids = ", ".join(f"{label} {text!r}" for label, value in pairs if (text := _text(value)))
+    shown = _text(name)
+    return " ".join(
+        part for part in (kind, repr(shown) if shown else "", f"({ids})" if ids else "") if part
+    )
 
 
 _WHO: Final[dict[str, Callable[[pd.Series], str]]] = {
-    "accounts": lambda row: _named(
-        "account", ("upn", row.get("upn")), ("id", row.get("account_id"))
-    ),
-    "phones": lambda row: _named("phone", ("device", row.get("device_name"))),
+    "accounts": lambda row: _named("account", row.get("upn"), ("id", row.get("account_id"))),
+    "phones": lambda row: _named("phone", row.get("device_name")),
     "separations": lambda row: _named(
         "separation of",
+        row.get("name"),
         ("employee_id", row.get("employee_id")),
         ("email", row.get("email")),
-        ("name", row.get("name")),
     ),
 }
