@@ -10,9 +10,9 @@ once to every pulled frame before any rule sees it (``licensewatch.inputs.screen
   missing (NaT); a separation dated before it is ignored (its date becomes
   missing, so it makes nobody a leaver).
 - **Future.** An activity, creation or phone date later than the end of the
-  as-of day, or than the run's clock if that is later, by more than
-  :data:`FUTURE_TOLERANCE` (clock skew between systems) is impossible and
-  becomes missing. The run's clock counts because re-running an earlier
+  as-of day, or than the moment the feeds were read if that is later, by more
+  than :data:`FUTURE_TOLERANCE` (clock skew between systems) is impossible and
+  becomes missing. The moment of reading counts because re-running an earlier
   ``--as-of`` with today's feeds sees real sign-ins after that day. A
   separation date after the as-of day is normal (a leaver still to come) and
   is left alone, whatever its year.
@@ -21,7 +21,7 @@ once to every pulled frame before any rule sees it (``licensewatch.inputs.screen
 
 Each date set aside is a data warning naming the feed, the record and the
 column ("[sources.accounts]: account 'x@y' (id '…') has last_interactive_at
-9999-12-31, after 2026-12-01 (the as-of day or the run's clock): treated as missing"),
+9999-12-31, after 2026-12-01 (the as-of day or when it was read): treated as missing"),
 listed in the run summary's ``warnings`` and counted per ``<feed>.<column>``
 in ``implausible_dates``; ``--strict`` makes them errors (exit 2).
 """
@@ -38,7 +38,7 @@ from licensewatch import model
 
 #: The earliest date any feed's date column may hold.
 FLOOR: Final = pd.Timestamp("1990-01-01", tz="UTC")
-#: How far past the as-of day (or the run's clock) a date may lie: clock skew.
+#: How far past the as-of day (or the moment of reading) a date may lie: clock skew.
 FUTURE_TOLERANCE: Final = pd.Timedelta(days=1)
 #: At most this many warnings per feed and column are worded; the rest are counted.
 WARNINGS_PER_COLUMN: Final = 50
@@ -66,8 +66,8 @@ class Checked:
 
 
 def future_limit(as_of: pd.Timestamp, now: pd.Timestamp) -> pd.Timestamp:
-    """The latest possible date: the end of the as-of day or ``now``, whichever is later, plus
-    :data:`FUTURE_TOLERANCE`."""
+    """The latest possible date: the end of the as-of day or ``now`` (when the feeds were read),
+    whichever is later, plus :data:`FUTURE_TOLERANCE`."""
     end_of_day = as_of.tz_convert("UTC").normalize() + pd.Timedelta(days=1)
     return max(end_of_day, now.tz_convert("UTC")) + FUTURE_TOLERANCE
 
@@ -81,6 +81,7 @@ def check_dates(
     canonical UTC timestamps (``model.DATETIME``).
     """
     limit = future_limit(as_of, now)
+    latest = (limit - FUTURE_TOLERANCE).date()
     warnings: list[str] = []
     counts: dict[str, int] = {}
     fixed: dict[str, pd.Series] = {}
@@ -101,7 +102,7 @@ def check_dates(
             bound = (
                 f"before {FLOOR.date()}"
                 if too_early
-                else f"after {(limit - FUTURE_TOLERANCE).date()} (the as-of day or the run's clock)"
+                else f"after {latest} (the as-of day or when it was read)"
             )
             warnings.append(
                 f"[sources.{feed}]: {_WHO[feed](row)} has {column} "

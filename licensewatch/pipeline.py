@@ -147,7 +147,7 @@ def _run_locked(
     as_of_ts = pd.Timestamp(as_of, tz="UTC")
     log.info("run %s starting: as_of=%s dry_run=%s", run_key, as_of.isoformat(), dry_run)
     stages = Stages()
-    inputs = _read_inputs(settings, stages, as_of, pd.Timestamp(started).tz_convert("UTC"))
+    inputs = _read_inputs(settings, stages, as_of)
     # Built (options checked, secrets read) before anything is written; connects on first send.
     transport = None if dry_run else build_transport(settings)
     final_dir = settings.reports_dir / as_of.isoformat()
@@ -346,8 +346,12 @@ def _remove_leftovers(reports_dir: Path) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def _read_inputs(settings: Settings, stages: Stages, as_of: date, now: pd.Timestamp) -> _Inputs:
-    """Read, validate and screen (``inputs.screen``) every input; raises before writing anything."""
+def _read_inputs(settings: Settings, stages: Stages, as_of: date) -> _Inputs:
+    """Read, validate and screen (``inputs.screen``) every input; raises before writing anything.
+
+    Dates are screened against the moment the feeds were read: the machine's
+    clock, not the run's (a test's clock may replay past nights on later data).
+    """
     sources = build_sources(settings)
     reference = read_reference(settings, as_of)
     accounts = stages.run("pull accounts", sources.accounts.pull)
@@ -361,7 +365,10 @@ def _read_inputs(settings: Settings, stages: Stages, as_of: date, now: pd.Timest
         len(phones.phones),
         len(separations.separations),
     )
-    screened = screen(accounts, phones, separations, as_of=pd.Timestamp(as_of, tz="UTC"), now=now)
+    read_at = pd.Timestamp(utc_now())
+    screened = screen(
+        accounts, phones, separations, as_of=pd.Timestamp(as_of, tz="UTC"), now=read_at
+    )
     neutralised = {**reference.neutralised, **screened.neutralised}
     if neutralised:
         log.warning(

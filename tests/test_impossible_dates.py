@@ -138,7 +138,7 @@ def test_check_dates_sets_aside_dates_before_the_floor_and_in_the_future() -> No
     assert len(checked.warnings) == 3
     assert checked.warnings[0] == (
         "[sources.accounts]: account 'u4@x' has created_at 2999-01-01, "
-        "after 2020-01-05 (the as-of day or the run's clock): treated as missing"
+        "after 2020-01-05 (the as-of day or when it was read): treated as missing"
     )
     assert checked.warnings[1] == (
         "[sources.accounts]: account 'u0@x' has last_interactive_at 1989-12-31, "
