@@ -147,7 +147,7 @@ def read_decisions(
         options=TableOptions(encoding=_encoding(path, encoding), date_format=order),
         problems=log,
     )
-    if department.strip().casefold() not in _keys(known["department"]):
+    if model.fold_key(department) not in _keys(known["department"]):
         raise _unknown_department(log.file, department, known)
     rows = table.loc[table["decision"].notna()].copy()
     words = rows["decision"].str.casefold().map(_WORD_VALUES)
@@ -287,7 +287,7 @@ def _resolve(
             by_id.setdefault(rid, []).append(i)
         if subject is not None:
             by_subject.setdefault(subject, []).append(i)
-    here = department.strip().casefold()
+    here = model.fold_key(department)
     matches: list[tuple[int, int]] = []
     for row, rid, subject in zip(
         rows.index.tolist(), rows["resource_id"], rows["subject"], strict=True
@@ -332,7 +332,7 @@ def _resolve(
 
 
 def _key(value: str) -> str:
-    return unescape(value.strip()).strip().casefold()
+    return model.fold_key(unescape(value.strip()))
 
 
 def _check_repeats(found: pd.DataFrame, log: ProblemLog) -> None:

@@ -3,12 +3,14 @@
 Every source returns the same pandas frame for its feed, with exactly the
 columns below. Timestamps are timezone-aware UTC (``datetime64[us, UTC]``),
 text is pandas' nullable ``string`` dtype, flags are nullable ``boolean``;
-missing is ``pd.NA``/``NaT``, never a sentinel. Join keys are compared
-case-folded and stripped (:func:`norm_key`).
+missing is ``pd.NA``/``NaT``, never a sentinel. Join keys (departments,
+UPNs, mails, device names, employee ids) are compared in Unicode NFC,
+case-folded and stripped (:func:`fold_key`, :func:`norm_key`).
 """
 
 from __future__ import annotations
 
+import unicodedata
 from enum import StrEnum
 from typing import Final
 
@@ -203,10 +205,23 @@ def conform(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def fold_key(text: str) -> str:
+    """``text`` as a join key: NFC, case-folded, NFC again (folding can decompose), stripped.
+
+    The one key normalisation of the job: "Le\u0301gal" (decomposed), "LÉGAL"
+    and " légal " are one key. Every comparison of departments, UPNs, mails,
+    device names and employee ids goes through here.
+    """
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).casefold()).strip()
+
+
+def _fold_or_none(text: str) -> str | None:
+    return fold_key(text) or None
+
+
 def norm_key(series: pd.Series) -> pd.Series:
-    """Join keys compared case-folded and stripped; empty strings become NA."""
-    s = series.astype(STRING).str.strip().str.casefold()
-    return s.mask(s == "", pd.NA)
+    """:func:`fold_key` of every value; missing and empty strings become NA."""
+    return series.astype(STRING).map(_fold_or_none, na_action="ignore").astype(STRING)
 
 
 def money(cents: int) -> str:

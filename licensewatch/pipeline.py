@@ -17,7 +17,7 @@ import json
 import os
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Final, TypeVar
@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from licensewatch import brake, cadence, model, store, strictness
 from licensewatch.brake import Baseline
 from licensewatch.config import Settings
-from licensewatch.inputs import ReferenceData, build_sources, read_reference
+from licensewatch.inputs import ReferenceData, build_sources, read_reference, screen
 from licensewatch.logs import get_logger
 from licensewatch.notify.compose import DepartmentNotice, compose_notices
 from licensewatch.notify.directory import DirectoryTransport
@@ -95,6 +95,9 @@ class _Inputs:
     accounts: AccountsPull
     phones: PhonesPull
     separations: SeparationsPull
+    neutralised: dict[str, int]
+    implausible_dates: dict[str, int]
+    warnings: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,10 @@ class _Gathered:
     counts: dict[str, int]
     signal: str
     notes: tuple[str, ...]
+    #: Every data warning of the run: the inputs' (impossible dates), then reconcile's.
+    warnings: tuple[str, ...] = ()
+    neutralised: dict[str, int] = field(default_factory=dict)
+    implausible_dates: dict[str, int] = field(default_factory=dict)
 
 
 def run(
@@ -149,7 +156,7 @@ def _run_locked(
     log.info("run %s starting: as_of=%s dry_run=%s", run_key, as_of.isoformat(), dry_run)
     stages = Stages()
     # Exemptions may run at most a year past today (the clock), whatever day is assessed.
-    inputs = _read_inputs(settings, stages, started.astimezone(UTC).date())
+    inputs = _read_inputs(settings, stages, as_of, today=started.astimezone(UTC).date())
     # Built (options checked, secrets read) before anything is written; connects on first send.
     transport = None if dry_run else build_transport(settings)
     # A dry run never touches reports/<as_of>/, what finance reads.
@@ -168,10 +175,10 @@ def _run_locked(
         # reconcile; the updated history is stored with the rest of the run.
         phones, history = apply_history(inputs.phones.phones, store.load_history(session), as_of_ts)
         gathered = _reconcile(settings, inputs, phones, as_of_ts, stages)
-        for warning in gathered.reconciled.warnings:
+        for warning in gathered.warnings:
             log.warning("data: %s", warning)
         # --strict: data warnings are errors, raised before anything is written.
-        strictness.enforce(gathered.reconciled.warnings, strict=strict)
+        strictness.enforce(gathered.warnings, strict=strict)
         costed, state = _assess(session, gathered, as_of_ts, stages)
         gathered.counts["new_findings"] = int(
             (~costed["resource_id"].isin(state["resource_id"])).sum()
@@ -221,7 +228,7 @@ def _run_locked(
                 store.absent_since_last_run(
                     session,
                     pulled_resource_ids(inputs.accounts.licenses, phones)
-                    | {rid.casefold() for rid in planned["resource_id"].tolist()},
+                    | {model.fold_key(rid) for rid in planned["resource_id"].tolist()},
                 ),
                 accounts_complete=inputs.accounts.complete,
                 phones_complete=inputs.phones.complete,
@@ -357,8 +364,12 @@ def _remove_leftovers(reports_dir: Path) -> None:
     remove_leftovers(reports_dir / DRY_RUN_DIR)
 
 
-def _read_inputs(settings: Settings, stages: Stages, today: date) -> _Inputs:
-    """Read and validate every input; raises before anything is written."""
+def _read_inputs(settings: Settings, stages: Stages, as_of: date, *, today: date) -> _Inputs:
+    """Read, validate and screen (``inputs.screen``) every input; raises before writing anything.
+
+    Dates are screened against the moment the feeds were read: the machine's
+    clock, not the run's (a test's clock may replay past nights on later data).
+    """
     sources = build_sources(settings)
     reference = read_reference(settings, today)
     accounts = stages.run("pull accounts", sources.accounts.pull)
@@ -372,7 +383,26 @@ def _read_inputs(settings: Settings, stages: Stages, today: date) -> _Inputs:
         len(phones.phones),
         len(separations.separations),
     )
-    return _Inputs(reference, accounts, phones, separations)
+    read_at = pd.Timestamp(utc_now())
+    screened = screen(
+        accounts, phones, separations, as_of=pd.Timestamp(as_of, tz="UTC"), now=read_at
+    )
+    neutralised = {**reference.neutralised, **screened.neutralised}
+    if neutralised:
+        log.warning(
+            "control characters or lone surrogates neutralised in %d values: %s",
+            sum(neutralised.values()),
+            json.dumps(neutralised, sort_keys=True),
+        )
+    return _Inputs(
+        reference,
+        screened.accounts,
+        screened.phones,
+        screened.separations,
+        dict(sorted(neutralised.items())),
+        screened.implausible_dates,
+        screened.warnings,
+    )
 
 
 def _reconcile(
@@ -403,7 +433,16 @@ def _reconcile(
     notes = (*inputs.accounts.notes, *inputs.phones.notes, *inputs.separations.notes)
     for note in notes:
         log.warning("%s", note)
-    return _Gathered(inputs.reference, reconciled, counts, inputs.accounts.signal, notes)
+    return _Gathered(
+        inputs.reference,
+        reconciled,
+        counts,
+        inputs.accounts.signal,
+        notes,
+        warnings=(*inputs.warnings, *reconciled.warnings),
+        neutralised=inputs.neutralised,
+        implausible_dates=inputs.implausible_dates,
+    )
 
 
 def _assess(
@@ -530,5 +569,9 @@ def _summary(
         "accrued_avoidable_usd": model.money(run_totals.accrued_avoidable_cents),
         "notices": notices,
         "notes": list(gathered.notes),
-        "warnings": list(gathered.reconciled.warnings),
+        "warnings": list(gathered.warnings),
+        # Text values whose control characters or lone surrogates were replaced, per feed.column.
+        "neutralised_values": dict(gathered.neutralised),
+        # Dates before date_bounds.FLOOR or in the future, set aside, per feed.column.
+        "implausible_dates": dict(gathered.implausible_dates),
     }

@@ -2,7 +2,7 @@
 
 Pure: frames in, frames out; ``as_of`` (UTC midnight) is passed in, no clock or
 file is read. Every rule is a whole-column operation (a million accounts take
-seconds); keys are compared case-folded and stripped.
+seconds); keys are compared in NFC, case-folded and stripped (``model.fold_key``).
 
 **Activity.** ``last_activity_at`` is, with ``policy.activity_signal``
 "successful", the last successful sign-in when known, else the later of the
@@ -156,7 +156,7 @@ def reconcile(
     counts["dormant_accounts"] = len(np.unique(holder[rows]))
     counts["license_findings"] = len(licence_findings)
 
-    pools = {str(k).strip().casefold(): v for k, v in device_pool_departments.items()}
+    pools = {model.fold_key(str(k)): v for k, v in device_pool_departments.items()}
     owner = _owners_of_phones(ph, keys[owner_match], counts)
     phone_findings, phones_exempted = _phone_findings(
         ph, device, exempt_phone, owner, owners, pools, policy, day, counts
@@ -452,14 +452,9 @@ def _ts(values: Stamps) -> pd.Series:
     return pd.Series(pd.DatetimeIndex(values).tz_localize("UTC"), dtype=model.DATETIME)
 
 
-def _fold(value: str) -> str | None:
-    return value.strip().casefold() or None
-
-
 def _key(series: pd.Series) -> pd.Series:
-    """``model.norm_key`` in one pass: each ``.str`` method of a python-backed
-    string column walks all its values again, one ``map`` does it once."""
-    return series.astype(model.STRING).map(_fold, na_action="ignore").astype(model.STRING)
+    """``model.norm_key``: NFC, case-folded, stripped, in one pass over the values."""
+    return model.norm_key(series)
 
 
 def _blank_to_na(series: pd.Series) -> pd.Series:

@@ -34,7 +34,7 @@ def pulled_resource_ids(licenses: pd.DataFrame, phones: pd.DataFrame) -> set[str
     licence_ids = "license:" + held["account_id"].astype(str) + ":" + held["sku_id"].astype(str)
     devices = model.norm_key(phones["device_name"]).dropna()
     phone_ids = "phone:" + devices.astype(str)
-    return {rid.casefold() for rid in (*licence_ids.tolist(), *phone_ids.tolist())}
+    return {model.fold_key(rid) for rid in (*licence_ids.tolist(), *phone_ids.tolist())}
 
 
 def bookable_removals(
@@ -48,7 +48,7 @@ def bookable_removals(
     kept: list[str] = []
     held = 0
     for rid in gone:
-        key = rid.casefold()
+        key = model.fold_key(rid)
         if key.startswith(LICENSE_PREFIX):
             ok = accounts_complete
         elif key.startswith(PHONE_PREFIX):

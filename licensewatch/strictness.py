@@ -1,7 +1,8 @@
 """``--strict``: data warnings become errors, for organizations that want clean HR data.
 
 A run reports questionable data (leavers that match no account, accounts
-matched to a leaver by e-mail only, exemptions of unknown subjects) as data
+matched to a leaver by e-mail only, exemptions of unknown subjects, dates
+before 1990 or in the future set aside by ``licensewatch.date_bounds``) as data
 and carries on. With ``--strict`` the same warnings stop the run before
 anything is written, with exit code 2 and one line per warning.
 """

@@ -96,7 +96,7 @@ def notice_key(
     Case and spacing of the department do not matter, nor the order of the rows;
     the same message composed again (a re-run) has the same key.
     """
-    norm = department.strip().casefold()
+    norm = model.fold_key(department)
     content = "\n".join([norm, kind, *sorted(resource_ids)])
     digest = hashlib.sha256(content.encode("utf-8")).hexdigest()[:12]
     return f"{as_of:%Y-%m-%d}_{kind}_{slug(department)}_{digest}"

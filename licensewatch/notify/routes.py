@@ -1,8 +1,8 @@
 """Who gets a department's notices: focal points by department, the configured queues.
 
-Departments are matched case-folded and stripped. A focal point row without a
-valid address routes nothing; a malformed address is an input error naming the
-row and column of the focal points file.
+Departments are matched in NFC, case-folded and stripped (``model.fold_key``).
+A focal point row without a valid address routes nothing; a malformed address
+is an input error naming the row and column of the focal points file.
 """
 
 from __future__ import annotations

@@ -91,7 +91,7 @@ def parse_usage_report(data: bytes | str, *, name: str = "usage_report.csv") -> 
             refreshed.add(str(row[REFRESH_DATE]).strip())
         if flags.get(IS_DELETED):
             continue  # a deleted user's activity says nothing about a live account of that name
-        key = upn.casefold()
+        key = model.fold_key(upn)
         last = max((d for d in dates if d), default="")
         latest[key] = max(latest.get(key, ""), last)
     if concealed:

@@ -209,8 +209,8 @@ def absent_since_last_run(session: Session, present_ids: Collection[str]) -> lis
     Compared case-folded (directory ids may come back in another case). One
     scan of the live state; :func:`mark_removed` takes the result.
     """
-    present = {rid.casefold() for rid in present_ids}
+    present = {model.fold_key(rid) for rid in present_ids}
     t = RESOURCE_STATE.c
     live = (*DORMANT, model.FindingStatus.KEPT.value)
     stored = session.scalars(select(t.resource_id).where(t.status.in_(live)))
-    return sorted(rid for rid in stored if rid.casefold() not in present)
+    return sorted(rid for rid in stored if model.fold_key(rid) not in present)
