@@ -66,6 +66,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
 USER = "microsoft.graph.user"
 SKU = "microsoft.graph.subscribedSku"
+MESSAGE = "microsoft.graph.message"
 #: JSON fixtures that are no Graph resource: identity-platform answers and error bodies.
 NOT_RESOURCES = ("token", "openid_configuration", "instance_discovery", "error_")
 MAILBOX = "licensing@contoso.org"
@@ -234,6 +235,8 @@ def _resource_documents() -> Iterator[tuple[Path, str]]:
             yield path, USER
         elif path.name == "subscribedSkus.json":
             yield path, SKU
+        elif path.name.startswith("sentitems"):  # Sent Items searched before a resend
+            yield path, MESSAGE
         else:
             assert path.name.startswith(NOT_RESOURCES), f"{path}: which Graph type is this?"
 
@@ -244,7 +247,7 @@ def _page_errors(model: Csdl, path: Path, element_type: str) -> list[str]:
               for k in doc if k != "value" and not csdl.is_annotation(k)]  # fmt: skip
     errors += check(model, f"Collection({element_type})", doc["value"], path.name, False)
     context = doc.get("@odata.context", "")
-    if "#users(" in context:  # $metadata#users(id,userPrincipalName,…)
+    if "#users(" in context and "#users('" not in context:  # $metadata#users(id,…), not a key
         selected = context.split("#users(", 1)[1].rstrip(")").split(",")
         errors += [f"{path.name}: @odata.context selects {n}" for n in
                    _missing(model, USER, selected)]  # fmt: skip
