@@ -10,14 +10,16 @@ A damaged workbook (say a cell pointing to a shared string that is not
 there) is an input error naming the file, and the row and column when the
 failure can be placed; any exception openpyxl raises while loading or reading
 is turned into one. A sheet may have at most
-:data:`~licensewatch.sources.textfile.MAX_ROWS` rows: reading stops there.
+:data:`~licensewatch.sources.textfile.MAX_ROWS` rows: its row elements are
+counted in the XML before it is parsed, and reading stops there too.
 """
 
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pandas as pd
 from openpyxl import load_workbook
@@ -65,6 +67,7 @@ def load_sheet(path: Path, *, sheet: str | None, label: str, expected: str) -> G
         worksheet = workbook[sheet] if sheet is not None else workbook.worksheets[0]
         # Some tools write a wrong sheet size; read-only mode would trust it and drop rows.
         worksheet.reset_dimensions()
+        _count_rows(worksheet, label)
         rows = _rows(worksheet, label)
     finally:
         workbook.close()
@@ -79,6 +82,35 @@ def load_sheet(path: Path, *, sheet: str | None, label: str, expected: str) -> G
         data, index=[n for n in numbers if n > 1], columns=range(width), dtype=model.STRING
     )
     return Grid(header, cells)
+
+
+#: A row element in a sheet's XML, with or without a namespace prefix.
+_ROW_TAG: Final = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")
+
+
+def _count_rows(worksheet: Any, label: str) -> None:
+    """Refuse a sheet with more than ``MAX_ROWS`` row elements before parsing it.
+
+    A scan of the sheet's XML in pieces (a few seconds for millions of rows,
+    constant memory), so that a far too large sheet is refused at once rather
+    than after parsing a million rows. Skipped if openpyxl does not expose it.
+    """
+    opener = getattr(worksheet, "_get_source", None)
+    if opener is None:
+        return
+    count, tail = 0, b""
+    with opener() as source:
+        while chunk := source.read(1 << 20):
+            data = tail + chunk
+            # Count only tags that end before the last 64 bytes; those are scanned again.
+            cut = max(len(data) - 64, 0)
+            count += sum(1 for m in _ROW_TAG.finditer(data) if m.start() < cut)
+            tail = data[cut:]
+            if count > textfile.MAX_ROWS:
+                raise too_many_rows(label)
+    count += len(_ROW_TAG.findall(tail))
+    if count > textfile.MAX_ROWS:
+        raise too_many_rows(label)
 
 
 def _rows(worksheet: Any, label: str) -> dict[int, list[str]]:
