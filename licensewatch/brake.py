@@ -4,6 +4,12 @@ A half-read sign-in feed makes everybody look dormant. Before anything is sent
 the run compares what it pulled with the last good run and with the policy;
 :func:`check` returns the reasons to stop (empty when the run may proceed). Pure:
 numbers in, reasons out.
+
+The HR separations feed is watched like the others (a sharp drop against the
+last good run brakes), and an empty one brakes on every run, the first one
+included, unless the policy says the organization's feed may be empty
+(``allow_empty_separations``): an export that wrote only its header, or a
+query that found nothing, must not silently drop every SEPARATED finding.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ FEEDS = {
     "accounts_read": "accounts",
     "licenses_read": "licence assignments",
     "phones_read": "phones",
+    "separations_read": "HR separations",
 }
 
 
@@ -39,6 +46,12 @@ def check(counts: Mapping[str, int], baseline: Baseline | None, policy: Policy) 
             f"{dormant:,} of {licensed:,} licensed accounts ({dormant / licensed:.1%}) look "
             f"dormant, above max_dormant_fraction {policy.max_dormant_fraction:.0%}: "
             "is the sign-in feed complete?"
+        )
+    if counts.get("separations_read") == 0 and not policy.allow_empty_separations:
+        # On the first run too: an empty HR feed is far likelier a broken export than no leavers.
+        reasons.append(
+            "the HR separations feed is empty: was the export or query complete? (set "
+            "allow_empty_separations = true in [policy] if your HR feed may hold no rows)"
         )
     if baseline is None:
         return reasons

@@ -34,6 +34,8 @@ class Policy:
     max_feed_drop: float = 0.10
     max_new_findings_factor: float = 3.0
     new_findings_floor: int = 100
+    #: True when the HR separations feed may hold no rows (else an empty feed brakes).
+    allow_empty_separations: bool = False
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,9 @@ def _policy(doc: Mapping[str, Any]) -> Policy:
     if factor < 1:
         raise ConfigError(f"[policy] max_new_findings_factor must be 1 or more, not {factor}")
     return Policy(
+        allow_empty_separations=_get(
+            t, "policy", "allow_empty_separations", bool, d.allow_empty_separations
+        ),
         max_feed_drop=feed_drop,
         max_new_findings_factor=factor,
         new_findings_floor=_non_negative(

@@ -14,6 +14,14 @@ run rate the audit quotes). ``days_dormant`` is the number of days from the
 date of ``dormant_since`` to ``as_of`` (0 when unknown or in the future), and
 ``accrued_cost_cents`` is ``annual_rate_cents × days_dormant / 365`` rounded
 half up to the cent, computed in integers so that every total adds up exactly.
+
+Rates are bounded (:data:`MAX_ANNUAL_RATE_CENTS`, checked where the rate card
+is read) so that this integer arithmetic cannot overflow int64: a
+``dormant_since`` is a ``datetime64[us]``, which reaches back 292,471 years,
+so ``days_dormant`` is below 1.1e8 and ``2 × rate × days`` below 2.2e16, far
+under int64's 9.2e18. One finding then accrues at most 3.0e13 cents, so a
+total stays exact over 300,000 findings even of that absurd age (and over
+800 million findings dormant since 1990 or later).
 """
 
 from __future__ import annotations
@@ -27,6 +35,8 @@ from licensewatch import model
 
 WILDCARD: Final = "*"
 DAYS_PER_YEAR: Final = 365
+#: The highest annual rate one rate-card item may have: USD 1,000,000.00 per unit per year.
+MAX_ANNUAL_RATE_CENTS: Final = 100_000_000
 _DAY: Final = np.timedelta64(1, "D")
 
 
@@ -47,6 +57,9 @@ def price(findings: pd.DataFrame, rate_card: pd.DataFrame, as_of: pd.Timestamp) 
     rates = rates_in_force(rate_card, as_of)
     rate_row = _rate_rows(found, rates)
     annual = np.append(rates["annual_rate_cents"].to_numpy(np.int64), 0)[rate_row]
+    if annual.size and not 0 <= int(annual.min()) <= int(annual.max()) <= MAX_ANNUAL_RATE_CENTS:
+        # read_rate_card refuses such rates with file, row and column; this guards other callers.
+        raise ValueError(f"annual rates must be 0 to {MAX_ANNUAL_RATE_CENTS} cents")
     days = _days_dormant(found["dormant_since"], as_of)
     # Half up: floor(a·d/365 + 1/2) = floor((2·a·d + 365) / 730), in integers.
     accrued = (2 * annual * days + DAYS_PER_YEAR) // (2 * DAYS_PER_YEAR)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from fractions import Fraction
 from typing import Any
 
@@ -11,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from licensewatch import model
-from licensewatch.pricing import price, rates_in_force
+from licensewatch.pricing import MAX_ANNUAL_RATE_CENTS, price, rates_in_force
 from tests.frames import AS_OF, frame, ts
 
 
@@ -217,3 +218,21 @@ def test_totals_are_exact_integers() -> None:
     # 20000 × 100 / 365 = 5479.45 → 5479; 23000 / 365 = 63.01 → 63
     assert int(out["accrued_cost_cents"].sum()) == 10_000 * 5479 + 5_000 * 63
     assert model.money(int(out["annual_cost_cents"].sum())) == "3150000.00"
+
+
+def test_the_highest_rate_on_the_oldest_date_is_exact_and_positive() -> None:
+    # Year 1 (Graph's "never" sentinel) is some 737,000 days back; int64 must not wrap.
+    card = [item("X", "license", "SKU", MAX_ANNUAL_RATE_CENTS, "2000-01-01")]
+    out = priced([finding("license", "SKU", "0001-01-01T00:00:00Z")] * 1_000, card=card)
+    days = (AS_OF.date() - date(1, 1, 1)).days
+    assert out["days_dormant"].tolist() == [days] * 1_000
+    one = (Fraction(MAX_ANNUAL_RATE_CENTS * days, 365) + Fraction(1, 2)).__floor__()
+    assert out["accrued_cost_cents"].tolist() == [one] * 1_000
+    assert int(out["accrued_cost_cents"].sum()) == 1_000 * one > 0
+
+
+@pytest.mark.parametrize("cents", [MAX_ANNUAL_RATE_CENTS + 1, 5 * 10**18, -1])
+def test_price_refuses_a_rate_outside_the_bound(cents: int) -> None:
+    card = [item("X", "license", "SKU", cents, "2000-01-01")]
+    with pytest.raises(ValueError, match="annual rates must be 0 to 100000000 cents"):
+        priced([finding("license", "SKU")], card=card)

@@ -6,8 +6,9 @@ required cells, dates and unique keys; :func:`check_grid` does the same for a
 table read some other way (a workbook sheet, a database query). The happy
 path is vectorised; a :class:`~licensewatch.errors.Problem` is built only for
 a bad row. Row numbers are those a person sees in a spreadsheet: the header
-is row 1. Decoding and delimiters are in :mod:`~licensewatch.sources.textfile`,
-date formats in :mod:`~licensewatch.sources.dates`.
+is row 1. A cell read may hold at most ``MAX_CELL_CHARS`` characters.
+Decoding, delimiters and the bounds on rows and lines are in
+:mod:`~licensewatch.sources.textfile`, date formats in :mod:`~licensewatch.sources.dates`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from licensewatch.sources.dates import parse_timestamps as parse_timestamps
 from licensewatch.sources.options import TableOptions, header_key
 from licensewatch.sources.options import check_options as check_options
 from licensewatch.sources.options import table_options as table_options
-from licensewatch.sources.textfile import Grid, load_grid
+from licensewatch.sources.textfile import MAX_CELL_CHARS, Grid, load_grid
 
 #: At most this many problems are listed for one file.
 CAP = 50
@@ -235,6 +236,7 @@ def check_grid(grid: Grid, spec: TableSpec, opts: TableOptions, log: ProblemLog)
     for col in columns:
         if col in header:
             cells = data.iloc[:, header.index(col)].astype(model.STRING)
+            _check_cell_sizes(cells, col, log)
             cells = cells.str.strip() if spec.strip else cells
             out[col] = cells.mask(cells == "")
         else:
@@ -256,6 +258,19 @@ def check_grid(grid: Grid, spec: TableSpec, opts: TableOptions, log: ProblemLog)
     if spec.unique is not None:
         check_unique(out[spec.unique], spec.unique, log)
     return out
+
+
+def _check_cell_sizes(cells: pd.Series, column: str, log: ProblemLog) -> None:
+    """Report every cell longer than :data:`MAX_CELL_CHARS` (Excel's own cell limit)."""
+    sizes = cells.str.len()
+    log.add_rows(
+        sizes > MAX_CELL_CHARS,
+        column,
+        lambda row: (
+            f"the cell holds {int(sizes[row]):,} characters, more than {MAX_CELL_CHARS:,} "
+            "(the most one cell may hold)"
+        ),
+    )
 
 
 def _blank_rows(cells: pd.DataFrame, table: pd.DataFrame, *, strip: bool) -> pd.Series:

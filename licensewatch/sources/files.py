@@ -17,10 +17,13 @@ from typing import Final, NamedTuple
 import pandas as pd
 
 from licensewatch import model
+from licensewatch.pricing import MAX_ANNUAL_RATE_CENTS
 from licensewatch.sources.csvfile import ProblemLog, read_table, split_list
 
 LANGUAGES: Final = ("en", "fr")
 DEFAULT_LANGUAGE: Final = "en"
+#: The highest ``annual_rate_usd`` a rate card may hold (USD 1,000,000.00 per unit per year).
+MAX_ANNUAL_RATE_USD: Final = Decimal(MAX_ANNUAL_RATE_CENTS).scaleb(-2)
 #: local@domain.tld, nothing that would let one cell smuggle in another header or address.
 _ADDRESS = re.compile(r"[^@\s;,<>\"']+@[^@\s;,<>\"'.]+(?:\.[^@\s;,<>\"'.]+)+")
 
@@ -112,8 +115,9 @@ class _Rate(NamedTuple):
 def read_rate_card(path: Path) -> pd.DataFrame:
     """Read the effective-dated rate card (``RATE_CARD``).
 
-    ``annual_rate_usd`` is a decimal in dollars (at most two decimal places),
-    stored as integer cents. ``effective_to`` is the last day a rate applies;
+    ``annual_rate_usd`` is a decimal in dollars (at most two decimal places,
+    from 0 to :data:`MAX_ANNUAL_RATE_USD` per unit per year), stored as
+    integer cents. ``effective_to`` is the last day a rate applies;
     empty means open-ended. An item may not have overlapping periods, and no
     SKU part number or phone model (or "*") may be priced by two items at once.
     """
@@ -190,6 +194,14 @@ def _cents(cell: object, row: int, log: ProblemLog) -> int:
         log.add(f"{cell!r} is not an amount in dollars like 189.60", row, "annual_rate_usd")
     elif dollars < 0:
         log.add(f"{cell!r} is negative", row, "annual_rate_usd")
+    elif dollars > MAX_ANNUAL_RATE_USD:
+        # Checked before any arithmetic: 1e50 % 1 would not even be computable.
+        log.add(
+            f"{cell!r} is above the highest rate licensewatch accepts, "
+            f"USD {MAX_ANNUAL_RATE_USD:,.2f} per unit per year",
+            row,
+            "annual_rate_usd",
+        )
     elif (dollars * 100) % 1 != 0:
         log.add(f"{cell!r} has more than 2 decimal places", row, "annual_rate_usd")
     else:

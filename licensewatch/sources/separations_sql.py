@@ -10,7 +10,8 @@ The query runs read-only where the database can enforce it: a READ ONLY
 transaction on PostgreSQL (and MySQL, Oracle), a read-only connection with
 ``query_only`` on SQLite; elsewhere in a transaction that is always rolled
 back (give the account read permissions only). A query that tries to write
-fails with the database's own message. The result is checked like a file:
+fails with the database's own message. At most ``MAX_ROWS`` rows are
+fetched, as from a file. The result is checked like a file:
 the same canonical columns, ``columns`` renames and ``date_format``; row
 numbers are result rows (the first row is row 1).
 """
@@ -30,7 +31,8 @@ from sqlalchemy.pool import NullPool
 
 from licensewatch import model
 from licensewatch.config import SourceSettings
-from licensewatch.errors import ConfigError, SourceError, SourceUnavailable
+from licensewatch.errors import ConfigError, InputError, SourceError, SourceUnavailable
+from licensewatch.sources import textfile
 from licensewatch.sources.csvfile import ProblemLog, check_grid, check_options, table_options
 from licensewatch.sources.interface import SeparationsPull, SeparationsSource
 from licensewatch.sources.separations_csv import CANONICAL, SPEC, finish_separations
@@ -135,7 +137,14 @@ class SeparationsSqlSource(SeparationsSource):
             if cursor.description is None:
                 raise SourceError(f"the query of {self.where} returned no rows and no columns")
             names = [str(d[0]) for d in cursor.description]
-            rows = [tuple(row) for row in cursor.fetchall()]
+            # At most MAX_ROWS rows, like a file: a runaway query must not exhaust memory.
+            rows = [tuple(row) for row in cursor.fetchmany(textfile.MAX_ROWS + 1)]
+            if len(rows) > textfile.MAX_ROWS:
+                raise InputError.single(
+                    f"{self.where} query",
+                    f"returned more than {textfile.MAX_ROWS:,} rows, the most a feed may have",
+                    row=textfile.MAX_ROWS + 1,
+                )
         except dbapi_error as exc:
             raise SourceError(
                 f"the query of {self.where} failed: {_reason(exc, url)}",

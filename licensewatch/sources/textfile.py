@@ -6,6 +6,13 @@ that the config names; cells are separated by ",", ";" (Excel in much of
 Europe) or a tab. :func:`load_grid` turns such a file into a :class:`Grid`:
 the header cells and the data cells as text, indexed by the row number a
 person sees in a spreadsheet (the header is row 1).
+
+Every file is read within documented bounds, so that a broken export stops
+the run with one line instead of exhausting memory: at most :data:`MAX_ROWS`
+rows (Excel's own sheet limit), :data:`MAX_LINE_CHARS` characters per line
+of a CSV file, and :data:`MAX_CELL_CHARS` characters per cell (Excel's own
+cell limit). A CSV file is read in pieces and refused as soon as it crosses
+a bound, before it is parsed.
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from itertools import accumulate
+from operator import xor
 from pathlib import Path
 from typing import Final
 
@@ -38,6 +47,16 @@ _BOMS: Final = (
 #: Delimiters tried when none is configured, in order of preference on a tie.
 DELIMITERS: Final = (",", ";", "\t")
 _DELIMITER_NAMES: Final = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
+#: The most rows one file or sheet may have, its header row included (Excel's sheet limit).
+MAX_ROWS: Final = 1_048_576
+#: The most characters one line of a CSV file may have (1 Mi; line break not counted).
+MAX_LINE_CHARS: Final = 1_048_576
+#: The most characters one cell may hold (Excel's own cell limit).
+MAX_CELL_CHARS: Final = 32_767
+#: Bytes read from a CSV file at a time.
+_CHUNK: Final = 1 << 20
+#: A line break as pandas sees one: CR LF, LF or a lone CR.
+_LINE_BREAK: Final = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -125,6 +144,17 @@ def decode(data: bytes, encoding: str, label: str, hint: str) -> str:
     Undecodable bytes raise :class:`InputError` giving the byte's offset in
     the file.
     """
+    start, codec = _codec(data[:4], encoding)
+    try:
+        return data[start:].decode(codec)
+    except UnicodeDecodeError as exc:
+        offset = start + exc.start
+        raise _undecodable(label, codec, data[offset], offset, hint) from None
+
+
+def _codec(head: bytes, encoding: str) -> tuple[int, str]:
+    """(bytes to skip, codec) for a file starting with ``head`` (see :func:`decode`)."""
+    data = head
     start, codec = 0, encoding
     if encoding == AUTO:
         codec = "utf-8"
@@ -142,20 +172,128 @@ def decode(data: bytes, encoding: str, label: str, hint: str) -> str:
         codecs.BOM_UTF8
     ):
         start, codec = len(codecs.BOM_UTF8), "utf-8"
-    try:
-        return data[start:].decode(codec)
-    except UnicodeDecodeError as exc:
-        offset = start + exc.start
-        raise InputError(
-            [
-                Problem(
-                    label,
-                    f"is not {codec} text (undecodable byte {data[offset]:#04x} at "
-                    f"offset {offset})",
-                )
-            ],
-            hint=hint,
-        ) from None
+    return start, codec
+
+
+def _undecodable(label: str, codec: str, byte: int, offset: int, hint: str) -> InputError:
+    return InputError(
+        [Problem(label, f"is not {codec} text (undecodable byte {byte:#04x} at offset {offset})")],
+        hint=hint,
+    )
+
+
+def _rows_ended(text: str, quoted: bool) -> tuple[int, bool]:
+    """(rows ended in ``text``, inside quotes at its end), starting ``quoted`` or not.
+
+    A row ends at a line break outside double quotes (a quoted cell may hold
+    line breaks), so row numbers are those pandas and a spreadsheet give.
+    """
+    pieces = _LINE_BREAK.split(text)
+    states = list(accumulate((p.count('"') & 1 for p in pieces), xor, initial=int(quoted)))
+    return states[1:-1].count(0), bool(states[-1])
+
+
+class _Reader:
+    """Collects the text of a CSV file fed piece by piece, refusing it past a bound.
+
+    Line lengths and line counts are taken in C (split, len, count). Rows are
+    counted exactly, quotes considered, only where it matters: for the row of
+    a line that is too long, and once the file has more lines than
+    :data:`MAX_ROWS` (a quoted cell may span lines). The parsed rows are
+    checked again (a stray quote inside an unquoted cell can fool the count).
+    """
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.parts: list[str] = []
+        self._lines = 0
+        self._line = 0
+        self._carry = ""
+        self._rows: int | None = None  # counted exactly once past MAX_ROWS lines
+        self._quoted = False
+
+    def feed(self, text: str) -> None:
+        """Add ``text``, the next piece of the file; raises ``InputError`` past a bound."""
+        text = self._carry + text
+        self._carry = ""
+        if text.endswith("\r"):
+            # CR LF may be split between two pieces.
+            self._carry, text = "\r", text[:-1]
+        # LF (CR LF) line breaks, or CR alone in a file from an old Mac.
+        sep = "\n" if "\n" in text or "\r" not in text else "\r"
+        pieces = text.split(sep)
+        longest = max(self._line + len(pieces[0]), max(map(len, pieces[1:]), default=0))
+        if longest > MAX_LINE_CHARS:
+            self._too_long(pieces, sep)
+        self._line = len(pieces[-1]) + (self._line if len(pieces) == 1 else 0)
+        self._lines += len(pieces) - 1
+        if self._rows is not None:
+            ended, self._quoted = _rows_ended(text, self._quoted)
+            self._rows += ended
+        elif self._lines > MAX_ROWS:
+            self._rows, self._quoted = _rows_ended("".join(self.parts) + text, False)
+        self.parts.append(text)
+        self._check()
+
+    def text(self) -> str:
+        """All the text fed, once the file has been read to its end."""
+        return "".join(self.parts) + self._carry
+
+    def _too_long(self, pieces: list[str], sep: str) -> None:
+        lengths = [self._line + len(pieces[0]), *map(len, pieces[1:])]
+        at = next(i for i, n in enumerate(lengths) if n > MAX_LINE_CHARS)
+        before = "".join(self.parts) + "".join(piece + sep for piece in pieces[:at])
+        rows, _ = _rows_ended(before, False)
+        raise InputError.single(
+            self.label,
+            f"has a line longer than {MAX_LINE_CHARS:,} characters, the most one line may "
+            "hold: is it a CSV file?",
+            row=rows + 1,
+        )
+
+    def _check(self) -> None:
+        if self._rows is not None and self._rows > MAX_ROWS:
+            raise too_many_rows(self.label)
+        if self._lines > 2 * MAX_ROWS:
+            raise InputError.single(
+                self.label, f"has more than {2 * MAX_ROWS:,} lines, the most one file may have"
+            )
+
+
+def too_many_rows(label: str) -> InputError:
+    """The error for a file or sheet with more than :data:`MAX_ROWS` rows."""
+    return InputError.single(
+        label, f"has more than {MAX_ROWS:,} rows, the most one file may have", row=MAX_ROWS + 1
+    )
+
+
+def read_text(path: Path, encoding: str, label: str, hint: str) -> str:
+    """The text of the file at ``path``, decoded as :func:`decode` does, read within bounds.
+
+    The file is read and decoded a piece at a time; a line longer than
+    :data:`MAX_LINE_CHARS` or a row past :data:`MAX_ROWS` raises
+    :class:`InputError` naming the row, before the rest is read. ``OSError``
+    is left to the caller.
+    """
+    with path.open("rb") as file:
+        start, codec = _codec(file.read(4), encoding)
+        file.seek(start)
+        decoder = codecs.getincrementaldecoder(codec)()
+        reader = _Reader(label)
+        offset = start
+        while True:
+            chunk = file.read(_CHUNK)
+            pending = len(decoder.getstate()[0])
+            try:
+                text = decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                at = offset - pending + exc.start
+                raise _undecodable(label, codec, exc.object[exc.start], at, hint) from None
+            offset += len(chunk)
+            reader.feed(text)
+            if not chunk:
+                break
+    return reader.text()
 
 
 def sniff_delimiter(text: str) -> str:
@@ -187,17 +325,17 @@ def load_grid(
     ``expected`` says what the file should look like (used in the messages
     about a missing or empty file); ``hint`` how to fix an undecodable one.
     Quoted cells may hold delimiters and line breaks. A row with more cells
-    than the header raises :class:`InputError` naming the row.
+    than the header, a line or a file past the bounds (:func:`read_text`)
+    raise :class:`InputError` naming the row.
     """
     try:
-        data = path.read_bytes()
+        text = read_text(path, encoding, label, hint)
     except FileNotFoundError:
         raise InputError.single(label, f"the file does not exist; {expected}") from None
     except IsADirectoryError:
         raise InputError.single(label, f"is a folder, not a file; {expected}") from None
     except OSError as exc:
         raise InputError.single(label, f"cannot be read: {exc.strerror}") from None
-    text = decode(data, encoding, label, hint)
     sep = sniff_delimiter(text) if delimiter == AUTO else delimiter
     try:
         raw = pd.read_csv(
@@ -219,6 +357,8 @@ def load_grid(
         raise InputError.single(
             label, f"has {saw} cells but the header has {header} columns", row=line
         ) from None
+    if len(raw) > MAX_ROWS:
+        raise too_many_rows(label)
     names = [str(h) for h in raw.iloc[0].fillna("")]
     cells = raw.iloc[1:].fillna("")
     cells.index = cells.index + 1  # raw index 0 is the header, spreadsheet row 1

@@ -9,8 +9,14 @@ import pytest
 
 from licensewatch import model
 from licensewatch.errors import InputError
+from licensewatch.pricing import MAX_ANNUAL_RATE_CENTS
 from licensewatch.resources import default_config_dir
-from licensewatch.sources.files import read_exemptions, read_focal_points, read_rate_card
+from licensewatch.sources.files import (
+    MAX_ANNUAL_RATE_USD,
+    read_exemptions,
+    read_focal_points,
+    read_rate_card,
+)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sources"
 RATE_HEADER = "item,description,resource_kind,matches,annual_rate_usd,effective_from,effective_to"
@@ -251,3 +257,37 @@ def test_star_must_stand_alone_and_cells_are_required(tmp_path: Path) -> None:
 def test_empty_rate_card_is_valid(tmp_path: Path) -> None:
     card = read_rate_card(rate_card(tmp_path))
     assert card.empty and dtypes(card) == model.RATE_CARD
+
+
+ABOVE = "is above the highest rate licensewatch accepts, USD 1,000,000.00 per unit per year"
+
+
+@pytest.mark.parametrize(
+    ("rate", "message"),
+    [
+        ("50000000000000000.00", ABOVE),
+        ("1e20", ABOVE),
+        ("1e999999", ABOVE),
+        ("1000000.01", ABOVE),
+        ("inf", "is not an amount in dollars like 189.60"),
+        ("-Infinity", "is not an amount in dollars like 189.60"),
+        ("nan", "is not an amount in dollars like 189.60"),
+        ("sNaN", "is not an amount in dollars like 189.60"),
+        ("-0.01", "is negative"),
+    ],
+)
+def test_absurd_rates_are_refused_with_row_and_column(
+    tmp_path: Path, rate: str, message: str
+) -> None:
+    path = rate_card(
+        tmp_path, "A,a,license,SKU_A,1.00,2016-01-01,", f"B,b,license,SKU_B,{rate},2016-01-01,"
+    )
+    with pytest.raises(InputError) as exc:
+        read_rate_card(path)
+    assert problems(exc) == [f"{path}, row 3, column 'annual_rate_usd': {rate!r} {message}"]
+
+
+def test_the_highest_rate_is_accepted(tmp_path: Path) -> None:
+    path = rate_card(tmp_path, "A,a,license,SKU_A,1000000.00,2016-01-01,")
+    assert read_rate_card(path)["annual_rate_cents"].tolist() == [MAX_ANNUAL_RATE_CENTS]
+    assert str(MAX_ANNUAL_RATE_USD) == "1000000.00"

@@ -11,7 +11,7 @@ import pytest
 from licensewatch import model
 from licensewatch.config import SourceSettings
 from licensewatch.errors import ConfigError, InputError, SourceError, SourceUnavailable
-from licensewatch.sources import separations_source
+from licensewatch.sources import separations_source, textfile
 from licensewatch.sources.separations_sql import SeparationsSqlSource
 from tests.sources.hr.conftest import HrDatabase
 
@@ -93,6 +93,19 @@ def test_missing_column_names_the_query_not_a_row(hr: HrDatabase) -> None:
 def test_an_empty_result_is_an_empty_frame(hr: HrDatabase) -> None:
     frame = source(QUERY.replace("ORDER BY", "WHERE 1 = 0 ORDER BY")).pull().separations
     assert frame.empty and list(frame.columns) == list(model.SEPARATIONS)
+
+
+def test_a_result_past_the_row_bound_is_refused(
+    hr: HrDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(textfile, "MAX_ROWS", 2)
+    assert len(source().pull().separations) == 2
+    monkeypatch.setattr(textfile, "MAX_ROWS", 1)
+    with pytest.raises(InputError) as exc:
+        source().pull()
+    assert [str(p) for p in exc.value.problems] == [
+        "[sources.separations] query, row 2: returned more than 1 rows, the most a feed may have"
+    ]
 
 
 WRITES = [
