@@ -61,7 +61,7 @@ def test_the_cli_error_line_masks_secrets_named_by_the_config(
     )
     org = orgfiles.write_org(tmp_path / "org", config=config)
 
-    def leaky(*args: object) -> None:
+    def leaky(*args: object, **kwargs: object) -> None:
         raise SourceError(f"the call manager echoed the password {secret}")
 
     monkeypatch.setattr(pipeline, "_read_inputs", leaky)
