@@ -32,7 +32,7 @@ from requests.structures import CaseInsensitiveDict
 
 from benchmarks.cucm_server import Answer, CucmResponder, ServedPhone
 from licensewatch.config import SourceSettings
-from licensewatch.sources.cucm import CucmSource
+from licensewatch.sources.cucm.live import CucmSource
 
 BASE = "https://127.0.0.1:8443"
 ENV = "LW_BENCH_CUCM_PASSWORD"

@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from benchmarks.servers import CLIENT, TENANT, self_signed
 from licensewatch.config import SourceSettings
-from licensewatch.sources.graph import GraphSource
+from licensewatch.sources.graph.live import GraphSource
 
 PAGE_CAP = 500  # Graph's cap with $select=signInActivity, whatever $top asks
 E3 = "05e9a617-0261-4cee-bb44-138d3ef5d965"

@@ -1,6 +1,6 @@
 """One nightly run, measured: ``python -m benchmarks.night --config C --as-of D --result R``.
 
-Runs :func:`licensewatch.pipeline.run` in this process (the orchestrator
+Runs :func:`licensewatch.night.run.run` in this process (the orchestrator
 starts a fresh one per run, so time and memory are the job's alone) and
 writes ``R`` as JSON: every stage's seconds, the process's memory high-water
 mark at its end (``RunResult.stages``) and the highest resident memory
@@ -23,10 +23,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from licensewatch import pipeline
 from licensewatch.config import load_settings
 from licensewatch.logs import LOGGER_NAME
-from licensewatch.stages import peak_rss_mb
+from licensewatch.night import run as pipeline
+from licensewatch.night.stages import peak_rss_mb
 
 PAGE_MB = os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
 
@@ -77,7 +77,7 @@ class StageEnds(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         """Remember the time of every stage line."""
-        if record.name == f"{LOGGER_NAME}.stages":
+        if record.name == f"{LOGGER_NAME}.night.stages":
             self.ends.append(record.created)
 
 

@@ -5,8 +5,8 @@
 Builds the organization (:mod:`benchmarks.org`), reads its feeds into the
 canonical frames in one process (Graph export pages, phone and HR CSVs, rate
 card, exemptions) and pickles them; a fresh process then loads the frames and
-times :func:`licensewatch.reconcile.reconcile` and
-:func:`licensewatch.pricing.price` (with ``dormant_since`` filled as the
+times :func:`licensewatch.rules.reconcile.reconcile` and
+:func:`licensewatch.rules.pricing.price` (with ``dormant_since`` filled as the
 pipeline fills it on a first run). Its peak memory is the whole process's:
 interpreter, the input frames and everything reconcile and price make.
 """
@@ -29,7 +29,7 @@ from benchmarks import harness
 from benchmarks import org as orgs
 from licensewatch import model
 from licensewatch.config import Policy, SourceSettings
-from licensewatch.stages import peak_rss_mb
+from licensewatch.night.stages import peak_rss_mb
 
 AS_OF = date(2019, 12, 31)
 OWNER_MATCH = "upn_local_part"
@@ -37,10 +37,10 @@ OWNER_MATCH = "upn_local_part"
 
 def read_frames(org: orgs.Org) -> dict[str, Any]:
     """The organization's feeds as canonical frames, read by licensewatch's own sources."""
-    from licensewatch.sources.files import read_exemptions, read_rate_card
-    from licensewatch.sources.graph_export import GraphExportSource
-    from licensewatch.sources.phones_csv import PhonesCsvSource
-    from licensewatch.sources.separations_csv import SeparationsCsvSource
+    from licensewatch.sources.cucm.inventory_csv import PhonesCsvSource
+    from licensewatch.sources.graph.export import GraphExportSource
+    from licensewatch.sources.hr.files import SeparationsCsvSource
+    from licensewatch.sources.reference import read_exemptions, read_rate_card
 
     def settings(feed: str, kind: str, path: Path, **extra: str) -> SourceSettings:
         return SourceSettings(feed, kind, {"path": str(path), **extra}, org.root)
@@ -64,9 +64,9 @@ def read_frames(org: orgs.Org) -> dict[str, Any]:
 
 def measure(frames_path: Path) -> dict[str, Any]:
     """Load the pickled frames, then time reconcile and price; peak memory of this process."""
-    from licensewatch.pricing import price
-    from licensewatch.reconcile import reconcile
-    from licensewatch.registration_history import HISTORY, apply_history
+    from licensewatch.rules.phone_history import HISTORY, apply_history
+    from licensewatch.rules.pricing import price
+    from licensewatch.rules.reconcile import reconcile
 
     with frames_path.open("rb") as fh:
         f = pickle.load(fh)

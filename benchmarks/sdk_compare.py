@@ -1,6 +1,6 @@
 """Our Graph pull against Microsoft's Python SDK, reading the same pages from the same server.
 
-``ours``: :class:`licensewatch.sources.graph.GraphSource` (MSAL client
+``ours``: :class:`licensewatch.sources.graph.live.GraphSource` (MSAL client
 credentials against the stand-in authority, then ``subscribedSkus`` and every
 users page, ending in the canonical ACCOUNTS and ACCOUNT_LICENSES frames).
 ``sdk``: ``msgraph-sdk`` (``GraphServiceClient.users.get`` with the same
@@ -31,7 +31,7 @@ from typing import Any
 from benchmarks import harness
 from benchmarks import org as orgs
 from benchmarks.servers import CLIENT, TENANT, TOKEN
-from licensewatch.stages import peak_rss_mb
+from licensewatch.night.stages import peak_rss_mb
 
 SELECT = orgs.SELECT.split(",")
 CLIENTS = ("ours", "sdk")
@@ -45,7 +45,7 @@ def sdk_available() -> bool:
 def pull_ours(graph: str, ca_bundle: str) -> int:
     """Pull with licensewatch's Graph source; returns the number of accounts."""
     from licensewatch.config import SourceSettings
-    from licensewatch.sources.graph import GraphSource
+    from licensewatch.sources.graph.live import GraphSource
 
     settings = SourceSettings(
         feed="accounts",
@@ -125,7 +125,7 @@ def measure_client(client: str, graph: str, ca_bundle: str) -> dict[str, Any]:
         import msgraph  # noqa: F401  (import cost reported apart)
         import msgraph_core  # noqa: F401
     else:
-        import licensewatch.sources.graph  # noqa: F401
+        import licensewatch.sources.graph.live  # noqa: F401
     imported = time.perf_counter()
     pull = pull_sdk if client == "sdk" else pull_ours
     users = pull(graph, ca_bundle)

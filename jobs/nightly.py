@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from licensewatch.cli import main
+from licensewatch.cli.parser import main
 
 
 def nightly(argv: list[str]) -> int:

@@ -57,7 +57,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from licensewatch.notify.smtp import SmtpOptions
+from licensewatch.notify.transports.smtp import SmtpOptions
 
 HOST = "127.0.0.1"
 TLS_MODES = ("none", "starttls", "implicit")

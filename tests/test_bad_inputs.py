@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from licensewatch.cli import main
+from licensewatch.cli.parser import main
 from tests import orgfiles
 
 BAD = Path(__file__).resolve().parent / "fixtures" / "bad"

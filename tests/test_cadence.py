@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from licensewatch import cadence, model
+from licensewatch import model
+from licensewatch.rules import cadence
 
 AS_OF = pd.Timestamp("2026-03-01", tz="UTC")
 IDS = ["license:a:e3", "license:b:e3", "phone:sep1"]

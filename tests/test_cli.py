@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from licensewatch.cli import build_parser, main
+from licensewatch.cli.parser import build_parser, main
 from tests import orgfiles
 
 AS_OF = orgfiles.AS_OF

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from licensewatch.cli import main
+from licensewatch.cli.parser import main
 from tests import orgfiles
 from tests.smtporg import (
     ESCALATION_TO,

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from licensewatch import model
-from licensewatch.decisions import (
+from licensewatch.answers.answer_file import (
     DECISIONS,
     MAX_KEEP_DAYS,
     Decision,
@@ -487,8 +487,8 @@ def test_a_future_as_of_cannot_stretch_a_keep_past_a_year_from_today(tmp_path: P
 def test_decisions_import_counts_the_cap_from_the_clock_not_from_as_of(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
-    from licensewatch.cli import main
-    from licensewatch.cycle_commands import decisions_import
+    from licensewatch.cli.cycle import decisions_import
+    from licensewatch.cli.parser import main
     from tests import orgfiles
     from tests.smtporg import rows
 

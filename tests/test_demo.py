@@ -18,8 +18,8 @@ from licensewatch import resources
 from licensewatch.config import load_settings
 from licensewatch.demo import DemoOrganization, generate
 from licensewatch.errors import ConfigError, LicensewatchError
-from licensewatch.inputs import build_sources, read_reference
-from licensewatch.sources.graph_export import parse_subscribed_skus
+from licensewatch.night.inputs import build_sources, read_reference
+from licensewatch.sources.graph.export import parse_subscribed_skus
 
 AS_OF = date(2019, 12, 31)
 AS_OF_TS = pd.Timestamp("2019-12-31", tz="UTC")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from licensewatch.cli import main
+from licensewatch.cli.parser import main
 
 AS_OF = "2026-11-21"
 

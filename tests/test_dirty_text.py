@@ -2,7 +2,7 @@
 
 A BEL, an ESC, a NUL or a lone surrogate escape (``"\\ud800"``, valid JSON) in a
 Graph ``displayName`` or a phone ``description`` used to stop every night when
-openpyxl refused the XLSX. Now ``licensewatch.neutralise`` rewrites them where
+openpyxl refused the XLSX. Now ``licensewatch.rules.neutralise`` rewrites them where
 the feeds enter the job; every output (CSV, XLSX, HTML, email, the database on
 SQLite and PostgreSQL) holds the visible substitute, and the run summary counts them.
 """
@@ -21,8 +21,8 @@ from openpyxl import load_workbook
 from sqlalchemy import text
 
 from licensewatch import store
-from licensewatch.cli import main
-from licensewatch.neutralise import neutralise_frame, neutralise_text
+from licensewatch.cli.parser import main
+from licensewatch.rules.neutralise import neutralise_frame, neutralise_text
 from tests import orgfiles
 from tests.store.conftest import fresh_schema, pg_server_url  # noqa: F401 - the fixture
 

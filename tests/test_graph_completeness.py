@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import responses
 
-from licensewatch.cli import main
+from licensewatch.cli.parser import main
 from tests import orgfiles
 from tests.sources.graph.conftest import (
     CLIENT,

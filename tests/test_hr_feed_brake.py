@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from licensewatch.brake import Baseline, check
-from licensewatch.cli import main
+from licensewatch.cli.parser import main
 from licensewatch.config import Policy
+from licensewatch.rules.brake import Baseline, check
 from tests import orgfiles
 
 AS_OF = orgfiles.AS_OF

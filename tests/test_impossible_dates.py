@@ -1,4 +1,4 @@
-"""Dates before 1990 or after the as-of day never become money (``licensewatch.date_bounds``)."""
+"""Dates before 1990 or after the as-of day never become money (``rules.date_bounds``)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from licensewatch import model
-from licensewatch.cli import main
-from licensewatch.date_bounds import FLOOR, check_dates, future_limit
+from licensewatch.cli.parser import main
+from licensewatch.rules.date_bounds import FLOOR, check_dates, future_limit
 from tests import orgfiles
 
 AS_OF = pd.Timestamp(orgfiles.AS_OF, tz="UTC")

@@ -28,10 +28,11 @@ from urllib.parse import quote, quote_plus, urlencode
 import pytest
 import responses
 
-from licensewatch import cli, logs, sources
-from licensewatch.cli import main
+from licensewatch import logs, sources
+from licensewatch.cli import parser as cli
+from licensewatch.cli.parser import main
 from licensewatch.errors import EXIT_RUNTIME
-from licensewatch.sources.cucm import CucmSource
+from licensewatch.sources.cucm.live import CucmSource
 from tests import orgfiles
 from tests.sources.cucm.conftest import (
     AXL_URL,

@@ -11,9 +11,10 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from licensewatch import logs, pipeline
-from licensewatch.cli import main
+from licensewatch import logs
+from licensewatch.cli.parser import main
 from licensewatch.errors import SourceError
+from licensewatch.night import run as pipeline
 from tests import orgfiles
 
 

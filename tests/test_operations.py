@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from licensewatch import store
-from licensewatch.brake import Baseline, check
-from licensewatch.cli import main
+from licensewatch.cli.parser import main
 from licensewatch.config import Policy
+from licensewatch.rules.brake import Baseline, check
 from tests import orgfiles
 
 AS_OF = orgfiles.AS_OF
@@ -166,8 +166,8 @@ def test_a_killed_runs_lock_does_not_block_the_next_night(org: Path) -> None:
 KILL_BEFORE_SENDING = textwrap.dedent(
     """
     import os, signal, sys
-    from licensewatch import pipeline
-    from licensewatch.cli import main
+    from licensewatch.night import run as pipeline
+    from licensewatch.cli.parser import main
 
     def die(*args, **kwargs):
         os.kill(os.getpid(), signal.SIGKILL)

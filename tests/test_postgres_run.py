@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from licensewatch import store
-from licensewatch.cli import main
+from licensewatch.cli.parser import main
 from licensewatch.errors import StorageError
 from tests import orgfiles
 from tests.store.conftest import fresh_schema, pg_server_url  # noqa: F401 - the fixture

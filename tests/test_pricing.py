@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from licensewatch import model
-from licensewatch.pricing import MAX_ANNUAL_RATE_CENTS, price, rates_in_force
+from licensewatch.rules.pricing import MAX_ANNUAL_RATE_CENTS, price, rates_in_force
 from tests.frames import AS_OF, frame, ts
 
 

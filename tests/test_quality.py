@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -16,8 +16,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _tool(name: str) -> list[str]:
-    if shutil.which(name) is None:
-        pytest.skip(f"{name} is not installed (pip install '.[test]')")
+    """The command that runs ``name`` with this interpreter; fails (never skips) when missing.
+
+    Looking the tool up on PATH skipped when the venv was not activated although
+    ``python -m name`` works, and passed silently whatever the interpreter had.
+    """
+    if importlib.util.find_spec(name) is None:
+        pytest.fail(f"{name} is not installed for {sys.executable} (pip install '.[test]')")
     return [sys.executable, "-m", name]
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from licensewatch import model
 from licensewatch.config import Policy
-from licensewatch.reconcile import ReconcileResult, reconcile
+from licensewatch.rules.reconcile import ReconcileResult, reconcile
 from tests.frames import (
     AS_OF,
     account,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from licensewatch.removals import bookable_removals
+from licensewatch.rules.removals import bookable_removals
 
 GONE = ["license:A:E3", "LICENSE:b:pbi", "phone:sep1", "other:x"]
 

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from licensewatch import pipeline
-from licensewatch.cli import main
+from licensewatch.cli.parser import main
 from licensewatch.config import load_settings
-from licensewatch.publish import remove_leftovers
+from licensewatch.night import run as pipeline
+from licensewatch.night.publish import remove_leftovers
 from tests import orgfiles
 
 AS_OF = orgfiles.AS_OF

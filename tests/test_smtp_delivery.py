@@ -20,11 +20,12 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from licensewatch import cycle_commands, pipeline
-from licensewatch.cli import main
+from licensewatch.cli import cycle as cycle_commands
+from licensewatch.cli.parser import main
 from licensewatch.config import Settings
-from licensewatch.notify.transport import Transport
+from licensewatch.night import run as pipeline
 from licensewatch.notify.transports import build_transport
+from licensewatch.notify.transports.base import Transport
 from tests.orgfiles import AS_OF
 from tests.smtporg import (
     OWN,
@@ -161,8 +162,8 @@ def test_a_crash_after_k_of_n_then_a_rerun_delivers_each_once(
 KILL_9_AFTER = textwrap.dedent(
     """
     import os, signal, sys
-    from licensewatch.notify import smtp
-    from licensewatch.cli import main
+    from licensewatch.notify.transports import smtp
+    from licensewatch.cli.parser import main
 
     real, sent = smtp.SmtpTransport.send_to, []
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from licensewatch import store
-from licensewatch.cli import main
+from licensewatch.cli.parser import main
 from tests.orgfiles import AS_OF
 from tests.smtporg import rows, smtp_config, write_smtp_org
 from tests.smtpserver import LoopbackSmtp

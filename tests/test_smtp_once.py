@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from licensewatch import cycle_commands
-from licensewatch.cli import main
+from licensewatch.cli import cycle as cycle_commands
+from licensewatch.cli.parser import main
 from licensewatch.store.outbox import UNKNOWN_GRACE
 from tests.orgfiles import AS_OF
 from tests.smtporg import keys, rows, smtp_config, write_smtp_org

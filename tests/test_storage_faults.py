@@ -20,8 +20,9 @@ from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from licensewatch import pipeline, store
-from licensewatch.cli import main
+from licensewatch import store
+from licensewatch.cli.parser import main
+from licensewatch.night import run as pipeline
 from tests import orgfiles
 from tests.smtporg import rows
 from tests.store.conftest import fresh_schema, pg_server_url  # noqa: F401 - the fixture

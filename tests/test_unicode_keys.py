@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from licensewatch import model
-from licensewatch.cli import main
+from licensewatch.cli.parser import main
 from licensewatch.notify.compose import notice_key
 from tests import orgfiles
 

@@ -1,6 +1,6 @@
 """One email per department and cycle: what is asked of whom, by when, why, and the rows.
 
-The rows come with a ``cycle`` column (see :mod:`licensewatch.cadence`):
+The rows come with a ``cycle`` column (see :mod:`licensewatch.rules.cadence`):
 ``new`` and ``reminder`` rows of a department go to its focal points in one
 email (kind ``notice`` when some are new, else ``reminder``); ``escalation``
 rows go to ``[mail] escalation_to`` with the focal points in copy. Rows

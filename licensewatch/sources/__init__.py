@@ -10,14 +10,14 @@ from typing import TypeVar
 
 from licensewatch.config import SourceSettings
 from licensewatch.errors import ConfigError
-from licensewatch.sources.cucm import CucmSource
-from licensewatch.sources.cucm_export import CucmExportSource
-from licensewatch.sources.graph import GraphSource
-from licensewatch.sources.graph_export import GraphExportSource
+from licensewatch.sources.cucm.export import CucmExportSource
+from licensewatch.sources.cucm.inventory_csv import PhonesCsvSource
+from licensewatch.sources.cucm.live import CucmSource
+from licensewatch.sources.graph.export import GraphExportSource
+from licensewatch.sources.graph.live import GraphSource
+from licensewatch.sources.hr.files import SeparationsCsvSource, SeparationsXlsxSource
+from licensewatch.sources.hr.sql import SeparationsSqlSource
 from licensewatch.sources.interface import AccountsSource, PhonesSource, SeparationsSource
-from licensewatch.sources.phones_csv import PhonesCsvSource
-from licensewatch.sources.separations_csv import SeparationsCsvSource, SeparationsXlsxSource
-from licensewatch.sources.separations_sql import SeparationsSqlSource
 
 S = TypeVar("S")
 

@@ -9,7 +9,7 @@ file content in ``InputError``; they never return a partial pull.
 ``complete`` says whether the pull *proved* it holds the whole feed (for Graph:
 the page chain linked and the user count matched ``$count``). A pull that could
 not prove it (``verify_count = false``) is used for findings, but nothing it
-lacks is booked as ``removed`` (see :mod:`licensewatch.removals`).
+lacks is booked as ``removed`` (see :mod:`licensewatch.rules.removals`).
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from licensewatch.config import SourceSettings
 from licensewatch.errors import ConfigError
-from licensewatch.sources.dates import ISO, date_format_option
-from licensewatch.sources.textfile import AUTO, check_delimiter, check_encoding
+from licensewatch.sources.tabular.dates import ISO, date_format_option
+from licensewatch.sources.tabular.text import AUTO, check_delimiter, check_encoding
 
 
 def check_options(
@@ -75,7 +75,7 @@ def header_key(name: str) -> str:
 class TableOptions:
     """How a source's table is read: encoding, delimiter, date format and renamed columns.
 
-    ``date_format`` is "iso", "day-first" or "month-first" (``licensewatch.sources.dates``).
+    ``date_format`` is "iso", "day-first" or "month-first" (``licensewatch.sources.tabular.dates``).
     ``columns`` maps the organization's header names (as configured; compared
     with the file's headers case-folded) to canonical column names; ``where``
     is the config table these came from ("[sources.separations]"), named in

@@ -2,7 +2,7 @@
 
 One row per phone of the last pull: when it was first observed, when last seen
 registered, its status and since when it has had it. The rules that update it
-are pure and live in :mod:`licensewatch.registration_history`; this module only
+are pure and live in :mod:`licensewatch.rules.phone_history`; this module only
 loads the stored rows and replaces them, inside the run's transaction (nothing
 here commits). Migration ``0002_phone_registrations`` creates the table.
 """
@@ -16,7 +16,7 @@ import pandas as pd
 from sqlalchemy import CheckConstraint, Table, Text, delete, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from licensewatch.registration_history import HISTORY
+from licensewatch.rules.phone_history import HISTORY
 from licensewatch.store import _frames
 from licensewatch.store.db import storage_operation
 from licensewatch.store.tables import Base, UTCDateTime
@@ -50,7 +50,7 @@ PHONE_REGISTRATIONS: Final[Table] = Base.metadata.tables["phone_registrations"]
 
 @storage_operation("read the phone registration history")
 def load_history(session: Session) -> pd.DataFrame:
-    """Every stored row, as a :data:`~licensewatch.registration_history.HISTORY` frame."""
+    """Every stored row, as a :data:`~licensewatch.rules.phone_history.HISTORY` frame."""
     t = PHONE_REGISTRATIONS.c
     rows = session.execute(select(*(t[name] for name in HISTORY)).order_by(t.device_key)).all()
     return _frames.frame_of(rows, HISTORY)

@@ -23,8 +23,8 @@ import pytest
 import requests
 import responses
 
-from licensewatch.sources.cucm_axl import AXL_NS, AxlInventory, parse_list_phone
-from licensewatch.sources.soap import SoapClient, parse_xml
+from licensewatch.sources.cucm.axl import AXL_NS, AxlInventory, parse_list_phone
+from licensewatch.sources.cucm.soap import SoapClient, parse_xml
 from tests.conformance.schemas import AXL_VERSIONS, axl_schema, body_element, schema_errors
 from tests.sources.cucm.conftest import (
     AXL_URL,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import responses
 
-from licensewatch.cli import main
+from licensewatch.cli.parser import main
 from tests import orgfiles
 from tests.smtporg import rows
 from tests.sources.graph.conftest import CLIENT, GRAPH, SECRET, SECRET_ENV, TENANT, add_login

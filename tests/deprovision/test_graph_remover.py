@@ -17,11 +17,11 @@ import pytest
 import requests
 import responses
 
+from licensewatch.answers.licence_removal import GraphLicenseRemover, LicenseRemoval, RemovalResult
 from licensewatch.config import SourceSettings
-from licensewatch.deprovision.graph import GraphLicenseRemover, LicenseRemoval, RemovalResult
 from licensewatch.errors import ConfigError, SourceAuthError, SourceUnavailable
-from licensewatch.sources.graph_http import GraphOutcomeUnknown
-from licensewatch.sources.graph_options import GraphOptions
+from licensewatch.graph.client import GraphOutcomeUnknown
+from licensewatch.sources.graph.options import GraphOptions
 from tests.sources.graph.conftest import (
     CLIENT,
     FIRST_TOKEN,

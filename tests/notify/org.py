@@ -13,7 +13,7 @@ import pandas as pd
 from licensewatch import model
 from licensewatch.config import MailSettings
 from licensewatch.notify.compose import DepartmentNotice, compose_notices
-from licensewatch.notify.directory import DirectoryTransport
+from licensewatch.notify.transports.directory import DirectoryTransport
 from tests.reports.costed import AS_OF, costed, finding
 
 SCRIPT_NAME = "Bob <script>alert(1)</script>"

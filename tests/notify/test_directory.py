@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from licensewatch.errors import DeliveryError
-from licensewatch.notify.directory import DirectoryTransport
-from licensewatch.notify.transport import Transport
+from licensewatch.notify.transports.base import Transport
+from licensewatch.notify.transports.directory import DirectoryTransport
 
 
 def message(subject: str) -> EmailMessage:

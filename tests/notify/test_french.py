@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from licensewatch import resources
+from licensewatch.answers.answer_file import WORDS
 from licensewatch.config import MailSettings
-from licensewatch.decisions import WORDS
 from licensewatch.notify.compose import DepartmentNotice, environment
 from licensewatch.notify.mime import POLICY
 from tests.notify.org import FINDINGS, FOCAL_POINTS, RESEARCH, compose, deliver

@@ -29,13 +29,13 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 from licensewatch import store
 from licensewatch.config import SourceSettings
 from licensewatch.errors import ConfigError, DeliveryError, DeliveryUnknown, TransportUnavailable
-from licensewatch.notify.graph_mail import (
+from licensewatch.notify.delivery import deliver, queue_notices
+from licensewatch.notify.mime import POLICY
+from licensewatch.notify.transports.graph import (
     GraphMailOptions,
     GraphMailTransport,
     send_mail_body,
 )
-from licensewatch.notify.mime import POLICY
-from licensewatch.notify.outbox import deliver, queue_notices
 from licensewatch.store import outbox as outbox_store
 from licensewatch.store.outbox import UNKNOWN_GRACE
 from tests.notify.org import compose

@@ -15,9 +15,9 @@ import pytest
 
 from licensewatch import logs
 from licensewatch.errors import ConfigError, DeliveryDeferred, DeliveryError, TransportUnavailable
-from licensewatch.notify import smtp as smtpmod
 from licensewatch.notify.compose import DepartmentNotice
-from licensewatch.notify.smtp import SmtpOptions, SmtpTransport
+from licensewatch.notify.transports import smtp as smtpmod
+from licensewatch.notify.transports.smtp import SmtpOptions, SmtpTransport
 from tests import smtpserver
 from tests.notify.org import RESEARCH, compose
 from tests.smtpserver import LoopbackSmtp
@@ -283,7 +283,7 @@ def test_one_refused_recipient_is_a_warning_and_the_message_counts_as_sent(
         t.send(message(To="fp@x.org, gone@x.org"), key="k-partial")
     assert [m.rcpt_tos for m in server.messages] == [["fp@x.org"]]
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
-    assert [r.name for r in warnings] == ["licensewatch.notify.smtp"]
+    assert [r.name for r in warnings] == ["licensewatch.notify.transports.smtp"]
     text = warnings[0].getMessage()
     assert "refused 1 of 2 recipients of k-partial" in text
     assert "gone@x.org (550 5.1.1 <gone@x.org>: Recipient address rejected" in text

@@ -11,12 +11,13 @@ import pandas as pd
 import pytest
 from sqlalchemy.orm import Session
 
-from licensewatch import pipeline, store
+from licensewatch import store
 from licensewatch.config import Settings, load_settings
-from licensewatch.pricing import rates_in_force
-from licensewatch.reports.commands import write_run_reports
+from licensewatch.night import run as pipeline
+from licensewatch.night.reports import write_run_reports
 from licensewatch.reports.history import history_for_run, realized_savings_cents, stored_as_costed
-from licensewatch.sources.files import read_rate_card
+from licensewatch.rules.pricing import rates_in_force
+from licensewatch.sources.reference import read_rate_card
 from tests import orgfiles
 
 #: The days the tiny organization is run on: two month ends, a mid-month day, the year end.

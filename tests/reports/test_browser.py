@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from licensewatch.night.reports import report_risk
 from licensewatch.reports.charts import BAR_COLOR, LINE_COLORS
-from licensewatch.reports.commands import report_risk
 from tests.reports import browser
 from tests.reports.conftest import RUN_DAYS, History, write_reports_like_the_pipeline
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from licensewatch import model, store
 from licensewatch.config import Settings, load_settings
-from licensewatch.reports.commands import ReportError, report_finance
+from licensewatch.night.reports import ReportError, report_finance
 from licensewatch.reports.history import (
     RunPoint,
     month_ends,

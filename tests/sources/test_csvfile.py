@@ -10,7 +10,7 @@ import pytest
 from licensewatch import model
 from licensewatch.config import SourceSettings
 from licensewatch.errors import ConfigError, InputError
-from licensewatch.sources.csvfile import (
+from licensewatch.sources.tabular.table import (
     ProblemLog,
     TableOptions,
     check_options,

@@ -9,9 +9,9 @@ import pytest
 
 from licensewatch import model
 from licensewatch.errors import InputError
-from licensewatch.pricing import MAX_ANNUAL_RATE_CENTS
 from licensewatch.resources import default_config_dir
-from licensewatch.sources.files import (
+from licensewatch.rules.pricing import MAX_ANNUAL_RATE_CENTS
+from licensewatch.sources.reference import (
     MAX_ANNUAL_RATE_USD,
     read_exemptions,
     read_focal_points,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from licensewatch.errors import EXIT_RUNTIME, InputError, SourceError
-from licensewatch.sources.graph_chain import (
+from licensewatch.sources.graph.chain import (
     MANIFEST_FILE,
     Page,
     check_count,

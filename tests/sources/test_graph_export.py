@@ -14,7 +14,7 @@ from licensewatch import model
 from licensewatch.config import SourceSettings
 from licensewatch.errors import EXIT_RUNTIME, ConfigError, InputError, SourceError
 from licensewatch.sources import ACCOUNTS_KINDS, accounts_source
-from licensewatch.sources.graph_export import (
+from licensewatch.sources.graph.export import (
     GraphExportSource,
     parse_subscribed_skus,
     parse_users_pages,

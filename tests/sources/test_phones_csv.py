@@ -12,7 +12,7 @@ from licensewatch import model
 from licensewatch.config import SourceSettings
 from licensewatch.errors import ConfigError, InputError
 from licensewatch.sources import PHONES_KINDS, phones_source
-from licensewatch.sources.phones_csv import PhonesCsvSource
+from licensewatch.sources.cucm.inventory_csv import PhonesCsvSource
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "sources" / "phones.csv"
 HEADER = "device_name,model,owner_user_id,registration_status,status_changed_at"

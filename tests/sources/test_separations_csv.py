@@ -12,7 +12,7 @@ from licensewatch import model
 from licensewatch.config import SourceSettings
 from licensewatch.errors import ConfigError, InputError
 from licensewatch.sources import SEPARATIONS_KINDS, separations_source
-from licensewatch.sources.separations_csv import SeparationsCsvSource
+from licensewatch.sources.hr.files import SeparationsCsvSource
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "sources" / "separations.csv"
 

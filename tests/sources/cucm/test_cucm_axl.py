@@ -8,14 +8,14 @@ import pytest
 import responses
 
 from licensewatch.errors import SourceError
-from licensewatch.sources.cucm_axl import (
+from licensewatch.sources.cucm.axl import (
     AxlInventory,
     InventoryPhone,
     parse_list_phone,
     parse_sql_rows,
     phone_sql,
 )
-from licensewatch.sources.soap import (
+from licensewatch.sources.cucm.soap import (
     SoapClient,
     SoapFaultError,
     UnsafeXmlError,
@@ -193,7 +193,7 @@ def test_other_sql_faults_fail_the_pull(http: responses.RequestsMock, clock: Fak
 
 
 def test_memory_allocation_fault_is_retried(http: responses.RequestsMock, clock: FakeClock) -> None:
-    from licensewatch.sources.cucm_axl import busy_wait
+    from licensewatch.sources.cucm.axl import busy_wait
 
     http.post(AXL_URL, status=500, body=fixture("axl_fault_memory.xml"))
     http.post(AXL_URL, body=fixture("axl_executeSQLQuery_response.xml"))

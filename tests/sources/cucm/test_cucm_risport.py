@@ -6,14 +6,14 @@ import pytest
 import responses
 
 from licensewatch.errors import SourceError
-from licensewatch.sources.cucm_risport import (
+from licensewatch.sources.cucm.risport import (
     RateControl,
     RateLimiter,
     RisPortReader,
     merge,
     parse_select,
 )
-from licensewatch.sources.soap import SoapClient, UnsafeXmlError, local, parse_xml
+from licensewatch.sources.cucm.soap import SoapClient, UnsafeXmlError, local, parse_xml
 from tests.sources.cucm.conftest import (
     PASSWORD,
     RIS_URL,
@@ -62,7 +62,7 @@ def test_nil_cm_nodes_sample_means_no_node_knows_the_phones() -> None:
 
 
 def test_request_has_the_documented_shape() -> None:
-    from licensewatch.sources.cucm_risport import select_request
+    from licensewatch.sources.cucm.risport import select_request
 
     sent = parse_xml(select_request(["SEP001122334455"], "state-1"), what="request")
     sample = parse_xml(fixture("risport_selectCmDeviceExt_request.xml"), what="sample")

@@ -14,8 +14,8 @@ import responses
 from licensewatch import model
 from licensewatch.config import SourceSettings
 from licensewatch.errors import ConfigError, InputError, SourceError
-from licensewatch.sources.cucm import CucmSource
-from licensewatch.sources.cucm_export import CucmExportSource
+from licensewatch.sources.cucm.export import CucmExportSource
+from licensewatch.sources.cucm.live import CucmSource
 from licensewatch.sources.interface import Recordable
 from tests.sources.cucm.conftest import (
     AXL_URL,

@@ -10,7 +10,7 @@ from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from licensewatch import model
-from licensewatch.registration_history import HISTORY, apply_history
+from licensewatch.rules.phone_history import HISTORY, apply_history
 from licensewatch.store.registrations import load_history, save_history
 
 DAY1 = pd.Timestamp("2024-03-01", tz="UTC")

@@ -9,8 +9,8 @@ import requests
 import responses
 
 from licensewatch.errors import SourceAuthError, SourceError, SourceUnavailable
-from licensewatch.sources.graph_http import RetryPolicy
-from licensewatch.sources.soap import (
+from licensewatch.graph.client import RetryPolicy
+from licensewatch.sources.cucm.soap import (
     Exchange,
     SoapClient,
     SoapFaultError,

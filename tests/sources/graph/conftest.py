@@ -21,7 +21,7 @@ import pytest
 import responses
 
 from licensewatch.config import SourceSettings
-from licensewatch.sources.graph import GraphSource
+from licensewatch.sources.graph.live import GraphSource
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "graph_live"
 TENANT = "aaaabbbb-0000-cccc-1111-dddd2222eeee"

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 from licensewatch.errors import ConfigError, SourceAuthError
-from licensewatch.sources.graph_auth import (
+from licensewatch.graph.auth import (
     Credential,
     MsalTokens,
     TokenUnavailable,

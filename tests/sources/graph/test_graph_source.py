@@ -22,8 +22,8 @@ from licensewatch.errors import (
     SourceError,
     SourceUnavailable,
 )
-from licensewatch.sources.graph_export import GraphExportSource
-from licensewatch.sources.graph_http import RetryPolicy, parse_retry_after
+from licensewatch.graph.client import RetryPolicy, parse_retry_after
+from licensewatch.sources.graph.export import GraphExportSource
 from licensewatch.sources.interface import Recordable
 from tests.sources.graph.conftest import (
     CLIENT,
@@ -456,12 +456,12 @@ def test_spent_budget_in_a_run_exits_1_and_sends_nothing(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from licensewatch.cli import main
+    from licensewatch.cli.parser import main
     from tests import orgfiles
 
     monkeypatch.setenv(SECRET_ENV, SECRET)
     waits = Waits()
-    monkeypatch.setattr("licensewatch.sources.graph.time.sleep", waits)
+    monkeypatch.setattr("licensewatch.sources.graph.live.time.sleep", waits)
     config = orgfiles.CONFIG.replace(
         '[sources.accounts]\nkind = "graph-export"\npath = "exports/graph"\n', GRAPH_ACCOUNTS
     )

@@ -7,7 +7,7 @@ import pytest
 
 from licensewatch import model
 from licensewatch.errors import InputError, SourceError
-from licensewatch.sources.usage_report import apply_usage_activity, parse_usage_report
+from licensewatch.sources.graph.usage_report import apply_usage_activity, parse_usage_report
 from tests.sources.graph.conftest import raw
 
 HEADER = raw("report_D180.csv").decode("utf-8-sig").splitlines()[0]

@@ -1,6 +1,6 @@
 """HR files are read within documented bounds, and a damaged workbook is an input error.
 
-Bounds (``licensewatch.sources.textfile``): ``MAX_ROWS`` rows per file or
+Bounds (``licensewatch.sources.tabular.text``): ``MAX_ROWS`` rows per file or
 sheet (Excel's 1,048,576), ``MAX_LINE_CHARS`` characters per CSV line (1 Mi),
 ``MAX_CELL_CHARS`` characters per cell (Excel's 32,767).
 """
@@ -16,12 +16,12 @@ import pandas as pd
 import pytest
 from openpyxl import Workbook
 
-from licensewatch.cli import main
+from licensewatch.cli.parser import main
 from licensewatch.config import SourceSettings
 from licensewatch.errors import InputError
-from licensewatch.sources import textfile
-from licensewatch.sources.separations_csv import SeparationsCsvSource, SeparationsXlsxSource
-from licensewatch.sources.textfile import MAX_CELL_CHARS, MAX_LINE_CHARS, MAX_ROWS, load_grid
+from licensewatch.sources.hr.files import SeparationsCsvSource, SeparationsXlsxSource
+from licensewatch.sources.tabular import text as textfile
+from licensewatch.sources.tabular.text import MAX_CELL_CHARS, MAX_LINE_CHARS, MAX_ROWS, load_grid
 from tests import orgfiles
 
 HEADER = ["employee_id", "email", "name", "department", "separation_date", "reason"]

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from licensewatch import model
 from licensewatch.reports.csvsafe import csv_text, neutralize, write_csv
-from licensewatch.sources.csvfile import read_table
+from licensewatch.sources.tabular.table import read_table
 
 COLUMNS = ("subject", "display_name", "department")
 # Any character a cell can hold; surrogates cannot be encoded in UTF-8 at all.

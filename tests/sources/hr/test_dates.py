@@ -8,8 +8,7 @@ import pandas as pd
 import pytest
 
 from licensewatch.errors import InputError
-from licensewatch.sources.csvfile import TableOptions, read_table
-from licensewatch.sources.dates import (
+from licensewatch.sources.tabular.dates import (
     DAY_FIRST,
     MONTH_FIRST,
     DateFormat,
@@ -17,6 +16,7 @@ from licensewatch.sources.dates import (
     parse_dates,
     parse_timestamps,
 )
+from licensewatch.sources.tabular.table import TableOptions, read_table
 
 WHERE = "[sources.separations]"
 UTC = "UTC"

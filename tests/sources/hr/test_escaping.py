@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from licensewatch.cli import main
+from licensewatch.cli.parser import main
 from tests import orgfiles
 
 FORMULA_NAME = '=HYPERLINK("http://evil.example","click")'

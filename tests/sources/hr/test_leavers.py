@@ -9,8 +9,8 @@ import pytest
 
 from licensewatch import model
 from licensewatch.config import Policy
-from licensewatch.leavers import MATCHED_BY_EMAIL, WARNINGS_PER_KIND, current_leavers
-from licensewatch.reconcile import ReconcileResult, reconcile
+from licensewatch.rules.leavers import MATCHED_BY_EMAIL, WARNINGS_PER_KIND, current_leavers
+from licensewatch.rules.reconcile import ReconcileResult, reconcile
 from tests.frames import AS_OF, account, days_ago, exemption, frame, license, separation
 
 U1 = "user1@contoso.org"

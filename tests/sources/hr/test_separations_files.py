@@ -14,7 +14,7 @@ from licensewatch import model
 from licensewatch.config import SourceSettings
 from licensewatch.errors import ConfigError, InputError
 from licensewatch.sources import SEPARATIONS_KINDS, separations_source
-from licensewatch.sources.separations_csv import SeparationsCsvSource, SeparationsXlsxSource
+from licensewatch.sources.hr.files import SeparationsCsvSource, SeparationsXlsxSource
 
 COLUMNS = {
     "Index Number": "employee_id",

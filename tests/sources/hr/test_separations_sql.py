@@ -11,8 +11,9 @@ import pytest
 from licensewatch import model
 from licensewatch.config import SourceSettings
 from licensewatch.errors import ConfigError, InputError, SourceError, SourceUnavailable
-from licensewatch.sources import separations_source, textfile
-from licensewatch.sources.separations_sql import SeparationsSqlSource
+from licensewatch.sources import separations_source
+from licensewatch.sources.hr.sql import SeparationsSqlSource
+from licensewatch.sources.tabular import text as textfile
 from tests.sources.hr.conftest import HrDatabase
 
 VARIABLE = "LW_TEST_HR_URL"

@@ -10,9 +10,9 @@ import pytest
 
 from licensewatch.config import load_settings
 from licensewatch.errors import EXIT_USAGE, InputError
-from licensewatch.inputs import read_reference
-from licensewatch.sources.files import read_exemptions
-from licensewatch.strictness import HINT, as_problem, enforce
+from licensewatch.night.inputs import read_reference
+from licensewatch.rules.strictness import HINT, as_problem, enforce
+from licensewatch.sources.reference import read_exemptions
 from tests import orgfiles
 
 WARNINGS = (

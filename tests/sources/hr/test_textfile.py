@@ -9,9 +9,9 @@ import pytest
 
 from licensewatch.config import SourceSettings
 from licensewatch.errors import ConfigError, InputError
-from licensewatch.sources.csvfile import TableOptions, check_options, read_table
-from licensewatch.sources.files import read_focal_points
-from licensewatch.sources.textfile import decode, sniff_delimiter
+from licensewatch.sources.reference import read_focal_points
+from licensewatch.sources.tabular.table import TableOptions, check_options, read_table
+from licensewatch.sources.tabular.text import decode, sniff_delimiter
 
 TEXT = "department;email;name\nFinance;fp@contoso.org;Zoë Müller\nLegal;fl@contoso.org;José Ñúñez\n"
 
@@ -169,7 +169,7 @@ def test_typed_cells_become_the_text_an_export_would_hold() -> None:
     from datetime import UTC, date, datetime, timedelta, timezone
     from decimal import Decimal
 
-    from licensewatch.sources.textfile import cell_text
+    from licensewatch.sources.tabular.text import cell_text
 
     east = timezone(timedelta(hours=2))
     assert [

@@ -1,0 +1,1 @@
+"""The answer loop: answer files from focal points, approved removals, deprovisioning."""

@@ -1,0 +1,218 @@
+"""The notification-cycle commands: ``outbox``, ``decisions import``, ``deprovision``.
+
+Each takes the run lock, so none of them races a nightly run against the same
+database (a second one waits for nothing: it exits with ``RunInProgress``).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from licensewatch import model, store
+from licensewatch.config import Settings, load_settings
+from licensewatch.errors import EXIT_OK, EXIT_RUNTIME, ConfigError
+from licensewatch.logs import redact
+from licensewatch.night.run import operator, utc_now
+from licensewatch.notify.delivery import deliver, undelivered_error
+from licensewatch.notify.transports import build_transport
+from licensewatch.notify.wording import usd
+from licensewatch.reports.csvsafe import write_csv
+from licensewatch.store import outbox
+from licensewatch.store.state import DORMANT
+from licensewatch.store.tables import RESOURCE_STATE
+
+if TYPE_CHECKING:
+    from licensewatch.answers.licence_removal import GraphLicenseRemover
+
+
+@contextmanager
+def _locked(settings: Settings) -> Iterator[Engine]:
+    engine = store.open_engine(settings.database_url)
+    try:
+        with store.run_lock(engine):
+            store.upgrade(engine)
+            yield engine
+    finally:
+        engine.dispose()
+
+
+def _when(value: datetime | None) -> str:
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M")
+
+
+def outbox_list(config: Path, *, status: str | None, limit: int, out: TextIO | None = None) -> int:
+    """``licensewatch outbox``: the messages, newest first, and how many in each status."""
+    out = out or sys.stdout
+    settings = load_settings(config)
+    with _locked(settings) as engine, Session(engine) as session:
+        counts = outbox.counts(session)
+        rows = outbox.entries(session, statuses=[status] if status else (), limit=limit)
+    print("outbox: " + ", ".join(f"{n} {s}" for s, n in counts.items()), file=out)
+    for e in rows:
+        when = {
+            "sent": f"sent {_when(e.sent_at)}",
+            "failed": f"retry after {_when(e.next_attempt_at)}",
+            "sending": f"interrupted {_when(e.last_attempt_at)}",
+            "partial": f"copies retried after {_when(e.next_attempt_at)}",
+            "unknown": f"no answer; resent after {_when(e.next_attempt_at)} if not delivered",
+        }.get(e.status, f"queued {_when(e.created_at)}")
+        print(
+            f"  {e.status:<8} {e.kind:<10} {e.as_of.isoformat()}  {e.department}  → "
+            f"{e.recipients}  ({len(e.resource_ids)} items, {e.attempts} attempts, {when})",
+            file=out,
+        )
+        if e.last_error:  # a sent email keeps the copies refused for good
+            print(f"           last error: {redact(e.last_error)}", file=out)
+    return EXIT_OK
+
+
+def outbox_send(
+    config: Path, *, out: TextIO | None = None, clock: Callable[[], datetime] = utc_now
+) -> int:
+    """``licensewatch outbox send``: send what is due now (pending, interrupted, retries due)."""
+    out = out or sys.stdout
+    settings = load_settings(config)
+    transport = build_transport(settings)
+    with _locked(settings) as engine:
+        delivery = deliver(engine, transport, name=settings.mail.transport, clock=clock)
+    print(
+        f"outbox: {delivery.sent} sent, {delivery.failed} failed (retried later), "
+        f"{delivery.left} left for the next run"
+        + (f", {delivery.unknown} of unknown outcome" if delivery.unknown else ""),
+        file=out,
+    )
+    if delivery.complete:
+        return EXIT_OK
+    print(undelivered_error("outbox:", delivery).one_line(), file=sys.stderr)
+    return EXIT_RUNTIME
+
+
+def decisions_import(
+    config: Path,
+    path: Path,
+    *,
+    department: str,
+    as_of: date,
+    date_format: str,
+    out: TextIO | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> int:
+    """``licensewatch decisions import``: record a focal point's returned decisions.
+
+    Every row is checked first; one bad row means nothing is recorded (exit 2).
+    """
+    from licensewatch.answers.answer_file import read_decisions
+    from licensewatch.store.decisions import record_decisions
+
+    out = out or sys.stdout
+    settings = load_settings(config)
+    with _locked(settings) as engine, Session(engine) as session:
+        s = RESOURCE_STATE.c
+        live = (*DORMANT, model.FindingStatus.KEPT.value)
+        rows = session.execute(
+            select(s.resource_id, s.subject, s.department, s.status).where(s.status.in_(live))
+        ).all()
+        columns = ["resource_id", "subject", "department", "status"]
+        known = model.conform(
+            pd.DataFrame(rows, columns=columns), {name: model.STRING for name in columns}
+        )
+        # The one-year cap on keep_until counts from today, whatever --as-of says.
+        decisions = read_decisions(
+            path,
+            department=department,
+            known=known,
+            as_of=as_of,
+            today=clock().astimezone(UTC).date(),
+            date_format=date_format,
+        )
+        recorded = record_decisions(
+            session, decisions, decided_at=clock(), source_file=path.name, imported_by=operator()
+        )
+        session.commit()
+    removing = int((decisions["decision"] == "remove").sum())
+    keeping = decisions[decisions["decision"] == "keep"]
+    print(
+        f"{path.name}: {recorded} decisions recorded for {department}: {removing} to remove "
+        f"(see licensewatch deprovision), {len(keeping)} kept"
+        + (
+            f" (until {keeping['keep_until'].max():%Y-%m-%d} at the latest)" if len(keeping) else ""
+        ),
+        file=out,
+    )
+    return EXIT_OK
+
+
+def deprovision(
+    config: Path,
+    *,
+    apply: bool,
+    out_path: Path | None,
+    out: TextIO | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    environ: dict[str, str] | None = None,
+) -> int:
+    """``licensewatch deprovision``: write the approved list; ``--apply`` removes the licences."""
+    from licensewatch.answers.deprovision import apply_removals, approved, pending_licences
+
+    out = out or sys.stdout
+    settings = load_settings(config)
+    remover = _remover(settings, environ) if apply else None
+    with _locked(settings) as engine, Session(engine) as session:
+        listed = approved(session)
+        todo = pending_licences(listed)
+        results = []
+        if remover is not None and todo:
+            try:
+                results = apply_removals(session, todo, remover, clock=clock, operator=operator())
+            finally:
+                remover.close()
+            listed = approved(session)
+    path = out_path or settings.reports_dir / f"deprovision_{clock():%Y-%m-%d}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_csv(listed.drop(columns="annual_cost_cents"), path)
+    licences = int((listed["resource_kind"] == model.ResourceKind.LICENSE.value).sum())
+    total = int(listed["annual_cost_cents"].sum()) if len(listed) else 0
+    print(
+        f"approved for removal: {licences} licences, {len(listed) - licences} phones, "
+        f"USD {usd(total)} a year; list for the service desk: {path}",
+        file=out,
+    )
+    if remover is None:
+        print(
+            f"  {sum(len(r.sku_ids) for r in todo)} licences still to remove"
+            + (" (dry run: add --apply to remove them through Graph)" if todo else ""),
+            file=out,
+        )
+        return EXIT_OK
+    ok = sum(r.ok for r in results)
+    print(f"  Graph: {ok} licences removed, {len(results) - ok} refused (see the list)", file=out)
+    return EXIT_OK if ok == len(results) else EXIT_RUNTIME
+
+
+def _remover(settings: Settings, environ: dict[str, str] | None) -> GraphLicenseRemover:
+    from licensewatch.answers.licence_removal import GraphLicenseRemover
+    from licensewatch.sources.graph.options import GraphOptions
+
+    if not settings.deprovision_graph:
+        raise ConfigError(
+            "--apply removes licences through Graph, which the config does not allow",
+            hint="set graph = true in [deprovision], or hand the list to the service desk",
+        )
+    accounts = settings.sources["accounts"]
+    if accounts.kind != "graph":
+        raise ConfigError(
+            "[deprovision] graph = true needs [sources.accounts] of kind 'graph' "
+            "(its app registration signs in)",
+            hint="configure the live Graph source, or hand the list to the service desk",
+        )
+    return GraphLicenseRemover(GraphOptions.from_settings(accounts), environ=environ)

@@ -1,1 +1,0 @@
-"""Deprovisioning: removing dormant resources that a focal point approved for removal."""

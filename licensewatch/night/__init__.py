@@ -1,0 +1,1 @@
+"""The nightly run: named steps over one run context, staging and publishing."""

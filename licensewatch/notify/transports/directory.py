@@ -1,0 +1,65 @@
+"""The "directory" transport: each notice becomes ``<key>.eml`` in a folder.
+
+The default for the demo and for ``--dry-run`` previews; an operator can open
+the files in any mail client, or hand the folder to another mailer.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Final
+
+from licensewatch.errors import DeliveryError
+from licensewatch.notify.transports.base import Transport
+
+_SAFE_KEY: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+
+
+class DirectoryTransport(Transport):
+    """Writes each message to ``folder/<key>.eml`` (RFC 5322 bytes, CRLF line endings).
+
+    A file is written to a hidden temporary name and renamed into place, so a
+    reader never sees half a message; sending the same key again replaces the
+    file, which makes a re-send idempotent.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def path_for(self, key: str) -> Path:
+        """Where the message with ``key`` is written."""
+        if not _SAFE_KEY.fullmatch(key) or ".." in key:
+            raise ValueError(f"message key {key!r} is not a safe file name")
+        return self.folder / f"{key}.eml"
+
+    def send(self, message: EmailMessage, *, key: str) -> None:
+        """Write ``message`` as ``<key>.eml``; raises ``DeliveryError`` if the folder refuses."""
+        path = self.path_for(key)
+        data = message.as_bytes()
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{key}.", suffix=".tmp")
+        except OSError as exc:
+            raise DeliveryError(
+                f"cannot write emails to {self.folder}: {exc.strerror or exc}",
+                hint="check that [mail] directory exists and is writable by this user",
+            ) from exc
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            raise DeliveryError(
+                f"cannot write {path}: {exc.strerror or exc}",
+                hint="check free disk space and permissions of [mail] directory",
+            ) from exc
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise

@@ -1,0 +1,86 @@
+"""Characters no output can hold, neutralised where the feeds enter the job. Pure.
+
+Directory and HR data is dirty: a display name with a BEL or ESC in it, a
+phone description with a lone surrogate (``"\\ud800"`` is valid JSON, and
+``json.loads`` returns it as is). Such a value cannot be written to an XLSX
+workbook (XML 1.0 forbids it), to PostgreSQL (NUL), or encoded to UTF-8 for a
+CSV, an HTML page or an email (surrogates). Every text value of every frame
+the job reads passes through :func:`neutralise_frame` once, before any rule
+sees it (``licensewatch.night.inputs.screen``), and is rewritten so that it still
+reads recognisably everywhere:
+
+- C0 control characters U+0000-U+0008, U+000B, U+000C, U+000E-U+001F become
+  their Unicode control pictures (U+0007 BEL -> "␇" U+2407, U+001B ESC ->
+  "␛" U+241B, U+0000 NUL -> "␀" U+2400), DEL U+007F becomes "␡" U+2421;
+- C1 control characters U+0080-U+009F, lone surrogates U+D800-U+DFFF and the
+  non-characters U+FFFE/U+FFFF become the replacement character "�" U+FFFD;
+- TAB, LF and CR are left alone: every output accepts them (XML allows them,
+  CSV quotes them, mail headers flatten them, databases store them).
+
+How many values of each ``<feed>.<column>`` were rewritten is counted in the
+run summary (``neutralised_values``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Final
+
+import pandas as pd
+
+#: Every character :func:`neutralise_text` rewrites.
+UNSAFE: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+REPLACEMENT: Final = "\ufffd"
+_CONTROL_PICTURES: Final = 0x2400
+_DELETE_PICTURE: Final = "\u2421"
+
+
+def _substitute(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x20:
+        return chr(_CONTROL_PICTURES + code)
+    return _DELETE_PICTURE if code == 0x7F else REPLACEMENT
+
+
+def neutralise_text(value: str) -> str:
+    """``value`` with every :data:`UNSAFE` character replaced by its visible substitute."""
+    return UNSAFE.sub(_substitute, value)
+
+
+def neutralise_frame(frame: pd.DataFrame, feed: str) -> tuple[pd.DataFrame, dict[str, int]]:
+    """``frame`` with its text columns neutralised, and the values rewritten per ``feed.column``.
+
+    Only text columns (pandas ``string`` or ``object`` dtype) are looked at;
+    non-string values in them are left as they are. The frame is returned
+    unchanged (the same object) when nothing needed rewriting.
+    """
+    counts: dict[str, int] = {}
+    changed: dict[str, pd.Series] = {}
+    for column in frame.columns:
+        series = frame[column]
+        if not (pd.api.types.is_string_dtype(series.dtype) or series.dtype == object):
+            continue
+        hits = series.map(_unsafe, na_action="ignore").fillna(False).astype(bool)
+        found = int(hits.sum())
+        if found:
+            counts[f"{feed}.{column}"] = found
+            fixed = series.copy()
+            fixed[hits] = series[hits].map(neutralise_text)
+            changed[str(column)] = fixed
+    if not changed:
+        return frame, counts
+    return frame.assign(**changed), counts
+
+
+def _unsafe(value: object) -> bool:
+    return isinstance(value, str) and UNSAFE.search(value) is not None
+
+
+def merge_counts(*counts: Mapping[str, int]) -> dict[str, int]:
+    """The per ``feed.column`` counts of several frames, summed and sorted."""
+    total: dict[str, int] = {}
+    for part in counts:
+        for key, n in part.items():
+            total[key] = total.get(key, 0) + n
+    return dict(sorted(total.items()))

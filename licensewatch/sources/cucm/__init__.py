@@ -1,0 +1,1 @@
+"""Phones from Cisco Unified CM (AXL, RisPort70 over SOAP), a saved pull, an inventory CSV."""

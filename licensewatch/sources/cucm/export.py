@@ -1,0 +1,204 @@
+"""``kind = "cucm-export"``: replay a CUCM pull saved by ``licensewatch pull --save``.
+
+A saved folder holds every SOAP answer of one live pull, byte for byte
+(``axl_0001.xml`` …, ``risport_0001.xml`` …), and ``manifest.json`` listing them
+in the order received with the operation, HTTP status, fault text and request
+summary of each. Replaying parses the same answers with the same parsers and
+builds the frame with the same :func:`assemble_phones` as the live source, so
+both give identical frames. Faults (a query too large, rate control, a refused
+SQL query) carry no phones and are skipped. A pull that failed is saved too,
+for diagnosis, but is marked incomplete and is not replayed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from licensewatch import model
+from licensewatch.config import SourceSettings
+from licensewatch.errors import ConfigError, InputError, Problem, SourceError
+from licensewatch.sources.cucm.axl import InventoryPhone, parse_list_phone, parse_sql_rows
+from licensewatch.sources.cucm.inventory_csv import OWNER_MATCHES
+from licensewatch.sources.cucm.risport import IN_USE, RisAnswer, RisDevice, merge, parse_select
+from licensewatch.sources.cucm.soap import Exchange, parse_xml
+from licensewatch.sources.interface import PhonesPull, PhonesSource
+from licensewatch.sources.tabular.table import CAP, check_options
+
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = "licensewatch-cucm-pull/1"
+_FILE_NAME = re.compile(r"(axl|risport)_\d{4,}\.xml")
+#: The AXL operation whose answers hold the inventory, by inventory method.
+INVENTORY_OPERATION = {"sql": "executeSQLQuery", "listphone": "listPhone"}
+
+
+def check_owner_match(settings: SourceSettings, value: Any) -> str:
+    """The ``owner_match`` option (how reconcile finds a phone owner's account), validated."""
+    if value not in OWNER_MATCHES:
+        raise ConfigError(
+            f"[sources.{settings.feed}] owner_match must be one of "
+            f"{', '.join(OWNER_MATCHES)}, not {value!r}"
+        )
+    return str(value)
+
+
+def assemble_phones(
+    inventory: Iterable[InventoryPhone], registrations: Mapping[str, RisDevice]
+) -> pd.DataFrame:
+    """The PHONES frame from the AXL inventory and the merged RisPort devices.
+
+    A phone no node reports is unregistered. ``status_changed_at`` is the
+    reporting node's ``TimeStamp``; ``last_seen_at`` is the later of
+    ``registrationdynamic.lastseen`` and, for a phone in use now, that
+    ``TimeStamp``. The first of two phones whose names differ only in case wins.
+    """
+    rows: dict[str, dict[str, Any]] = {}
+    for phone in inventory:
+        key = phone.name.strip().casefold()
+        if key in rows:
+            continue
+        dev = registrations.get(key)
+        status = dev.status if dev is not None else "unregistered"
+        stamp = dev.timestamp if dev is not None else None
+        seen = [s for s in (phone.last_seen_epoch, stamp if status in IN_USE else None) if s]
+        rows[key] = {
+            "device_name": phone.name,
+            "description": phone.description,
+            "model": phone.model,
+            "device_pool": phone.device_pool,
+            "owner_user_id": phone.owner,
+            "directory_number": phone.directory_number,
+            "registration_status": status,
+            "status_changed_at": stamp,
+            "last_seen_at": max(seen) if seen else None,
+        }
+    frame = pd.DataFrame(list(rows.values()), columns=list(model.PHONES))
+    for col in ("status_changed_at", "last_seen_at"):
+        epochs = pd.Series(frame[col].tolist(), dtype="Int64")
+        frame[col] = pd.to_datetime(epochs, unit="s", utc=True)
+    return model.conform(frame, model.PHONES)
+
+
+@dataclass
+class PullRecorder:
+    """Writes every SOAP answer of one live pull into a folder, and the manifest at the end."""
+
+    folder: Path
+    files: list[dict[str, Any]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def start(self) -> None:
+        """Create the folder; refuse one that already holds a saved pull."""
+        if (self.folder / MANIFEST).exists():
+            raise ConfigError(
+                f"{self.folder} already holds a saved pull",
+                hint="give pull --save a new or empty folder",
+            )
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, exchange: Exchange) -> None:
+        """Save one answer as ``<service>_<n>.xml`` and remember it for the manifest."""
+        service = "axl" if exchange.service == "AXL" else "risport"
+        n = self.counts[service] = self.counts.get(service, 0) + 1
+        name = f"{service}_{n:04d}.xml"
+        (self.folder / name).write_bytes(exchange.body)
+        self.files.append(
+            {
+                "file": name,
+                "service": service,
+                "operation": exchange.operation,
+                "http_status": exchange.status,
+                "fault": exchange.fault.text if exchange.fault else None,
+                "request": dict(exchange.request),
+            }
+        )
+
+    def finish(self, **summary: Any) -> None:
+        """Write ``manifest.json``: how the pull ended and the files in the order received."""
+        doc = {"format": MANIFEST_FORMAT, **summary, "files": self.files}
+        text = json.dumps(doc, indent=2, default=str)
+        (self.folder / MANIFEST).write_text(text + "\n", encoding="utf-8")
+
+
+def _manifest(folder: Path) -> dict[str, Any]:
+    path = folder / MANIFEST
+    where = str(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError.single(where, "missing: this folder holds no saved CUCM pull") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError.single(where, f"not valid JSON: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT:
+        raise InputError.single(where, f"not a saved CUCM pull (format {MANIFEST_FORMAT!r})")
+    if doc.get("complete") is not True:
+        reason = doc.get("error", "no reason given")
+        raise InputError(
+            [Problem(where, f"the saved pull did not complete ({reason})")],
+            hint="replay a pull that completed; this one is kept only for diagnosis",
+        )
+    if doc.get("inventory") not in INVENTORY_OPERATION or not isinstance(doc.get("files"), list):
+        raise InputError.single(where, "'inventory' or 'files' is missing or invalid")
+    return doc
+
+
+def read_saved(folder: Path) -> tuple[list[InventoryPhone], list[RisAnswer], tuple[str, ...]]:
+    """The inventory, RisPort answers and notes of a saved pull; ``InputError`` names bad files."""
+    doc = _manifest(folder)
+    inventory_operation = INVENTORY_OPERATION[doc["inventory"]]
+    phones: list[InventoryPhone] = []
+    answers: list[RisAnswer] = []
+    problems: list[Problem] = []
+    for n, entry in enumerate(doc["files"], start=1):
+        name = entry.get("file") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or not _FILE_NAME.fullmatch(name):
+            problems.append(
+                Problem(str(folder / MANIFEST), f"files entry {n}: not a saved answer file")
+            )
+            continue
+        if entry.get("fault"):
+            continue
+        path = folder / name
+        try:
+            root = parse_xml(path.read_bytes(), what=name)
+            if entry.get("service") == "risport":
+                answers.append(parse_select(root))
+            elif entry.get("operation") == inventory_operation == "executeSQLQuery":
+                phones.extend(parse_sql_rows(root))
+            elif entry.get("operation") == inventory_operation:
+                phones.extend(parse_list_phone(root))
+        except OSError as exc:
+            problems.append(Problem(str(path), f"cannot be read: {exc.strerror}"))
+        except SourceError as exc:
+            problems.append(Problem(str(path), exc.message))
+        if len(problems) >= CAP:
+            break
+    if problems:
+        raise InputError(problems, hint="save the pull again with licensewatch pull --save")
+    notes = doc.get("notes", [])
+    return phones, answers, tuple(str(x) for x in notes) if isinstance(notes, list) else ()
+
+
+class CucmExportSource(PhonesSource):
+    """Phones from a saved CUCM pull. Options: ``path`` (the folder), ``owner_match``."""
+
+    def __init__(self, settings: SourceSettings) -> None:
+        options = check_options(settings, ("path", "owner_match"), {"owner_match": "upn"})
+        self.owner_match = check_owner_match(settings, options["owner_match"])
+        self.folder = settings.path()
+
+    def check(self) -> None:
+        """The folder holds a complete saved pull (its answers are read by ``pull``)."""
+        _manifest(self.folder)
+
+    def pull(self) -> PhonesPull:
+        """Replay the saved answers through the live source's parsers."""
+        phones, answers, notes = read_saved(self.folder)
+        frame = assemble_phones(phones, merge(answers))
+        return PhonesPull(phones=frame, requests=0, notes=notes)

@@ -1,0 +1,1 @@
+"""Accounts from Microsoft Graph: live, a saved pull, the usage report."""

@@ -1,0 +1,375 @@
+"""Kind ``graph-export`` for ``[sources.accounts]``: Microsoft Graph users pages saved as files.
+
+The folder holds the pages of ``GET /v1.0/users?$select=id,userPrincipalName,
+mail,employeeId,displayName,department,accountEnabled,userType,createdDateTime,
+assignedLicenses,signInActivity`` exactly as Graph returned them (read in
+natural order: ``users_2.json`` before ``users_10.json``) and the answer of
+``GET /v1.0/subscribedSkus`` as ``subscribedSkus.json``. A pull saved by
+``licensewatch pull --save`` also holds ``manifest.json``, the page chain the
+replay is checked against (:mod:`licensewatch.sources.graph.chain`).
+
+:func:`parse_subscribed_skus` and :func:`parse_users_pages` are pure and are
+what the live Graph source calls on the pages it fetched. Graph's quirks stay
+here: no ``signInActivity`` (never signed in, or not since April 2020),
+``"0001-01-01T00:00:00Z"`` and ``""`` all mean "never" (NaT), and
+``lastSuccessfulSignInDateTime`` exists only since December 2023.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from licensewatch import model
+from licensewatch.config import SourceSettings
+from licensewatch.errors import InputError, Problem
+from licensewatch.sources.graph.chain import MANIFEST_FILE, check_saved_chain
+from licensewatch.sources.graph.usage_report import apply_usage_activity, parse_usage_report
+from licensewatch.sources.interface import AccountsPull, AccountsSource
+from licensewatch.sources.tabular.table import (
+    ProblemLog,
+    check_options,
+    constant,
+    natural_key,
+    parse_timestamps,
+)
+
+SKUS_FILE = "subscribedSkus.json"
+SIGNAL = "signInActivity"
+#: Saved by a live pull that fell back to the usage report (see sources/graph.py).
+USAGE_REPORT_FILE = "usage_report.csv"
+#: Graph's "never": "0001-01-01T00:00:00Z" (matched by prefix, whatever the fraction digits).
+NEVER_PREFIX = "0001-01-01"
+
+#: Graph user property → ACCOUNTS column, for the plain text properties.
+TEXT_FIELDS = {
+    "id": "account_id",
+    "userPrincipalName": "upn",
+    "mail": "mail",
+    "employeeId": "employee_id",
+    "displayName": "display_name",
+    "department": "department",
+    "userType": "user_type",
+}
+#: signInActivity property → ACCOUNTS column.
+SIGN_IN_FIELDS = {
+    "lastSignInDateTime": "last_interactive_at",
+    "lastNonInteractiveSignInDateTime": "last_noninteractive_at",
+    "lastSuccessfulSignInDateTime": "last_successful_at",
+}
+_EXPECTED_PAGE = "expected a users page as Graph returns it: an object with a 'value' array"
+
+
+class GraphExportSource(AccountsSource):
+    """Accounts and licences from a folder of saved Graph users pages and ``subscribedSkus.json``.
+
+    Options: ``path`` (the folder, required), ``users_glob`` (which files are
+    users pages, default ``"users*.json"``).
+    """
+
+    def __init__(self, settings: SourceSettings) -> None:
+        options = check_options(settings, ("path", "users_glob"), {"users_glob": "users*.json"})
+        self.folder = settings.path()
+        self.users_glob = options["users_glob"]
+
+    def _files(self) -> tuple[list[Path], Path]:
+        what = f"the users pages ({self.users_glob}) and {SKUS_FILE} of a Graph export"
+        if not self.folder.is_dir():
+            raise InputError.single(str(self.folder), f"folder does not exist; expected {what}")
+        pages = sorted(
+            (p for p in self.folder.glob(self.users_glob) if p.is_file()),
+            key=lambda p: natural_key(p.name),
+        )
+        if not pages:
+            raise InputError.single(
+                str(self.folder), f"no files match {self.users_glob!r}; expected {what}"
+            )
+        skus = self.folder / SKUS_FILE
+        if not skus.is_file():
+            raise InputError.single(
+                str(skus), "file does not exist; expected the answer of GET /v1.0/subscribedSkus"
+            )
+        return pages, skus
+
+    def check(self) -> None:
+        """Check that the folder holds users pages and ``subscribedSkus.json`` (parses nothing)."""
+        self._files()
+
+    def pull(self) -> AccountsPull:
+        """Read every page; bad content raises :class:`InputError` naming file, user and field.
+
+        The page chain is checked first (``graph_chain.check_saved_chain``: against
+        ``manifest.json`` when the folder has one): a page missing from the chain
+        raises ``SourceError``.
+        """
+        pages, skus_path = self._files()
+        skus = parse_subscribed_skus(load_json(skus_path), origin=str(skus_path))
+        # A pull saved on the usage-report fallback holds pages read without
+        # signInActivity plus the report; replay it the same way the live pull read it.
+        report = self.folder / USAGE_REPORT_FILE
+        docs = [(p, load_json(p)) for p in pages]
+        manifest_path = self.folder / MANIFEST_FILE
+        complete, chain_note = check_saved_chain(
+            self.folder, docs, load_json(manifest_path) if manifest_path.is_file() else None
+        )
+        accounts, licenses = _parse_pages(
+            ((str(p), doc) for p, doc in docs), skus, require_sign_in=not report.is_file()
+        )
+        notes = [n for n in (chain_note, unknown_sku_note(licenses)) if n]
+        signal = SIGNAL
+        if report.is_file():
+            usage = parse_usage_report(report.read_bytes(), name=str(report))
+            accounts = apply_usage_activity(accounts, usage.last_activity)
+            signal = "usage-report"
+            notes.append(f"activity from the saved usage report {report.name}")
+        return AccountsPull(
+            accounts, licenses, signal=signal, requests=0, notes=tuple(notes), complete=complete
+        )
+
+
+def load_json(path: Path) -> Any:
+    """Parse the JSON file at ``path``; a syntax error raises :class:`InputError` with its line."""
+    try:
+        return json.loads(path.read_bytes())
+    except json.JSONDecodeError as exc:
+        raise InputError.single(
+            str(path), f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from None
+    except UnicodeDecodeError:
+        raise InputError.single(str(path), "not valid JSON: the file is not UTF-8 text") from None
+    except OSError as exc:
+        raise InputError.single(str(path), f"cannot be read: {exc.strerror}") from None
+
+
+def parse_subscribed_skus(doc: Mapping[str, Any], *, origin: str = SKUS_FILE) -> dict[str, str]:
+    """The answer of ``GET /v1.0/subscribedSkus`` → ``{skuId: skuPartNumber}``."""
+    log = ProblemLog(origin)
+    skus = doc.get("value") if isinstance(doc, Mapping) else None
+    if not isinstance(skus, list):
+        raise InputError.single(origin, "expected an object with a 'value' array of SKUs")
+    out: dict[str, str] = {}
+    for pos, sku in enumerate(skus, start=1):
+        sku_id = sku.get("skuId") if isinstance(sku, Mapping) else None
+        part = sku.get("skuPartNumber") if isinstance(sku, Mapping) else None
+        for field, value in (("skuId", sku_id), ("skuPartNumber", part)):
+            if not isinstance(value, str) or not value.strip():
+                log.add(f"SKU #{pos} has no {field}", row=pos, column=field)
+        if isinstance(sku_id, str) and isinstance(part, str):
+            out[sku_id.strip()] = part.strip()
+    log.raise_if_any()
+    return out
+
+
+def parse_users_pages(
+    pages: Iterable[Mapping[str, Any]],
+    sku_part_numbers: Mapping[str, str],
+    *,
+    origin: str = "graph",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Graph users pages → conformed ACCOUNTS and ACCOUNT_LICENSES frames.
+
+    Problems name "<origin> page <n>" and the user's 1-based position in that
+    page's ``value`` array. An unknown SKU gets an NA part number (unpriced);
+    see :func:`unknown_sku_note`.
+    """
+    named = ((f"{origin} page {n}", page) for n, page in enumerate(pages, start=1))
+    return _parse_pages(named, sku_part_numbers)
+
+
+def unknown_sku_note(licenses: pd.DataFrame) -> str | None:
+    """A note for the run log when licences carry SKUs missing from subscribedSkus, else None."""
+    unknown = licenses.loc[licenses["sku_part_number"].isna(), "sku_id"]
+    if unknown.empty:
+        return None
+    ids = sorted(unknown.unique())
+    listed = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+    return (
+        f"{len(unknown)} licence assignment{'s' if len(unknown) != 1 else ''} of "
+        f"{len(ids)} SKU{'s' if len(ids) != 1 else ''} not in subscribedSkus ({listed}): "
+        "reported as unpriced"
+    )
+
+
+def _page_users(
+    name: str, doc: Any, log: ProblemLog, *, require_sign_in: bool = True
+) -> tuple[list[dict[str, Any]], list[bool]]:
+    users = doc.get("value") if isinstance(doc, Mapping) else None
+    if not isinstance(users, list):
+        log.add(_EXPECTED_PAGE, file=name)
+        return [], []
+    context = doc.get("@odata.context")
+    if require_sign_in and isinstance(context, str) and "#users(" in context:
+        selected = context.split("#users(", 1)[1].rstrip(")").casefold().split(",")
+        if SIGNAL.casefold() not in selected:
+            log.add(
+                "exported without signInActivity in $select: every user would look as if "
+                "they never signed in",
+                file=name,
+            )
+    ok = [isinstance(user, dict) for user in users]
+    for pos in (p for p, is_object in enumerate(ok, start=1) if not is_object):
+        log.add(f"user #{pos} is not a JSON object", row=pos, file=name)
+    return [user if isinstance(user, dict) else {} for user in users], ok
+
+
+class _Users:
+    """Every user of every page, with where each came from (for problems)."""
+
+    def __init__(
+        self, pages: Iterable[tuple[str, Any]], log: ProblemLog, *, require_sign_in: bool = True
+    ) -> None:
+        self.log = log
+        self.names: list[str] = []
+        self.users: list[dict[str, Any]] = []
+        objects: list[bool] = []
+        sizes: list[int] = []
+        last: Any = None
+        for name, doc in pages:
+            page, ok = _page_users(name, doc, log, require_sign_in=require_sign_in)
+            objects.extend(ok)
+            self.names.append(name)
+            sizes.append(len(page))
+            self.users.extend(page)
+            last = doc
+        if isinstance(last, Mapping) and last.get("@odata.nextLink"):
+            log.add(
+                "the last page has an @odata.nextLink: the export stopped before the last page",
+                file=self.names[-1],
+            )
+        #: False for the entries that were not JSON objects (already reported).
+        self.objects = np.array(objects, dtype=bool)
+        self.page_of = np.repeat(np.arange(len(sizes)), sizes)
+        self.pos_of = np.concatenate([np.arange(1, n + 1) for n in sizes] or [np.array([], int)])
+
+    def where(self, i: int) -> tuple[str, int]:
+        """The file (page) and 1-based position of user ``i``."""
+        return self.names[self.page_of[i]], int(self.pos_of[i])
+
+    def report(self, mask: Any, field: str, message: Callable[[int], str]) -> None:
+        """A problem for every user where ``mask`` is true; ``message(i)`` follows "user #n"."""
+        at = [int(i) for i in np.flatnonzero(np.asarray(mask, dtype=bool))]
+
+        def make(i: int) -> Problem:
+            file, pos = self.where(i)
+            return Problem(file, f"user #{pos} {message(i)}", pos, field)
+
+        self.log.add_each(at, make)
+
+
+def _column(objects: list[dict[str, Any]], field: str) -> list[Any]:
+    # Stripping here, in one pass, costs a fraction of pandas' .str.strip() on 60,000 users.
+    return [
+        (v.strip() or None) if isinstance(v, str) else v for v in (o.get(field) for o in objects)
+    ]
+
+
+def _parse_pages(
+    pages: Iterable[tuple[str, Any]],
+    sku_part_numbers: Mapping[str, str],
+    *,
+    require_sign_in: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    log = ProblemLog("graph")
+    found = _Users(pages, log, require_sign_in=require_sign_in)
+    users = found.users
+    data: dict[str, Any] = {
+        col: pd.Series(_column(users, field), dtype=model.STRING)
+        for field, col in TEXT_FIELDS.items()
+    }
+    for field in ("id", "userPrincipalName"):
+        missing = data[TEXT_FIELDS[field]].isna().to_numpy() & found.objects
+        found.report(missing, field, constant(f"has no {field}"))
+    enabled = [u.get("accountEnabled") for u in users]
+    found.report(
+        [v is not None and not isinstance(v, bool) for v in enabled],
+        "accountEnabled",
+        lambda i: f"has accountEnabled {enabled[i]!r}; expected true or false",
+    )
+    data["account_enabled"] = pd.array(
+        [v if isinstance(v, bool) else None for v in enabled], dtype=model.BOOLEAN
+    )
+    activity = [u.get(SIGNAL) or {} for u in users]
+    found.report(
+        [not isinstance(a, dict) for a in activity],
+        SIGNAL,
+        lambda i: f"has signInActivity {activity[i]!r}; expected an object",
+    )
+    activity = [a if isinstance(a, dict) else {} for a in activity]
+    stamps = [("createdDateTime", "created_at", users)]
+    stamps += [(field, col, activity) for field, col in SIGN_IN_FIELDS.items()]
+    for field, col, objects in stamps:
+        raw = pd.Series(_column(objects, field), dtype=model.STRING)
+        # "" (which _column made NA) means never too.
+        never = raw.str.startswith(NEVER_PREFIX).fillna(False).to_numpy(dtype=bool)
+        data[col], bad = parse_timestamps(raw.mask(never))
+        found.report(bad, field, _quoting(field, raw, "an ISO 8601 date-time"))
+    accounts = model.conform(pd.DataFrame(data), model.ACCOUNTS)
+    _check_duplicate_ids(accounts["account_id"], found)
+    licenses = _licenses(found, accounts["account_id"], sku_part_numbers)
+    log.raise_if_any()
+    return accounts, licenses
+
+
+def _quoting(field: str, values: pd.Series, expected: str) -> Callable[[int], str]:
+    return lambda i: f"has {field} {values.iloc[i]!r}; expected {expected}"
+
+
+def _check_duplicate_ids(ids: pd.Series, found: _Users) -> None:
+    keys = model.norm_key(ids)
+    repeat = (keys.duplicated(keep="first") & keys.notna()).to_numpy()
+    if not repeat.any():
+        return
+    first = {k: i for i, k in reversed(list(enumerate(keys))) if k is not pd.NA}
+
+    def message(i: int) -> str:
+        file, pos = found.where(first[keys.iloc[i]])
+        return f"has id {ids.iloc[i]!r}, already used by user #{pos} in {file}"
+
+    found.report(repeat, "id", message)
+
+
+def _licenses(
+    found: _Users, account_ids: pd.Series, sku_part_numbers: Mapping[str, str]
+) -> pd.DataFrame:
+    owners: list[Any] = []
+    skus: list[Any] = []
+    bad: list[int] = []
+    for i, user in enumerate(found.users):
+        assigned = user.get("assignedLicenses")
+        if not assigned:
+            continue
+        if not isinstance(assigned, list):
+            bad.append(i)
+            continue
+        for lic in assigned:
+            sku = lic.get("skuId") if isinstance(lic, dict) else None
+            if isinstance(sku, str) and sku.strip():
+                owners.append(i)
+                skus.append(sku.strip())
+            else:
+                bad.append(i)
+    found.report(
+        np.isin(np.arange(len(found.users)), bad),
+        "assignedLicenses",
+        constant("has assignedLicenses that are not a list of objects with a skuId"),
+    )
+    part_numbers = {k.casefold(): v for k, v in sku_part_numbers.items()}
+    frame = pd.DataFrame(
+        {
+            "account_id": account_ids.iloc[owners].to_numpy(),
+            "sku_id": pd.Series(skus, dtype=model.STRING),
+            "sku_part_number": pd.Series(
+                [part_numbers.get(s.casefold()) for s in skus], dtype=model.STRING
+            ),
+        }
+    )
+    frame = frame.loc[frame["account_id"].notna()]
+    key = pd.DataFrame(
+        {"a": model.norm_key(frame["account_id"]), "s": model.norm_key(frame["sku_id"])}
+    )
+    return model.conform(frame.loc[~key.duplicated().to_numpy()], model.ACCOUNT_LICENSES)

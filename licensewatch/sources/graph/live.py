@@ -1,0 +1,385 @@
+"""Kind ``graph`` for ``[sources.accounts]``: users, licences and sign-in activity, live from Graph.
+
+Signs in as an application (``graph_auth``), then reads ``subscribedSkus`` and
+every users page (``$select`` with ``signInActivity``), following
+``@odata.nextLink`` verbatim until it is absent. Tenants without Entra ID P1/P2
+answer 403 ``Authentication_RequestFromNonPremiumTenantOrB2CTenant`` to
+``signInActivity``; then (or with ``activity = "usage-report"``) the users are
+read without it and activity comes from the Microsoft 365 active-user report.
+After the last page the paged users are cross-checked with ``GET /users/$count``
+(``graph_chain``): a pull that lost pages fails. Parsing is ``graph_export``'s,
+so a saved pull (``record_to``) replays to the same frames.
+"""
+
+from __future__ import annotations
+
+import os
+import random as _random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import urljoin
+
+import pandas as pd
+import requests
+
+from licensewatch.config import SourceSettings
+from licensewatch.errors import InputError, SourceAuthError, SourceError
+from licensewatch.graph.auth import (
+    Credential,
+    MsalTokens,
+    certificate_from_file,
+    graph_scope,
+    secret_from_env,
+)
+from licensewatch.graph.client import GraphForbidden, GraphHttp, GraphRefused, RetryPolicy, describe
+from licensewatch.logs import get_logger
+from licensewatch.progress import Progress
+from licensewatch.sources.graph.chain import COUNT_PATH, check_count, count_tolerance, parse_count
+from licensewatch.sources.graph.export import (
+    SKUS_FILE,
+    parse_subscribed_skus,
+    parse_users_pages,
+    unknown_sku_note,
+)
+from licensewatch.sources.graph.options import SIGN_IN, USAGE_REPORT, GraphOptions
+from licensewatch.sources.graph.record import REPORT_FILE, Recorder, check_record_folder
+from licensewatch.sources.graph.usage_report import (
+    UsageActivity,
+    apply_usage_activity,
+    parse_usage_report,
+)
+from licensewatch.sources.interface import AccountsPull, AccountsSource
+
+__all__ = [
+    "NON_PREMIUM",
+    "REPORT_FILE",
+    "REPORT_PATH",
+    "SIGN_IN",
+    "SKUS_FILE",
+    "USAGE_REPORT",
+    "USER_FIELDS",
+    "GraphOptions",
+    "GraphSource",
+    "Recorder",
+    "check_record_folder",
+]
+
+log = get_logger(__name__)
+
+USER_FIELDS = (
+    "id",
+    "userPrincipalName",
+    "mail",
+    "employeeId",
+    "displayName",
+    "department",
+    "accountEnabled",
+    "userType",
+    "createdDateTime",
+    "assignedLicenses",
+)
+NON_PREMIUM = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
+REPORT_PATH = "/reports/getOffice365ActiveUserDetail(period='D180')"
+VERIFY_COUNT_OFF = (
+    "verify_count = false in [sources.accounts]: the users were not cross-checked with "
+    "GET /users/$count, so this pull is not proven complete and no licence it lacks is booked "
+    "as removed"
+)
+
+
+class GraphSource(AccountsSource):
+    """Accounts and licences read live from Microsoft Graph (see the module docstring).
+
+    ``environ``, ``sleep``, ``random``, ``clock``, ``progress_stream`` and
+    ``session_factory`` are injectable so that tests neither wait nor touch the
+    network; production uses the defaults.
+    """
+
+    def __init__(
+        self,
+        settings: SourceSettings,
+        *,
+        environ: Mapping[str, str] | None = None,
+        sleep: Callable[[float], None] | None = None,
+        random: Callable[[], float] = _random.random,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        progress_stream: TextIO | None = None,
+        session_factory: Callable[[], requests.Session] = requests.Session,
+    ) -> None:
+        self.options = GraphOptions.from_settings(settings)
+        self._environ = environ
+        self._sleep = sleep
+        self._random = random
+        self._clock = clock
+        self._progress_stream = progress_stream
+        self._session_factory = session_factory
+        self._record: Path | None = None
+
+    def credential(self) -> Credential:
+        """The app's credential (secret from the environment, or the certificate file)."""
+        environ = self._environ if self._environ is not None else os.environ
+        o = self.options
+        if o.client_secret_env is not None:
+            return secret_from_env(o.client_secret_env, environ)
+        assert o.certificate_path is not None  # GraphOptions guarantees one or the other
+        return certificate_from_file(
+            o.certificate_path,
+            thumbprint=o.certificate_thumbprint,
+            password_env=o.certificate_password_env,
+            environ=environ,
+        )
+
+    def check(self) -> None:
+        """Load the credential and check the CA bundle, without any network call."""
+        self._checked_credential()
+
+    def _checked_credential(self) -> Credential:
+        credential = self.credential()
+        bundle = self.options.ca_bundle
+        if bundle is not None and not bundle.is_file():
+            raise InputError.single(str(bundle), "ca_bundle file does not exist")
+        return credential
+
+    def record_to(self, folder: Path) -> None:
+        """Make the next pull write every raw response into ``folder`` (graph-export replays it).
+
+        Files appear only when the pull completes: ``users_0001.json`` … and
+        ``subscribedSkus.json`` exactly as received, plus ``usage_report.csv``
+        when activity came from the usage report.
+        """
+        check_record_folder(folder)
+        self._record = folder
+
+    def pull(self) -> AccountsPull:
+        """Read every user and licence; raises rather than return a partial pull."""
+        credential = self._checked_credential()
+        o = self.options
+        session = self._session_factory()
+        session.verify = str(o.ca_bundle) if o.ca_bundle is not None else True
+        recorder = Recorder(self._record) if self._record is not None else None
+        timeout = (min(10.0, o.timeout_s), o.timeout_s)
+        try:
+            tokens = MsalTokens(
+                tenant_id=o.tenant_id,
+                client_id=o.client_id,
+                credential=credential,
+                session=session,
+                timeout=timeout,
+                authority=o.authority,
+                scope=graph_scope(o.graph_url),
+            )
+            http = GraphHttp(
+                tokens,
+                graph_url=o.graph_url,
+                session=session,
+                timeout=timeout,
+                policy=RetryPolicy(max_retries=o.max_retries),
+                # Looked up at pull time so that a run can be made not to wait (tests).
+                sleep=time.sleep if self._sleep is None else self._sleep,
+                random=self._random,
+                clock=self._clock,
+            )
+            try:
+                run = _Run(o, http, recorder, self._progress_stream)
+                accounts, licenses, signal, notes = run.read()
+                if recorder is not None:
+                    recorder.activity = signal
+                complete = run.verify_count()
+            except InputError as exc:
+                # Graph answered in full but with content we cannot use: keep what it said.
+                if recorder is not None:
+                    recorder.commit()
+                raise SourceError(
+                    f"Graph answered something licensewatch cannot use: {exc.message}",
+                    hint=f"its raw responses are in {recorder.folder}"
+                    if recorder is not None
+                    else "licensewatch pull --save DIR keeps the raw responses for a closer look",
+                ) from None
+            if recorder is not None:
+                recorder.commit()
+        finally:
+            session.close()
+            if recorder is not None:
+                recorder.cleanup()
+        requests_made = http.requests + tokens.requests
+        log.info(
+            "Graph: %d accounts, %d licences; %d Graph and %d sign-in requests; activity from %s",
+            len(accounts),
+            len(licenses),
+            http.requests,
+            tokens.requests,
+            signal,
+        )
+        if not complete:
+            notes = (*notes, VERIFY_COUNT_OFF)
+        return AccountsPull(
+            accounts,
+            licenses,
+            signal=signal,
+            requests=requests_made,
+            notes=notes,
+            complete=complete,
+        )
+
+
+class _Run:
+    """One pull: the requests in order, and what each answer becomes."""
+
+    def __init__(
+        self,
+        options: GraphOptions,
+        http: GraphHttp,
+        recorder: Recorder | None,
+        stream: TextIO | None,
+    ) -> None:
+        self.options = options
+        self.stream = stream
+        self.http = http
+        self.recorder = recorder
+        self.base = self.options.graph_url
+        #: Users in the value arrays of the last users pass (what $count is checked against).
+        self.paged = 0
+
+    def read(self) -> tuple[pd.DataFrame, pd.DataFrame, str, tuple[str, ...]]:
+        doc, raw = self.http.get_json(f"{self.base}/subscribedSkus")
+        self._save(SKUS_FILE, raw)
+        skus = parse_subscribed_skus(doc, origin="GET /subscribedSkus")
+        notes: list[str] = []
+        if self.options.activity == SIGN_IN:
+            try:
+                accounts, licenses = self._users(skus, sign_in=True)
+                log.info("activity signal: signInActivity (Microsoft Entra sign-in activity)")
+                return accounts, licenses, SIGN_IN, self._notes(licenses, notes)
+            except GraphForbidden as exc:
+                if exc.code != NON_PREMIUM:
+                    raise
+                notes.append(
+                    f"Graph answered 403 {NON_PREMIUM} to signInActivity (the tenant has no "
+                    "Microsoft Entra ID P1/P2): activity comes from the Microsoft 365 usage report"
+                )
+                log.warning("%s", notes[-1])
+                if self.recorder is not None:
+                    self.recorder.drop_users()
+        accounts, licenses = self._users(skus, sign_in=False)
+        usage = self._usage_report()
+        accounts = apply_usage_activity(accounts, usage.last_activity)
+        refreshed = usage.refreshed_on.date().isoformat() if usage.refreshed_on else "unknown"
+        notes.append(
+            f"activity from the Microsoft 365 usage report getOffice365ActiveUserDetail (last 180 "
+            f"days, refreshed {refreshed}, {usage.rows:,} rows): no activity in 180 days reads "
+            "as no sign-in"
+            + (f"; saved as {REPORT_FILE} beside the pages" if self.recorder is not None else "")
+        )
+        log.info("activity signal: usage-report (%s)", notes[-1])
+        return accounts, licenses, USAGE_REPORT, self._notes(licenses, notes)
+
+    @staticmethod
+    def _notes(licenses: pd.DataFrame, notes: list[str]) -> tuple[str, ...]:
+        unknown = unknown_sku_note(licenses)
+        return (*notes, unknown) if unknown else tuple(notes)
+
+    def _save(self, name: str, data: bytes) -> None:
+        if self.recorder is not None:
+            self.recorder.save(name, data)
+
+    def _users(
+        self, skus: Mapping[str, str], *, sign_in: bool
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        fields = ",".join(USER_FIELDS + ((SIGN_IN,) if sign_in else ()))
+        url = f"{self.base}/users?$select={fields}&$top={self.options.page_size}"
+        progress = Progress("Graph users", unit="pages", stream=self.stream)
+        self.paged = 0
+        pages = self._pages(url, progress, keep_context=sign_in)
+        accounts, licenses = parse_users_pages(pages, skus, origin="GET /users")
+        progress.finish()
+        return accounts, licenses
+
+    def _pages(self, url: str, progress: Progress, *, keep_context: bool) -> Iterator[Any]:
+        users = 0
+        number = 0
+        next_url: str | None = url
+        while next_url is not None:
+            doc, raw = self.http.get_json(next_url)
+            value = doc.get("value")
+            if not isinstance(value, list):
+                raise SourceError(f"Graph answered GET {describe(next_url)} without a value array")
+            number += 1
+            users += len(value)
+            self.paged = users
+            progress.advance(1, extra=f"{users:,} users")
+            link = doc.get("@odata.nextLink")
+            if link is not None and (not isinstance(link, str) or link == next_url):
+                raise SourceError(
+                    f"Graph answered GET {describe(next_url)} with a bad @odata.nextLink "
+                    "(not a link, or the same page again)"
+                )
+            if self.recorder is not None:
+                self.recorder.save_page(
+                    f"users_{number:04d}.json", raw, users=len(value), next_link=link
+                )
+            next_url = link
+            # graph_export rejects pages whose @odata.context lacks signInActivity (an export
+            # mistake); here the usage report supplies activity, so the context is not shown.
+            yield doc if keep_context else {k: v for k, v in doc.items() if k != "@odata.context"}
+
+    def verify_count(self) -> bool:
+        """Cross-check the paged users with ``GET /users/$count``; False when switched off.
+
+        The users query has no ``$filter``, so ``$count`` counts the same users.
+        Raises ``SourceError`` when they disagree beyond ``count_tolerance`` or
+        when Graph will not count (fix the permission or set ``verify_count = false``).
+        """
+        if not self.options.verify_count:
+            log.warning("%s", VERIFY_COUNT_OFF)
+            return False
+        url = f"{self.base}{COUNT_PATH}"
+        where = f"GET {describe(url)}"
+        try:
+            response = self.http.get(
+                url, headers={"ConsistencyLevel": "eventual", "Accept": "text/plain"}
+            )
+        except (GraphForbidden, GraphRefused) as exc:
+            raise SourceError(
+                f"Graph would not count the users, so the pull cannot prove it is complete: "
+                f"{exc.message}",
+                hint="grant User.Read.All (application) and admin consent, or set verify_count = "
+                "false in [sources.accounts] (then no licence is booked as removed)",
+            ) from None
+        counted = parse_count(response.content, where=where)
+        check_count(self.paged, counted, where=f"Graph {where}")
+        if self.recorder is not None:
+            self.recorder.count = counted
+        log.info(
+            "Graph user count verified: %d paged, $count %d (tolerance %d)",
+            self.paged,
+            counted,
+            count_tolerance(counted),
+        )
+        return True
+
+    def _usage_report(self) -> UsageActivity:
+        url = f"{self.base}{REPORT_PATH}"
+        try:
+            response = self.http.get(url, allow_redirects=False)
+            if response.is_redirect:
+                location = response.headers.get("Location", "")
+                if not location:
+                    raise SourceError(f"Graph answered GET {describe(url)} 302 without Location")
+                # The download link is pre-authenticated: the bearer token must not go there.
+                response = self.http.get(urljoin(url, location), anonymous=True)
+        except GraphForbidden as exc:
+            raise SourceAuthError(
+                exc.message,
+                hint="grant the application permission Reports.Read.All and admin consent: the "
+                "usage report is the activity signal of tenants without Entra ID P1/P2",
+            ) from None
+        self._save(REPORT_FILE, response.content)
+        try:
+            return parse_usage_report(response.content, name="getOffice365ActiveUserDetail")
+        except InputError as exc:
+            raise SourceError(
+                f"the Microsoft 365 usage report is not in the documented shape: {exc.message}"
+            ) from None

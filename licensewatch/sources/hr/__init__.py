@@ -1,0 +1,1 @@
+"""HR separations: CSV and XLSX extracts, a database query."""

@@ -1,0 +1,1 @@
+"""Files as spreadsheets save them: encodings, delimiters, workbooks, dates, checked tables."""
