@@ -27,9 +27,15 @@ from urllib.parse import quote
 
 import requests
 
-from licensewatch.errors import SourceAuthError
 from licensewatch.graph import client as graph_http
-from licensewatch.graph.client import GraphForbidden, GraphHttp, GraphOutcomeUnknown, GraphRefused
+from licensewatch.graph.auth import load_credential
+from licensewatch.graph.client import GraphHttp
+from licensewatch.graph.errors import (
+    GraphAuthError,
+    GraphForbidden,
+    GraphOutcomeUnknown,
+    GraphRefused,
+)
 from licensewatch.logs import get_logger
 from licensewatch.sources.graph.options import GraphOptions
 
@@ -85,7 +91,7 @@ class GraphLicenseRemover:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.options = options
-        self._credential = graph_http.load_credential(options, environ)
+        self._credential = load_credential(options, environ)
         self._session_factory = session_factory
         self._sleep = sleep
         self._random = random
@@ -103,9 +109,10 @@ class GraphLicenseRemover:
 
         ``on_result`` is called with each result as soon as it is known, so a
         caller can record progress that survives an abort. Raises
-        ``SourceAuthError`` (token refused, 403) or ``SourceUnavailable``
+        ``GraphAuthError`` (token refused, 403) or ``GraphUnavailable``
         (retries spent; ``GraphOutcomeUnknown`` when a request got no usable
-        answer, after reporting that account's licences as not confirmed).
+        answer, after reporting that account's licences as not confirmed);
+        both are the matching ``SourceError`` too (see :mod:`licensewatch.graph.errors`).
         """
         results: list[RemovalResult] = []
 
@@ -155,7 +162,7 @@ class GraphLicenseRemover:
         try:
             self._client().post_json(url, {"addLicenses": [], "removeLicenses": list(skus)})
         except GraphForbidden as exc:
-            raise SourceAuthError(
+            raise GraphAuthError(
                 f"Graph refused to remove licences ({removal.upn}): {exc.message}",
                 hint=PERMISSION_HINT,
             ) from None

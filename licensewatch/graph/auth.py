@@ -9,6 +9,7 @@ or file, never a secret or password.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +24,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from msal.exceptions import MsalServiceError
 
-from licensewatch.errors import ConfigError, SourceAuthError, SourceError, SourceUnavailable
+from licensewatch.errors import ConfigError, InputError
+from licensewatch.graph.errors import GraphAuthError, GraphFailed, TokenUnavailable
 from licensewatch.logs import get_logger, redact, register_secrets
+from licensewatch.sources.graph.options import GraphOptions
 
 log = get_logger(__name__)
 
@@ -40,10 +43,6 @@ _TOKEN_HINTS = {
     "invalid_request": "check tenant_id, client_id and authority",
     "invalid_scope": "check graph_url: the scope is its origin + /.default",
 }
-
-
-class TokenUnavailable(SourceUnavailable):
-    """The identity platform could not be reached (network, timeout, 5xx): worth retrying."""
 
 
 @dataclass(frozen=True, repr=False)
@@ -296,7 +295,7 @@ class MsalTokens:
             result = self._app.acquire_token_for_client(scopes=[self.scope])
         except requests.exceptions.SSLError as exc:
             reason = str(exc.args[0]) if exc.args else "TLS error"
-            raise SourceError(
+            raise GraphFailed(
                 f"TLS to the identity platform at {self.authority} failed: {reason[-160:]}",
                 hint="if a proxy or private CA signs the certificate, set ca_bundle",
             ) from None
@@ -307,7 +306,7 @@ class MsalTokens:
             ) from None
         except ValueError as exc:
             # MSAL raises ValueError when the OpenID configuration of the tenant is not there.
-            raise SourceAuthError(
+            raise GraphAuthError(
                 f"cannot sign in at {self.authority_url}: {self._scrub(str(exc))}",
                 hint="check tenant_id and authority in [sources.accounts]",
             ) from None
@@ -315,11 +314,11 @@ class MsalTokens:
             raise self._token_error(result if isinstance(result, dict) else {})
         return str(result["access_token"])
 
-    def _token_error(self, result: Mapping[str, Any]) -> SourceAuthError:
+    def _token_error(self, result: Mapping[str, Any]) -> GraphAuthError:
         error = str(result.get("error", "no access token"))
         description = str(result.get("error_description", "")).splitlines()
         first = self._scrub(description[0]) if description else ""
-        return SourceAuthError(
+        return GraphAuthError(
             f"the identity platform refused to issue a Graph token ({self.credential.description},"
             f" client {self.client_id}): {error}" + (f": {first}" if first else ""),
             hint=_TOKEN_HINTS.get(error, "check the app registration and admin consent"),
@@ -332,3 +331,25 @@ class MsalTokens:
         if isinstance(secret, str) and secret:
             register_secrets([secret])
         return redact(text)
+
+
+def load_credential(options: GraphOptions, environ: Mapping[str, str] | None) -> Credential:
+    """The app's credential (secret from the environment, or the certificate file); no network.
+
+    Raises ``ConfigError`` for a missing secret or unreadable certificate, and
+    ``InputError`` when ``ca_bundle`` does not exist.
+    """
+    env = environ if environ is not None else os.environ
+    if options.client_secret_env is not None:
+        credential = secret_from_env(options.client_secret_env, env)
+    else:
+        assert options.certificate_path is not None  # GraphOptions guarantees one or the other
+        credential = certificate_from_file(
+            options.certificate_path,
+            thumbprint=options.certificate_thumbprint,
+            password_env=options.certificate_password_env,
+            environ=env,
+        )
+    if options.ca_bundle is not None and not options.ca_bundle.is_file():
+        raise InputError.single(str(options.ca_bundle), "ca_bundle file does not exist")
+    return credential

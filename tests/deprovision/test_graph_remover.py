@@ -20,7 +20,7 @@ import responses
 from licensewatch.answers.licence_removal import GraphLicenseRemover, LicenseRemoval, RemovalResult
 from licensewatch.config import SourceSettings
 from licensewatch.errors import ConfigError, SourceAuthError, SourceUnavailable
-from licensewatch.graph.client import GraphOutcomeUnknown
+from licensewatch.graph.errors import GraphOutcomeUnknown
 from licensewatch.sources.graph.options import GraphOptions
 from tests.sources.graph.conftest import (
     CLIENT,

@@ -41,18 +41,13 @@ from licensewatch.errors import (
     ConfigError,
     DeliveryError,
     DeliveryUnknown,
-    SourceError,
     TransportUnavailable,
 )
+from licensewatch.graph import auth
 from licensewatch.graph import client as graph_http
 from licensewatch.graph.auth import Credential
-from licensewatch.graph.client import (
-    GraphForbidden,
-    GraphHttp,
-    GraphOutcomeUnknown,
-    GraphRefused,
-    encode_json,
-)
+from licensewatch.graph.client import GraphHttp, encode_json
+from licensewatch.graph.errors import GraphError, GraphForbidden, GraphOutcomeUnknown, GraphRefused
 from licensewatch.logs import get_logger
 from licensewatch.notify.transports.base import Transport
 from licensewatch.sources.graph.options import GraphOptions
@@ -236,7 +231,7 @@ class GraphMailTransport(Transport):
                 f"Graph refused notice {key} ({what})",
                 hint=_REFUSED_HINTS.get(exc.status, "the message was not sent: Graph says why"),
             ) from None
-        except SourceError as exc:
+        except GraphError as exc:
             # Token refused, retries spent, no usable answer (may or may not be sent), TLS:
             # every further message would fail the same way.
             raise TransportUnavailable(
@@ -268,7 +263,7 @@ class GraphMailTransport(Transport):
             return None
         try:
             doc, _ = self._client().get_json(self.sent_items_url(key))
-        except SourceError as exc:
+        except GraphError as exc:
             raise TransportUnavailable(
                 f"cannot look for notice {key} in the Sent Items of {self.options.mailbox}: "
                 f"{exc.message}",
@@ -305,7 +300,7 @@ def load_credential(
 ) -> Credential:
     """The app's credential, with ``ConfigError`` naming the key in ``table``; no network."""
     try:
-        return graph_http.load_credential(options, environ)
+        return auth.load_credential(options, environ)
     except ConfigError as exc:
         raise (exc if table == "[sources.accounts]" else _retabled(exc)) from None
 

@@ -28,9 +28,9 @@ import requests
 
 from licensewatch.config import SourceSettings
 from licensewatch.errors import ConfigError, LicensewatchError
-from licensewatch.graph.client import RetryPolicy
 from licensewatch.logs import get_logger
 from licensewatch.progress import Progress
+from licensewatch.retry import RetryPolicy
 from licensewatch.sources.cucm.axl import AxlInventory, busy_wait
 from licensewatch.sources.cucm.export import PullRecorder, assemble_phones, check_owner_match
 from licensewatch.sources.cucm.risport import (

@@ -5,8 +5,9 @@ expansion, no external references: a response that carries any of them is
 refused), envelopes with escaped text, SOAP faults read into
 :class:`SoapFault` (with AXL's ``axlError`` detail), and one HTTP helper that
 sets a timeout on every request, uses HTTP Basic auth, verifies TLS as
-configured, and retries connection errors, 5xx and 429 as the Graph source
-does. ``sleep`` and the jitter are injectable so that tests never wait.
+configured, and retries connection errors, 5xx and 429 through the retry loop
+every HTTP client shares (:mod:`licensewatch.retry`). ``sleep`` and the jitter
+are injectable so that tests never wait.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from xml.etree.ElementTree import Element, ParseError
 from xml.sax.saxutils import escape
 
@@ -24,8 +26,8 @@ import defusedxml.ElementTree as SafeET
 import requests
 
 from licensewatch.errors import SourceAuthError, SourceError, SourceUnavailable
-from licensewatch.graph.client import RetryPolicy, parse_retry_after
 from licensewatch.logs import get_logger
+from licensewatch.retry import Done, Fatal, Outcome, Retry, RetryPolicy, Waited, retrying
 
 log = get_logger(__name__)
 
@@ -172,7 +174,7 @@ class SoapClient:
 
     Every HTTP attempt counts in ``requests`` and first calls ``before_request``
     (a rate limiter's ``acquire``). Retries are as for Graph
-    (:class:`~licensewatch.graph.client.RetryPolicy`): connection errors,
+    (:func:`~licensewatch.retry.retrying`): connection errors,
     timeouts, 429 and 5xx without a SOAP fault wait ``Retry-After`` when given,
     else an exponential backoff with jitter; faults that ``fault_wait`` deems
     transient are waited out on the same budget. Every SOAP answer (fault or
@@ -221,87 +223,90 @@ class SoapClient:
         request: Mapping[str, object] | None = None,
     ) -> Element:
         """POST ``body``; return the parsed envelope or raise :class:`SoapFaultError` on a fault."""
-        retries = 0
-        while True:
-            root, response, why = self._attempt(operation, body, soap_action)
-            wait: float | None = None
-            if root is not None and response is not None:
-                fault = fault_of(root)
-                if self._on_exchange is not None:
-                    self._on_exchange(
-                        Exchange(self.service, operation, response.status_code,
-                                 response.content, fault, dict(request or {}))
-                    )  # fmt: skip
-                if fault is None:
-                    return root
-                wait = self._fault_wait(fault)
-                if wait is None:
-                    raise SoapFaultError(self.service, operation, fault)
-                why = f"fault {fault.code}: {fault.text}"
-            if retries >= self.policy.max_retries:
-                raise SourceUnavailable(
-                    f"{self.service} {operation} kept failing ({why}) after {retries} "
-                    f"retr{'y' if retries == 1 else 'ies'}; stopped without a complete pull",
-                    hint="check that the CUCM node is up and reachable, then run again",
-                )
-            retries += 1
-            wait = self._backoff(retries, response) if wait is None else wait
-            log.warning(
-                "%s %s: %s; retry %d in %.1f s", self.service, operation, why, retries, wait
-            )
-            self.waits.append(wait)
-            self._sleep(wait)
+        return retrying(
+            partial(self._send, body, soap_action),
+            partial(self._classify, operation, request or {}),
+            policy=self.policy,
+            give_up=partial(self._spent, operation),
+            on_wait=partial(self._log_wait, operation),
+            catch=(requests.RequestException,),
+            sleep=self._sleep,
+            random=self._random,
+            clock=lambda: datetime.now(UTC),
+        )
 
-    def _attempt(
-        self, operation: str, body: bytes, soap_action: str
-    ) -> tuple[Element | None, requests.Response | None, str]:
-        """One HTTP attempt: (envelope, response, "") or (None, response or None, why to retry)."""
+    def _send(self, body: bytes, soap_action: str) -> requests.Response:
+        """One HTTP attempt (after the rate limiter, if any)."""
         if self._before is not None:
             self._before()
         self.requests += 1
         headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{soap_action}"'}
-        try:
-            response = self._session.post(
-                self.url, data=body, headers=headers, auth=self._auth,
-                verify=self._verify, timeout=self._timeout,
-            )  # fmt: skip
-        except requests.exceptions.SSLError as exc:
-            raise SourceError(
-                f"{self.service} TLS check of {self.url} failed: {exc}",
-                hint="set ca_bundle to the CA that signed the CUCM certificate",
-            ) from None
-        except (
-            requests.ConnectionError,
-            requests.Timeout,
-            requests.exceptions.ChunkedEncodingError,
-        ) as exc:
-            return None, None, type(exc).__name__
-        except requests.RequestException as exc:
-            raise SourceError(f"{self.service} request to {self.url} failed: {exc}") from None
-        status = response.status_code
+        return self._session.post(
+            self.url, data=body, headers=headers, auth=self._auth,
+            verify=self._verify, timeout=self._timeout,
+        )  # fmt: skip
+
+    def _classify(
+        self, operation: str, request: Mapping[str, object], answer: requests.Response | Exception
+    ) -> Outcome[Element]:
+        """Sort one attempt: the envelope, a retry (transient failure or fault) or an error."""
+        if isinstance(answer, Exception):
+            return self._failed(answer)
+        status = answer.status_code
         if status in (401, 403):
-            raise SourceAuthError(
+            return Fatal(SourceAuthError(
                 f"{self.service} at {self.url} refused user {self._auth[0]!r} (HTTP {status})",
                 hint=self._hint or "check the username, the password and the user's roles",
-            )
+            ))  # fmt: skip
         # Faults come as HTTP 500 with an envelope; a 5xx or 429 without one is transient.
-        root = _envelope_or_none(response, f"{self.service} {operation} response")
+        root = _envelope_or_none(answer, f"{self.service} {operation} response")
         if root is None and (status == 429 or status >= 500):
-            return None, response, f"HTTP {status}"
+            return Retry(f"HTTP {status}", retry_after=answer.headers.get("Retry-After"))
         if root is None or (status >= 400 and fault_of(root) is None):
-            raise SourceError(
+            return Fatal(SourceError(
                 f"{self.service} answered HTTP {status} to {operation} without a SOAP "
                 f"envelope or fault at {self.url}",
                 hint="check the URL in the config",
+            ))  # fmt: skip
+        fault = fault_of(root)
+        if self._on_exchange is not None:
+            self._on_exchange(
+                Exchange(self.service, operation, status, answer.content, fault, dict(request))
             )
-        return root, response, ""
+        if fault is None:
+            return Done(root)
+        wait = self._fault_wait(fault)
+        if wait is None:
+            return Fatal(SoapFaultError(self.service, operation, fault))
+        return Retry(f"fault {fault.code}: {fault.text}", wait=wait)
 
-    def _backoff(self, retry: int, response: requests.Response | None) -> float:
-        header = response.headers.get("Retry-After") if response is not None else None
-        asked = parse_retry_after(header, datetime.now(UTC))
-        if asked is not None:
-            return min(asked, self.policy.max_wait_s)
-        return self.policy.backoff(retry, self._random())
+    def _failed(self, exc: Exception) -> Retry | Fatal:
+        """A request that raised: TLS and other request errors are fatal, the rest transient."""
+        if isinstance(exc, requests.exceptions.SSLError):
+            return Fatal(SourceError(
+                f"{self.service} TLS check of {self.url} failed: {exc}",
+                hint="set ca_bundle to the CA that signed the CUCM certificate",
+            ))  # fmt: skip
+        if isinstance(
+            exc,
+            (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError),
+        ):
+            return Retry(type(exc).__name__)
+        return Fatal(SourceError(f"{self.service} request to {self.url} failed: {exc}"))
+
+    def _spent(self, operation: str, retry: Retry, retries: int) -> SourceUnavailable:
+        return SourceUnavailable(
+            f"{self.service} {operation} kept failing ({retry.reason}) after {retries} "
+            f"retr{'y' if retries == 1 else 'ies'}; stopped without a complete pull",
+            hint="check that the CUCM node is up and reachable, then run again",
+        )
+
+    def _log_wait(self, operation: str, waited: Waited) -> None:
+        log.warning(
+            "%s %s: %s; retry %d in %.1f s",
+            self.service, operation, waited.retry.reason, waited.number, waited.seconds,
+        )  # fmt: skip
+        self.waits.append(waited.seconds)
 
 
 def _envelope_or_none(response: requests.Response, what: str) -> Element | None:

@@ -13,9 +13,7 @@ so a saved pull (``record_to``) replays to the same frames.
 
 from __future__ import annotations
 
-import os
 import random as _random
-import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,14 +25,9 @@ import requests
 
 from licensewatch.config import SourceSettings
 from licensewatch.errors import InputError, SourceAuthError, SourceError
-from licensewatch.graph.auth import (
-    Credential,
-    MsalTokens,
-    certificate_from_file,
-    graph_scope,
-    secret_from_env,
-)
-from licensewatch.graph.client import GraphForbidden, GraphHttp, GraphRefused, RetryPolicy, describe
+from licensewatch.graph.auth import load_credential
+from licensewatch.graph.client import GraphHttp, describe, open_graph
+from licensewatch.graph.errors import GraphForbidden, GraphRefused
 from licensewatch.logs import get_logger
 from licensewatch.progress import Progress
 from licensewatch.sources.graph.chain import COUNT_PATH, check_count, count_tolerance, parse_count
@@ -118,30 +111,9 @@ class GraphSource(AccountsSource):
         self._session_factory = session_factory
         self._record: Path | None = None
 
-    def credential(self) -> Credential:
-        """The app's credential (secret from the environment, or the certificate file)."""
-        environ = self._environ if self._environ is not None else os.environ
-        o = self.options
-        if o.client_secret_env is not None:
-            return secret_from_env(o.client_secret_env, environ)
-        assert o.certificate_path is not None  # GraphOptions guarantees one or the other
-        return certificate_from_file(
-            o.certificate_path,
-            thumbprint=o.certificate_thumbprint,
-            password_env=o.certificate_password_env,
-            environ=environ,
-        )
-
     def check(self) -> None:
         """Load the credential and check the CA bundle, without any network call."""
-        self._checked_credential()
-
-    def _checked_credential(self) -> Credential:
-        credential = self.credential()
-        bundle = self.options.ca_bundle
-        if bundle is not None and not bundle.is_file():
-            raise InputError.single(str(bundle), "ca_bundle file does not exist")
-        return credential
+        load_credential(self.options, self._environ)
 
     def record_to(self, folder: Path) -> None:
         """Make the next pull write every raw response into ``folder`` (graph-export replays it).
@@ -155,62 +127,29 @@ class GraphSource(AccountsSource):
 
     def pull(self) -> AccountsPull:
         """Read every user and licence; raises rather than return a partial pull."""
-        credential = self._checked_credential()
-        o = self.options
+        credential = load_credential(self.options, self._environ)
         session = self._session_factory()
-        session.verify = str(o.ca_bundle) if o.ca_bundle is not None else True
         recorder = Recorder(self._record) if self._record is not None else None
-        timeout = (min(10.0, o.timeout_s), o.timeout_s)
         try:
-            tokens = MsalTokens(
-                tenant_id=o.tenant_id,
-                client_id=o.client_id,
-                credential=credential,
-                session=session,
-                timeout=timeout,
-                authority=o.authority,
-                scope=graph_scope(o.graph_url),
-            )
-            http = GraphHttp(
-                tokens,
-                graph_url=o.graph_url,
-                session=session,
-                timeout=timeout,
-                policy=RetryPolicy(max_retries=o.max_retries),
-                # Looked up at pull time so that a run can be made not to wait (tests).
-                sleep=time.sleep if self._sleep is None else self._sleep,
+            http = open_graph(
+                self.options,
+                credential,
+                session,
+                sleep=self._sleep,
                 random=self._random,
                 clock=self._clock,
             )
-            try:
-                run = _Run(o, http, recorder, self._progress_stream)
-                accounts, licenses, signal, notes = run.read()
-                if recorder is not None:
-                    recorder.activity = signal
-                complete = run.verify_count()
-            except InputError as exc:
-                # Graph answered in full but with content we cannot use: keep what it said.
-                if recorder is not None:
-                    recorder.commit()
-                raise SourceError(
-                    f"Graph answered something licensewatch cannot use: {exc.message}",
-                    hint=f"its raw responses are in {recorder.folder}"
-                    if recorder is not None
-                    else "licensewatch pull --save DIR keeps the raw responses for a closer look",
-                ) from None
-            if recorder is not None:
-                recorder.commit()
+            accounts, licenses, signal, notes, complete = self._read(http, recorder)
         finally:
             session.close()
             if recorder is not None:
                 recorder.cleanup()
-        requests_made = http.requests + tokens.requests
         log.info(
             "Graph: %d accounts, %d licences; %d Graph and %d sign-in requests; activity from %s",
             len(accounts),
             len(licenses),
             http.requests,
-            tokens.requests,
+            http.token_requests,
             signal,
         )
         if not complete:
@@ -219,10 +158,34 @@ class GraphSource(AccountsSource):
             accounts,
             licenses,
             signal=signal,
-            requests=requests_made,
+            requests=http.requests + http.token_requests,
             notes=notes,
             complete=complete,
         )
+
+    def _read(
+        self, http: GraphHttp, recorder: Recorder | None
+    ) -> tuple[pd.DataFrame, pd.DataFrame, str, tuple[str, ...], bool]:
+        """Accounts, licences, activity signal, notes and whether ``$count`` proved it complete."""
+        try:
+            run = _Run(self.options, http, recorder, self._progress_stream)
+            accounts, licenses, signal, notes = run.read()
+            if recorder is not None:
+                recorder.activity = signal
+            complete = run.verify_count()
+        except InputError as exc:
+            # Graph answered in full but with content we cannot use: keep what it said.
+            if recorder is not None:
+                recorder.commit()
+            raise SourceError(
+                f"Graph answered something licensewatch cannot use: {exc.message}",
+                hint=f"its raw responses are in {recorder.folder}"
+                if recorder is not None
+                else "licensewatch pull --save DIR keeps the raw responses for a closer look",
+            ) from None
+        if recorder is not None:
+            recorder.commit()
+        return accounts, licenses, signal, notes, complete
 
 
 class _Run:

@@ -9,7 +9,7 @@ import requests
 import responses
 
 from licensewatch.errors import SourceAuthError, SourceError, SourceUnavailable
-from licensewatch.graph.client import RetryPolicy
+from licensewatch.retry import RetryPolicy
 from licensewatch.sources.cucm.soap import (
     Exchange,
     SoapClient,

@@ -22,12 +22,12 @@ from licensewatch.errors import ConfigError, SourceAuthError
 from licensewatch.graph.auth import (
     Credential,
     MsalTokens,
-    TokenUnavailable,
     certificate_from_file,
     graph_scope,
     secret_from_env,
     uses_instance_discovery,
 )
+from licensewatch.graph.errors import TokenUnavailable
 from tests.sources.graph.conftest import (
     CLIENT,
     DISCOVERY_URL,

@@ -22,7 +22,7 @@ from licensewatch.errors import (
     SourceError,
     SourceUnavailable,
 )
-from licensewatch.graph.client import RetryPolicy, parse_retry_after
+from licensewatch.retry import RetryPolicy, parse_retry_after
 from licensewatch.sources.graph.export import GraphExportSource
 from licensewatch.sources.interface import Recordable
 from tests.sources.graph.conftest import (
@@ -461,7 +461,7 @@ def test_spent_budget_in_a_run_exits_1_and_sends_nothing(
 
     monkeypatch.setenv(SECRET_ENV, SECRET)
     waits = Waits()
-    monkeypatch.setattr("licensewatch.sources.graph.live.time.sleep", waits)
+    monkeypatch.setattr("time.sleep", waits)  # open_graph looks time.sleep up at pull time
     config = orgfiles.CONFIG.replace(
         '[sources.accounts]\nkind = "graph-export"\npath = "exports/graph"\n', GRAPH_ACCOUNTS
     )
