@@ -227,12 +227,11 @@ class CucmSource(PhonesSource):
             **kw,
         )
 
-    def pull(self) -> PhonesPull:
-        """Read inventory, owners and registration; raise rather than return a partial pull."""
-        o, recorder = self.options, self._recorder
-        self._recorder = None
-        if recorder is not None:
-            recorder.start()
+    def _clients(
+        self, recorder: PullRecorder | None
+    ) -> tuple[SoapClient, SoapClient, RateLimiter, RateControl]:
+        """The AXL and RisPort clients of one pull, RisPort's rate limiter and fault counter."""
+        o = self.options
         axl = self._client(
             "AXL",
             o.axl_url,
@@ -250,6 +249,15 @@ class CucmSource(PhonesSource):
             fault_wait=rate_control,
             hint="the user needs the Standard CCM Admin Users and Standard SERVICEABILITY roles",
         )
+        return axl, ris, limiter, rate_control
+
+    def pull(self) -> PhonesPull:
+        """Read inventory, owners and registration; raise rather than return a partial pull."""
+        o, recorder = self.options, self._recorder
+        self._recorder = None
+        if recorder is not None:
+            recorder.start()
+        axl, ris, limiter, rate_control = self._clients(recorder)
         method, error, complete = o.inventory, "interrupted", False
         try:
             bar = Progress("CUCM AXL inventory", unit="phones", clock=self._clock)

@@ -202,6 +202,26 @@ def _check_manifest(
         raise _bad_manifest(where, "'pages' must be a list of {file, users, next_link, next_file}")
     by_name = {path.name: doc for path, doc in pages}
     listed = [str(e["file"]) for e in entries]
+    _check_listed(folder, by_name, listed)
+    _check_entries(folder, entries, by_name, listed)
+    total = sum(int(e["users"]) for e in entries)
+    if doc.get("users") != total:
+        raise _broken(folder, f"{MANIFEST_FILE} says {doc.get('users')} users, its pages {total}")
+    count = doc.get("count")
+    if count is not None:
+        if not isinstance(count, int) or isinstance(count, bool):
+            raise _bad_manifest(where, "'count' must be an integer or null")
+        check_count(total, count, where=f"the saved Graph pull in {folder}")
+        log.info("%s: %d pages, %d users; $count was %d", folder, len(listed), total, count)
+        return True, None
+    return False, (
+        f"{folder.name}: {len(listed)} pages, {total:,} users; the live pull did not verify its "
+        "user count ($count): not proven complete, no licence is booked as removed"
+    )
+
+
+def _check_listed(folder: Path, by_name: Mapping[str, Any], listed: Sequence[str]) -> None:
+    """The manifest lists exactly the users pages the folder holds."""
     missing = [name for name in listed if name not in by_name]
     if missing:
         shown = ", ".join(missing[:3]) + ("…" if len(missing) > 3 else "")
@@ -216,6 +236,15 @@ def _check_manifest(
             f"{', '.join(extra[:3])} {'is' if len(extra) == 1 else 'are'} not "
             f"part of it ({MANIFEST_FILE} lists {len(listed)} pages)",
         )
+
+
+def _check_entries(
+    folder: Path,
+    entries: Sequence[Mapping[str, Any]],
+    by_name: Mapping[str, Any],
+    listed: Sequence[str],
+) -> None:
+    """Each page links to the next as the manifest recorded, and holds its users."""
     for i, entry in enumerate(entries):
         name = str(entry["file"])
         page = by_name[name]
@@ -241,17 +270,3 @@ def _check_manifest(
             raise _broken(
                 folder, f"{name} holds {_users(page)} users; the pull recorded {entry['users']}"
             )
-    total = sum(int(e["users"]) for e in entries)
-    if doc.get("users") != total:
-        raise _broken(folder, f"{MANIFEST_FILE} says {doc.get('users')} users, its pages {total}")
-    count = doc.get("count")
-    if count is not None:
-        if not isinstance(count, int) or isinstance(count, bool):
-            raise _bad_manifest(where, "'count' must be an integer or null")
-        check_count(total, count, where=f"the saved Graph pull in {folder}")
-        log.info("%s: %d pages, %d users; $count was %d", folder, len(listed), total, count)
-        return True, None
-    return False, (
-        f"{folder.name}: {len(listed)} pages, {total:,} users; the live pull did not verify its "
-        "user count ($count): not proven complete, no licence is booked as removed"
-    )
