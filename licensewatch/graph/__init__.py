@@ -1,2 +1,2 @@
-"""One Microsoft Graph client (MSAL sign-in, paging, retries, failure sorting) shared by
+"""One Microsoft Graph client (MSAL sign-in, paging, failure sorting, its own errors) shared by
 the accounts source, the mail transport and licence removal."""
