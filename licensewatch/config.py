@@ -57,6 +57,11 @@ class SourceSettings:
             )
         return resolve(self.base_dir, value)
 
+    @property
+    def owner_match(self) -> str:
+        """The phones feed's ``owner_match`` (``upn`` unless set; its adapter checks the value)."""
+        return str(self.options.get("owner_match", "upn"))
+
 
 @dataclass(frozen=True)
 class MailSettings:

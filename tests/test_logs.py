@@ -14,7 +14,7 @@ import pytest
 from licensewatch import logs
 from licensewatch.cli.parser import main
 from licensewatch.errors import SourceError
-from licensewatch.night import run as pipeline
+from licensewatch.sources.cucm.live import CucmSource
 from tests import orgfiles
 
 
@@ -65,7 +65,7 @@ def test_the_cli_error_line_masks_secrets_named_by_the_config(
     def leaky(*args: object, **kwargs: object) -> None:
         raise SourceError(f"the call manager echoed the password {secret}")
 
-    monkeypatch.setattr(pipeline, "_read_inputs", leaky)
+    monkeypatch.setattr(CucmSource, "pull", leaky)
     assert main(["run", "--config", str(org)]) == 1
     err = capsys.readouterr().err
     assert secret not in err and f"the password {logs.MASK}" in err

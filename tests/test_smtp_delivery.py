@@ -13,7 +13,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import quote, quote_plus
@@ -22,7 +22,7 @@ import pytest
 
 from licensewatch.cli import cycle as cycle_commands
 from licensewatch.cli.parser import main
-from licensewatch.config import Settings
+from licensewatch.config import load_settings
 from licensewatch.night import run as pipeline
 from licensewatch.notify.transports import build_transport
 from licensewatch.notify.transports.base import Transport
@@ -144,16 +144,13 @@ class DieAfter(Transport):
 
 @pytest.mark.parametrize("k", [0, 1, 2])
 def test_a_crash_after_k_of_n_then_a_rerun_delivers_each_once(
-    org: Path, server: LoopbackSmtp, monkeypatch: pytest.MonkeyPatch, k: int
+    org: Path, server: LoopbackSmtp, k: int
 ) -> None:
-    def dying(settings: Settings) -> Transport:
-        return DieAfter(build_transport(settings), k)
-
-    monkeypatch.setattr(pipeline, "build_transport", dying)
+    settings = load_settings(org)
+    dying = DieAfter(build_transport(settings), k)
     with pytest.raises(SimulatedKill):
-        run(org)
+        pipeline.run(settings, date.fromisoformat(AS_OF), transport=dying)
     assert len(server.messages) == k
-    monkeypatch.undo()
     assert run(org) == 0
     assert len(server.messages) == 3 and set(keys(server).values()) == {1}
     assert rows(db(org), "select status, count(*) from outbox group by status") == [("sent", 3)]

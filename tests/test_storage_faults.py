@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from licensewatch import store
 from licensewatch.cli.parser import main
-from licensewatch.night import run as pipeline
+from licensewatch.night import outputs
 from tests import orgfiles
 from tests.smtporg import rows
 from tests.store.conftest import fresh_schema, pg_server_url  # noqa: F401 - the fixture
@@ -84,7 +84,7 @@ def test_enospc_while_writing_the_reports(
 ) -> None:
     reports, before, emails = org.parent / "reports", counts(org), snapshot(org.parent / "outbox")
     published = snapshot(reports / AS_OF)
-    write_csv = pipeline.write_csv
+    write_csv = outputs.write_csv
 
     def full_disk(frame: Any, path: Path, *args: Any, **kwargs: Any) -> None:
         if path.name == "unassigned.csv":  # some files are written, then the disk is full
@@ -92,7 +92,7 @@ def test_enospc_while_writing_the_reports(
             raise OSError(errno.ENOSPC, NO_SPACE, str(path))
         write_csv(frame, path, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "write_csv", full_disk)
+    monkeypatch.setattr(outputs, "write_csv", full_disk)
     capsys.readouterr()
     assert run(org) == 1
     line = the_error(capsys.readouterr().err)
@@ -192,6 +192,6 @@ def test_a_bug_keeps_its_traceback(sqlite_org: Path, monkeypatch: pytest.MonkeyP
     def bug(*args: object, **kwargs: object) -> None:
         raise KeyError("a bug, not a storage fault")
 
-    monkeypatch.setattr(pipeline, "write_csv", bug)
+    monkeypatch.setattr(outputs, "write_csv", bug)
     with pytest.raises(KeyError, match="a bug"):
         run(sqlite_org)

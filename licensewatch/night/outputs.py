@@ -1,0 +1,173 @@
+"""What a night leaves behind: its reports in the staging folder and its rows in the store."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from licensewatch import model, store
+from licensewatch.night.context import Assessed, Gathered, Outcome, RunContext, Verdict
+from licensewatch.night.publish import write_json
+from licensewatch.night.reports import write_run_reports
+from licensewatch.reports.csvsafe import write_csv
+from licensewatch.reports.finance import Totals, finance_summary
+from licensewatch.reports.findings import findings_table
+from licensewatch.reports.history import history_for_run, realized_savings_cents
+from licensewatch.store import RunStatus
+from licensewatch.store.history import removed_state
+
+
+def removed_run_rate(session: Session, as_of: pd.Timestamp) -> int:
+    """The annual cost of every resource removed by ``as_of``: the savings' run rate."""
+    removed = removed_state(session)
+    done = removed["removed_at"].notna() & (removed["removed_at"] <= as_of)
+    return int(removed.loc[done, "annual_cost_cents"].sum())
+
+
+def run_summary(
+    ctx: RunContext,
+    verdict: Verdict,
+    gathered: Gathered,
+    counts: Mapping[str, int],
+    run_totals: Totals,
+    notices: int,
+) -> dict[str, object]:
+    """The run's ``run_summary.json`` (without the removal and savings figures)."""
+    status = verdict.status
+    return {
+        "run_key": ctx.run_key,
+        "as_of": ctx.as_of.isoformat(),
+        "status": status.value,
+        "dry_run": status is RunStatus.DRY_RUN,
+        "braked": status is RunStatus.BRAKED,
+        "brake_reasons": list(verdict.reasons),
+        "activity_signal": gathered.signal,
+        "counts": dict(sorted(counts.items())),
+        "findings_by_reason": dict(sorted(run_totals.by_reason.items())),
+        "dormant_accounts": run_totals.dormant_accounts,
+        "license_findings": run_totals.license_findings,
+        "phone_findings": run_totals.phone_findings,
+        "unpriced_findings": run_totals.unpriced_findings,
+        "annual_avoidable_usd": model.money(run_totals.annual_avoidable_cents),
+        "accrued_avoidable_usd": model.money(run_totals.accrued_avoidable_cents),
+        "notices": notices,
+        "notes": list(gathered.notes),
+        "warnings": list(gathered.warnings),
+        # Text values whose control characters or lone surrogates were replaced, per feed.column.
+        "neutralised_values": dict(gathered.neutralised),
+        # Dates before date_bounds.FLOOR or in the future, set aside, per feed.column.
+        "implausible_dates": dict(gathered.implausible_dates),
+    }
+
+
+def write_reports(
+    folder: Path,
+    costed: pd.DataFrame,
+    unassigned: pd.DataFrame,
+    gathered: Gathered,
+    summary: Mapping[str, object],
+    brake_reasons: Sequence[str],
+) -> None:
+    """Write the run's findings, leavers, summary (and ``BRAKED.txt``) into ``folder``."""
+    write_csv(findings_table(costed), folder / "findings.csv")
+    write_csv(finance_summary(costed), folder / "finance_summary.csv")
+    write_csv(findings_table(unassigned), folder / "unassigned.csv")
+    leavers = gathered.reconciled.unmatched_leavers.drop(columns="hired_on", errors="ignore")
+    leavers["separation_date"] = leavers["separation_date"].dt.strftime("%Y-%m-%d")
+    write_csv(leavers, folder / "leavers_without_account.csv")
+    by_email = gathered.reconciled.matched_by_email
+    write_csv(
+        by_email.assign(separation_date=by_email["separation_date"].dt.strftime("%Y-%m-%d")),
+        folder / "leavers_matched_by_email.csv",
+    )
+    write_json(folder / "run_summary.json", summary)
+    if brake_reasons:
+        reasons = "".join(f"- {reason}\n" for reason in brake_reasons)
+        (folder / "BRAKED.txt").write_text(
+            "BRAKED: this run sent nothing: the data looked incomplete or implausible.\n"
+            f"{reasons}Check the feeds; if the numbers are right, re-run with --override-brake.\n",
+            encoding="utf-8",
+        )
+
+
+def write_finance_reports(
+    ctx: RunContext,
+    verdict: Verdict,
+    planned: pd.DataFrame,
+    rates: pd.DataFrame,
+    realized: int,
+) -> None:
+    """Write the finance reports of the run into its staging folder."""
+    write_run_reports(
+        ctx.staging,
+        planned,
+        as_of=ctx.as_of,
+        rate_card_in_force=rates,
+        history=history_for_run(ctx.session, planned, as_of=ctx.as_of),
+        realized_savings_cents=realized,
+        braked_reason="; ".join(verdict.reasons) if verdict.braked else None,
+        templates_dir=ctx.settings.templates_dir,
+    )
+
+
+def store_run(
+    ctx: RunContext,
+    verdict: Verdict,
+    assessed: Assessed,
+    planned: pd.DataFrame,
+    notified: Collection[str],
+    run_totals: Totals,
+) -> None:
+    """Save the findings, move what we remember (unless braked) and close the runs row."""
+    session, now = ctx.session, ctx.clock()
+    store.save_findings(session, ctx.run_id, planned)
+    if verdict.status is not RunStatus.BRAKED:
+        store.update_state(
+            session,
+            ctx.run_id,
+            planned,
+            seen_at=now,
+            notified_ids=notified,
+            notified_at=now if notified else None,
+        )
+    store.finish_run(
+        session,
+        ctx.run_id,
+        status=verdict.status,
+        finished_at=ctx.clock(),
+        counts=assessed.counts,
+        annual_avoidable_cents=run_totals.annual_avoidable_cents,
+        accrued_avoidable_cents=run_totals.accrued_avoidable_cents,
+        findings_count=len(planned),
+    )
+
+
+def write_outputs(ctx: RunContext, outcome: Outcome, rates: pd.DataFrame) -> None:
+    """Write every report of the run into its staging folder (previews are there already)."""
+    verdict, cycle, session = outcome.verdict, outcome.cycle, ctx.session
+    realized = realized_savings_cents(session, as_of=ctx.as_of)
+    summary = run_summary(
+        ctx, verdict, outcome.gathered, outcome.assessed.counts, cycle.totals, len(cycle.notices)
+    )
+    summary["removed_resources"] = cycle.removed
+    summary["realized_savings_to_date_usd"] = model.money(realized)
+    summary["realized_savings_annual_usd"] = model.money(removed_run_rate(session, ctx.as_of_ts))
+    planned = cycle.planned
+    ctx.stages.run(
+        "write reports",
+        lambda: write_reports(
+            ctx.staging,
+            planned,
+            planned[planned["resource_id"].isin(cycle.unassigned["resource_id"])],
+            outcome.gathered,
+            summary,
+            verdict.reasons if verdict.braked else (),
+        ),
+    )
+    ctx.stages.run(
+        "write finance reports",
+        lambda: write_finance_reports(ctx, verdict, planned, rates, realized),
+    )

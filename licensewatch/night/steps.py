@@ -1,0 +1,278 @@
+"""The steps of a night, in the order :func:`licensewatch.night.run.run` takes them.
+
+Each step is a small function over the :class:`~licensewatch.night.context.RunContext`
+and what the steps before it produced; none reaches for a global.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+
+import pandas as pd
+
+from licensewatch import model, store
+from licensewatch.config import Settings
+from licensewatch.logs import get_logger
+from licensewatch.night.context import (
+    Assessed,
+    Gathered,
+    Inputs,
+    RunContext,
+    RunOptions,
+    Verdict,
+)
+from licensewatch.night.inputs import Sources, build_sources, read_reference, screen
+from licensewatch.night.stages import Stages
+from licensewatch.notify.compose import DepartmentNotice, compose_notices
+from licensewatch.notify.delivery import queue_notices
+from licensewatch.notify.transports.base import Transport
+from licensewatch.notify.transports.directory import DirectoryTransport
+from licensewatch.rules import brake, cadence, strictness
+from licensewatch.rules.brake import Baseline
+from licensewatch.rules.phone_history import apply_history
+from licensewatch.rules.pricing import price
+from licensewatch.rules.reconcile import reconcile
+from licensewatch.rules.removals import bookable_removals, pulled_resource_ids
+from licensewatch.store import RunStatus
+from licensewatch.store import outbox as store_outbox
+from licensewatch.store.decisions import current_decisions
+
+log = get_logger(__name__)
+
+
+def operator() -> str:
+    """Who is running licensewatch (for logs and records)."""
+    try:
+        return str(getpass.getuser())
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
+
+
+def read_inputs(
+    settings: Settings,
+    stages: Stages,
+    as_of: date,
+    *,
+    today: date,
+    now: Callable[[], datetime],
+    sources: Sources | None = None,
+) -> Inputs:
+    """Read, validate and screen (``inputs.screen``) every input; raises before writing anything.
+
+    Dates are screened against ``now()`` once the feeds are read: the machine's
+    clock by default, not the run's (a test's clock may replay past nights on
+    later data). ``sources`` defaults to the adapters the settings name.
+    """
+    feeds = build_sources(settings) if sources is None else sources
+    reference = read_reference(settings, today)
+    accounts = stages.run("pull accounts", feeds.accounts.pull)
+    phones = stages.run("pull phones", feeds.phones.pull)
+    separations = stages.run("read separations", feeds.separations.pull)
+    log.info(
+        "pulled %d accounts (%d licences; activity from %s), %d phones, %d separations",
+        len(accounts.accounts),
+        len(accounts.licenses),
+        accounts.signal,
+        len(phones.phones),
+        len(separations.separations),
+    )
+    screened = screen(
+        accounts, phones, separations, as_of=pd.Timestamp(as_of, tz="UTC"), now=pd.Timestamp(now())
+    )
+    neutralised = {**reference.neutralised, **screened.neutralised}
+    if neutralised:
+        log.warning(
+            "control characters or lone surrogates neutralised in %d values: %s",
+            sum(neutralised.values()),
+            json.dumps(neutralised, sort_keys=True),
+        )
+    return Inputs(
+        reference,
+        screened.accounts,
+        screened.phones,
+        screened.separations,
+        dict(sorted(neutralised.items())),
+        screened.implausible_dates,
+        screened.warnings,
+    )
+
+
+def reconcile_inputs(ctx: RunContext, inputs: Inputs) -> Gathered:
+    """Date the phones from our history, reconcile every feed; enforce ``--strict``.
+
+    Data warnings are logged; with ``--strict`` they are errors, raised before
+    anything is written.
+    """
+    settings = ctx.settings
+    phones, history = apply_history(
+        inputs.phones.phones, store.load_history(ctx.session), ctx.as_of_ts
+    )
+    reconciled = ctx.stages.run(
+        "reconcile",
+        lambda: reconcile(
+            inputs.accounts.accounts,
+            inputs.accounts.licenses,
+            phones,
+            inputs.separations.separations,
+            inputs.reference.exemptions,
+            policy=settings.policy,
+            as_of=ctx.as_of_ts,
+            owner_match=settings.sources["phones"].owner_match,
+            device_pool_departments=settings.device_pool_departments,
+        ),
+    )
+    counts = {
+        "accounts_read": len(inputs.accounts.accounts),
+        "licenses_read": len(inputs.accounts.licenses),
+        "phones_read": len(phones),
+        "separations_read": len(inputs.separations.separations),
+        **reconciled.counts,
+    }
+    notes = (*inputs.accounts.notes, *inputs.phones.notes, *inputs.separations.notes)
+    for note in notes:
+        log.warning("%s", note)
+    warnings = (*inputs.warnings, *reconciled.warnings)
+    for warning in warnings:
+        log.warning("data: %s", warning)
+    strictness.enforce(warnings, strict=ctx.options.strict)
+    return Gathered(
+        inputs.reference,
+        reconciled,
+        phones,
+        history,
+        counts,
+        inputs.accounts.signal,
+        notes,
+        warnings=warnings,
+        neutralised=inputs.neutralised,
+        implausible_dates=inputs.implausible_dates,
+    )
+
+
+def assess(ctx: RunContext, gathered: Gathered) -> Assessed:
+    """Price the findings with what the store remembers; count the new ones."""
+    findings = gathered.reconciled.findings
+    state = store.load_state(ctx.session, findings["resource_id"].tolist())
+    # A phone with no owner and no registration dates is dormant since we first saw it so.
+    seen = (
+        findings[["resource_id"]]
+        .merge(state[["resource_id", "first_seen_dormant"]], on="resource_id", how="left")[
+            "first_seen_dormant"
+        ]
+        .set_axis(findings.index)
+    )
+    since = findings["dormant_since"].fillna(seen.astype(model.DATETIME)).fillna(ctx.as_of_ts)
+    findings = findings.assign(dormant_since=since.astype(model.DATETIME))
+    rate_card = gathered.reference.rate_card
+    costed = ctx.stages.run("price", lambda: price(findings, rate_card, ctx.as_of_ts))
+    new = int((~costed["resource_id"].isin(state["resource_id"])).sum())
+    return Assessed(costed, state, {**gathered.counts, "new_findings": new})
+
+
+def check_brake(ctx: RunContext, assessed: Assessed) -> Verdict:
+    """Check the run against the last good one; log an override with who and when."""
+    last = store.last_good_run(ctx.session)
+    baseline = None if last is None else Baseline(last.as_of.isoformat(), last.counts)
+    reasons = tuple(brake.check(assessed.counts, baseline, ctx.settings.policy))
+    for reason in reasons:
+        log.warning("safety brake: %s", reason)
+    override = ctx.options.override_brake
+    if reasons and override:
+        log.warning(
+            "safety brake OVERRIDDEN by %s at %s (--override-brake): notifying anyway",
+            operator(),
+            ctx.clock().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+    braked = bool(reasons) and not override
+    return Verdict(status_of(ctx.options, braked=braked), reasons, braked)
+
+
+def status_of(options: RunOptions, *, braked: bool) -> RunStatus:
+    """How a run ends: ``dry_run`` whatever the brake says, else ``braked`` or ``ok``."""
+    if options.dry_run:
+        return RunStatus.DRY_RUN
+    return RunStatus.BRAKED if braked else RunStatus.OK
+
+
+def plan_cycle(ctx: RunContext, assessed: Assessed) -> pd.DataFrame:
+    """Which finding gets a first notice, a reminder or an escalation today."""
+    costed = assessed.costed
+    planned = cadence.plan(
+        costed,
+        assessed.state,
+        current_decisions(ctx.session, costed["resource_id"].tolist()),
+        as_of=ctx.as_of_ts,
+        reminder_days=ctx.settings.mail.reminder_days,
+        escalate_after_days=ctx.settings.mail.escalate_after_days,
+    )
+    # A finding whose last message no focal point has accepted yet gets no
+    # reminder or escalation: its clock starts when that message arrives.
+    waiting = planned["resource_id"].isin(list(store_outbox.awaiting_delivery(ctx.session)))
+    planned.loc[waiting.to_numpy(bool), "cycle"] = pd.NA
+    return planned
+
+
+def compose(
+    ctx: RunContext, planned: pd.DataFrame, gathered: Gathered, rates: pd.DataFrame
+) -> tuple[list[DepartmentNotice], pd.DataFrame]:
+    """One notice per department with findings to tell, and the findings no one owns."""
+    return ctx.stages.run(
+        "compose emails",
+        lambda: compose_notices(
+            planned,
+            gathered.reference.focal_points,
+            as_of=ctx.as_of_ts,
+            mail=ctx.settings.mail,
+            rate_card_in_force=rates,
+            templates_dir=ctx.settings.templates_dir,
+            run_key=ctx.run_key,
+            date=ctx.started,
+        ),
+    )
+
+
+def queue_or_preview(
+    ctx: RunContext, verdict: Verdict, notices: Sequence[DepartmentNotice]
+) -> set[str]:
+    """Queue the notices in the outbox (a good run) or preview them in the reports.
+
+    Returns the resources told (none when previewed).
+    """
+    if not verdict.sends:
+        previews = DirectoryTransport(ctx.staging / "email-previews")
+        ctx.stages.run("preview emails", lambda: preview(notices, previews))
+        return set()
+    queue_notices(ctx.session, notices, as_of=ctx.as_of, run_id=ctx.run_id, now=ctx.clock())
+    return {rid for n in notices for rid in n.resource_ids}
+
+
+def preview(notices: Sequence[DepartmentNotice], transport: Transport) -> None:
+    """Write what would have been sent into the reports (dry run, braked run)."""
+    with transport:
+        for notice in notices:
+            transport.send(notice.message, key=notice.key)
+            log.info("%s for %s previewed (not sent)", notice.kind, notice.department)
+
+
+def book_removals(
+    ctx: RunContext, verdict: Verdict, inputs: Inputs, gathered: Gathered, planned: pd.DataFrame
+) -> int:
+    """Mark as removed what was dormant before and is gone from a complete pull (good runs)."""
+    if not verdict.sends:
+        return 0
+    pulled = pulled_resource_ids(inputs.accounts.licenses, gathered.phones) | {
+        model.fold_key(rid) for rid in planned["resource_id"].tolist()
+    }
+    gone = bookable_removals(
+        store.absent_since_last_run(ctx.session, pulled),
+        accounts_complete=inputs.accounts.complete,
+        phones_complete=inputs.phones.complete,
+    )
+    removed = store.mark_removed(ctx.session, gone, removed_at=ctx.as_of_ts.to_pydatetime())
+    if removed:
+        log.info("%d resources found dormant before are gone from the pull: removed", removed)
+    return removed
