@@ -140,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _storage_fault(args: argparse.Namespace, exc: Exception) -> StorageError | None:
     """A one-line error for an ``OSError`` or database (DBAPI) error; None for anything else."""
-    # sqlalchemy is imported only by the commands that use a database.
+    # Looked up, not imported: a command that reached a database has imported sqlalchemy.
     db_errors = sys.modules.get("sqlalchemy.exc")
     dbapi_error = getattr(db_errors, "DBAPIError", None)
     is_db = isinstance(dbapi_error, type) and isinstance(exc, dbapi_error)
