@@ -143,35 +143,43 @@ def test_dry_run_sends_and_records_nothing(org: Path) -> None:
     assert {r["status"] for r in read_csv(reports / "findings.csv")} == {"new"}
 
 
+def error_lines(err: str) -> list[str]:
+    """The error lines the CLI printed on stderr, log lines left out."""
+    return [line for line in err.splitlines() if line.startswith("licensewatch: error:")]
+
+
+FIX_AND_RERUN = " (fix the file and run again; nothing was written)"
+
+# The whole error line, {root} standing for the organization's folder.
 BAD_INPUTS = [
     pytest.param(
         "phones",
         orgfiles.PHONES.replace("registration_status,", "status,"),
-        "phones.csv",
-        "column 'registration_status'",
+        "licensewatch: error: {root}/exports/phones.csv, row 1, column 'registration_status': "
+        "required column 'registration_status' is missing" + FIX_AND_RERUN,
         id="missing-column",
     ),
     pytest.param(
         "separations",
         orgfiles.SEPARATIONS.replace("2019-11-30", "30/11/2019x"),
-        "separations.csv, row 2, column 'separation_date'",
-        "30/11/2019x",
+        "licensewatch: error: {root}/exports/separations.csv, row 2, column 'separation_date': "
+        "'30/11/2019x' is not a date like 2019-12-31" + FIX_AND_RERUN,
         id="unparseable-date",
     ),
     pytest.param(
         "phones",
         orgfiles.PHONES
         + "sep000000000001,dup,Cisco 8845,DP_FIN,alice,1005,Registered,2019-12-30\n",
-        "phones.csv, row 6, column 'device_name'",
-        "row 2",
+        "licensewatch: error: {root}/exports/phones.csv, row 6, column 'device_name': "
+        "duplicate device_name 'sep000000000001': also in row 2" + FIX_AND_RERUN,
         id="duplicate-subject",
     ),
 ]
 
 
-@pytest.mark.parametrize(("name", "text", "where", "what"), BAD_INPUTS)
+@pytest.mark.parametrize(("name", "text", "line"), BAD_INPUTS)
 def test_bad_input_exits_2_names_the_place_and_writes_nothing(
-    org: Path, capsys: pytest.CaptureFixture[str], name: str, text: str, where: str, what: str
+    org: Path, capsys: pytest.CaptureFixture[str], name: str, text: str, line: str
 ) -> None:
     assert run_cli("run", "--config", str(org), "--as-of", AS_OF) == 0
     reports = org.parent / "reports" / AS_OF
@@ -181,14 +189,16 @@ def test_bad_input_exits_2_names_the_place_and_writes_nothing(
 
     orgfiles.write_org(org.parent, **{name: text})
     assert run_cli("run", "--config", str(org), "--as-of", AS_OF) == 2
+    expected = line.format(root=org.parent)
     err = capsys.readouterr().err
-    assert where in err and what in err
+    assert error_lines(err) == [expected]
+    assert err.endswith(expected + "\n")
     assert "Traceback" not in err
     assert {p.name: p.read_bytes() for p in reports.iterdir()} == before_reports
     assert db_counts(org.parent / "licensewatch.db") == before_db
 
     assert run_cli("check-config", "--config", str(org)) == 2
-    assert where in capsys.readouterr().err
+    assert capsys.readouterr().err == expected + "\n"
 
 
 def test_bad_input_on_first_run_creates_no_database(
@@ -196,7 +206,10 @@ def test_bad_input_on_first_run_creates_no_database(
 ) -> None:
     orgfiles.write_org(org.parent, rate_card=orgfiles.RATE_CARD.replace("189.60", "abc"))
     assert run_cli("run", "--config", str(org), "--as-of", AS_OF) == 2
-    assert "rate_card.csv, row 2, column 'annual_rate_usd'" in capsys.readouterr().err
+    assert error_lines(capsys.readouterr().err) == [
+        f"licensewatch: error: {org.parent}/rate_card.csv, row 2, column 'annual_rate_usd': "
+        "'abc' is not an amount in dollars like 189.60" + FIX_AND_RERUN
+    ]
     assert not (org.parent / "licensewatch.db").exists()
     assert not (org.parent / "reports").exists() or not any((org.parent / "reports").iterdir())
 
@@ -217,7 +230,7 @@ def test_failure_after_staging_leaves_database_and_reports_as_they_were(
 
     monkeypatch.setattr(store, "finish_run", broken)
     assert run_cli("run", "--config", str(org), "--as-of", AS_OF) == 1
-    assert "database went away" in capsys.readouterr().err
+    assert error_lines(capsys.readouterr().err) == ["licensewatch: error: database went away"]
     assert {p.name: p.read_bytes() for p in reports.iterdir()} == before_reports
     assert db_counts(org.parent / "licensewatch.db") == before_db
     assert not [p for p in reports.parent.iterdir() if p.name.startswith(".")]
@@ -235,19 +248,33 @@ def test_config_errors_exit_2_with_one_line(org: Path, capsys: pytest.CaptureFix
         config=orgfiles.CONFIG.replace("inactive_days = 90\n", "inactive_dayz = 90\n", 1),
     )
     assert run_cli("run", "--config", str(org)) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1
-    assert "inactive_dayz" in err and "valid keys are" in err
+    assert capsys.readouterr().err == (
+        "licensewatch: error: licensewatch.toml: unknown key inactive_dayz in [policy] (valid "
+        "keys are: inactive_days, phone_inactive_days, separation_grace_days, activity_signal, "
+        "max_dormant_fraction, max_feed_drop, max_new_findings_factor, new_findings_floor, "
+        "allow_empty_separations)\n"
+    )
 
 
 def test_missing_config_and_usage_errors(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert run_cli("run", "--config", str(tmp_path / "nope.toml")) == 2
-    assert "does not exist" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        f"licensewatch: error: config file {tmp_path / 'nope.toml'} does not exist "
+        "(pass --config with the path of your licensewatch.toml)\n"
+    )
     with pytest.raises(SystemExit) as exc:
         run_cli("run", "--as-of", "31/12/2019")
     assert exc.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "licensewatch run: error: argument --as-of: '31/12/2019' is not a date: use YYYY-MM-DD"
+    )
+    monkeypatch.delenv("LICENSEWATCH_CONFIG", raising=False)
+    assert run_cli("outbox") == 2
+    assert capsys.readouterr().err == (
+        "licensewatch: error: no config file (pass --config FILE or set LICENSEWATCH_CONFIG)\n"
+    )
 
 
 def test_debug_shows_the_traceback(org: Path) -> None:

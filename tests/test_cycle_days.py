@@ -29,6 +29,7 @@ from tests.smtporg import (
 )
 from tests.smtpserver import LoopbackSmtp
 from tests.store.conftest import fresh_schema, pg_server_url  # noqa: F401 - the fixture
+from tests.test_cli import error_lines
 
 DAY0, DAY13, DAY14, DAY28, DAY29 = (
     "2019-12-31",
@@ -134,7 +135,11 @@ def test_notice_reminder_answers_escalation_removal_and_a_keep_that_expires(
         fh.write(f"{bobs},license,bob@contoso.org,Bob,,,,,,,remove,,\n")
     importing = ["decisions", "import", "--config", str(org), "--as-of", DAY14]
     assert main([*importing, str(wrong), "--department", "Legal"]) == 2
-    assert "belongs to department Finance, not Legal" in capsys.readouterr().err
+    assert error_lines(capsys.readouterr().err) == [
+        f"licensewatch: error: {wrong}, row 7, column 'resource_id': resource_id {bobs!r} "
+        "belongs to department Finance, not Legal (fix the file and run again; nothing was "
+        "written)"
+    ]
     assert rows(db, "select count(*) from decisions") == [(0,)]
 
     reply = answered(legal_notice, LEGAL_ANSWERS, tmp_path / "legal.csv")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sqlite3
 import subprocess
@@ -133,7 +134,13 @@ def test_a_second_run_exits_at_once_while_the_lock_is_held(
     finally:
         engine.dispose()
     err = capsys.readouterr().err
-    assert "another licensewatch run" in err and "did nothing" in err
+    db = re.escape(str(org.parent / "licensewatch.db"))
+    assert re.fullmatch(
+        rf"licensewatch: error: another licensewatch run is using {db} \(pid \d+ since "
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\); this run did nothing \(wait for it to finish; "
+        r"a killed run releases the lock by itself\)\n",
+        err,
+    )
     assert emls(org) == [] and not (org.parent / "reports").exists()
 
 

@@ -24,6 +24,7 @@ from licensewatch.night import outputs
 from licensewatch.night import run as pipeline
 from licensewatch.night.publish import remove_leftovers
 from tests import orgfiles
+from tests.test_cli import error_lines
 
 AS_OF = orgfiles.AS_OF
 
@@ -176,7 +177,11 @@ def test_a_first_run_that_fails_leaves_no_schema(
     org = orgfiles.write_org(tmp_path / "org")
     # --strict: the leaver with no account is an error, found after the database was opened.
     assert main(["run", "--config", str(org), "--as-of", AS_OF, "--strict"]) == 2
-    assert "matches no account" in capsys.readouterr().err
+    assert error_lines(capsys.readouterr().err) == [
+        "licensewatch: error: [sources.separations]: leaver 'Zed Gone' (employee_id 'E99', "
+        "email 'zed@contoso.org'), separated 2019-10-01, matches no account (--strict treats "
+        "data warnings as errors: fix the data, or run without --strict)"
+    ]
     assert tables(org.parent / "licensewatch.db") == set()
     assert not (org.parent / "reports" / AS_OF).exists()
     # The next run creates the schema and records itself.

@@ -6,6 +6,7 @@ database (a second one waits for nothing: it exits with ``RunInProgress``).
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from licensewatch import model, store
+from licensewatch.cli.table import Command, Group, arg, as_of_date, positive
 from licensewatch.config import Settings, load_settings
 from licensewatch.errors import EXIT_OK, EXIT_RUNTIME, ConfigError
 from licensewatch.logs import redact
@@ -216,3 +218,98 @@ def _remover(settings: Settings, environ: dict[str, str] | None) -> GraphLicense
             hint="configure the live Graph source, or hand the list to the service desk",
         )
     return GraphLicenseRemover(GraphOptions.from_settings(accounts), environ=environ)
+
+
+def _outbox(args: argparse.Namespace) -> int:
+    if args.action == "send":
+        return outbox_send(args.config)
+    return outbox_list(args.config, status=args.status, limit=args.limit)
+
+
+def _decisions_import(args: argparse.Namespace) -> int:
+    return decisions_import(
+        args.config,
+        args.file,
+        department=args.department,
+        as_of=args.as_of or datetime.now(UTC).date(),
+        date_format=args.date_format,
+    )
+
+
+def _deprovision(args: argparse.Namespace) -> int:
+    return deprovision(args.config, apply=args.apply, out_path=args.out)
+
+
+_OUTBOX = Command(
+    "outbox",
+    "the email outbox: list pending, sent and failed messages, or send what is due",
+    (
+        arg(
+            "action",
+            nargs="?",
+            choices=["list", "send"],
+            default="list",
+            help="list (default) or send: deliver pending messages and retries that are due now",
+        ),
+        arg(
+            "--status",
+            choices=["pending", "sending", "sent", "failed"],
+            help="list only messages with this status",
+        ),
+        arg("--limit", type=positive, default=50, help="list at most this many (default 50)"),
+    ),
+    handler=_outbox,
+)
+
+_IMPORT = Command(
+    "import",
+    "record the decisions of a returned CSV after checking every row (nothing is "
+    "recorded if one row is wrong)",
+    (
+        arg("file", type=Path, help="the CSV the focal point sent back"),
+        arg("--department", required=True, help="the department whose focal point answered"),
+        arg(
+            "--as-of",
+            type=as_of_date,
+            help="the day keep_until is checked against, YYYY-MM-DD (default: today, UTC)",
+        ),
+        arg(
+            "--date-format",
+            choices=["iso", "day-first", "month-first"],
+            default="iso",
+            help="how keep_until dates are written (default iso: YYYY-MM-DD)",
+        ),
+    ),
+    handler=_decisions_import,
+)
+
+_DEPROVISION = Command(
+    "deprovision",
+    "write the approved removal list for the service desk; --apply removes the "
+    "licences through Graph",
+    (
+        arg(
+            "--apply",
+            action="store_true",
+            help="remove the approved licences with Graph assignLicense (needs [deprovision] "
+            "graph = true); without it nothing is changed",
+        ),
+        arg(
+            "--out",
+            type=Path,
+            help="where to write the list (default: reports/deprovision_DATE.csv)",
+        ),
+    ),
+    handler=_deprovision,
+)
+
+COMMANDS = (
+    _OUTBOX,
+    Command(
+        "decisions",
+        "focal points' answers (remove or keep)",
+        group=Group("decisions_command", "ACTION", "what to do", (_IMPORT,)),
+        config=False,
+    ),
+    _DEPROVISION,
+)

@@ -1,4 +1,6 @@
-"""Thin command line: parse arguments, call the library, map errors to exit codes.
+"""Thin command line: parse arguments, call the chosen command's handler, map errors to exit codes.
+
+The commands come from the tables of the group modules (:mod:`licensewatch.cli.table`).
 
 Exit codes: 0 done, 1 runtime failure, 2 usage/config/input error, 3 safety brake.
 """
@@ -9,10 +11,11 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
 from pathlib import Path
 
 from licensewatch import __version__
+from licensewatch.cli import cycle, db, demo, pull, reports, run
+from licensewatch.cli.table import Command
 from licensewatch.config import load_settings, secret_variables
 from licensewatch.errors import (
     EXIT_RUNTIME,
@@ -26,22 +29,15 @@ from licensewatch.logs import redact, register_secrets, setup_logging
 
 MAX_PROBLEMS_SHOWN = 20
 
-
-def _as_of(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date: use YYYY-MM-DD") from None
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
-    return value
+#: Every command, in the order ``--help`` lists them: each group module's table.
+COMMANDS: tuple[Command, ...] = (
+    *run.COMMANDS,
+    *db.COMMANDS,
+    *pull.COMMANDS,
+    *reports.COMMANDS,
+    *cycle.COMMANDS,
+    *demo.COMMANDS,
+)
 
 
 def _common_options(*, top: bool) -> argparse.ArgumentParser:
@@ -69,9 +65,7 @@ def _common_options(*, top: bool) -> argparse.ArgumentParser:
     return common
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser, with help text on every command and option."""
-    common = _common_options(top=False)
+def _config_option() -> argparse.ArgumentParser:
     config = argparse.ArgumentParser(add_help=False)
     config.add_argument(
         "--config",
@@ -79,7 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("LICENSEWATCH_CONFIG"),
         help="the licensewatch TOML file (default: $LICENSEWATCH_CONFIG)",
     )
+    return config
 
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, built from the command tables, with help on every command and option."""
+    common, config = _common_options(top=False), _config_option()
     parser = argparse.ArgumentParser(
         prog="licensewatch",
         description="Find dormant Microsoft 365 accounts and IP desk phones, price them from the "
@@ -88,202 +87,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"licensewatch {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    run = sub.add_parser(
-        "run", parents=[common, config], help="run the nightly job (what cron calls)"
-    )
-    run.add_argument(
-        "--as-of", type=_as_of, help="the day to assess, YYYY-MM-DD (default: today, UTC)"
-    )
-    run.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="compute and write reports (with email previews) but send and record nothing",
-    )
-    run.add_argument(
-        "--strict",
-        action="store_true",
-        help="treat data warnings (e.g. leavers with no account) as errors (exit 2)",
-    )
-    run.add_argument(
-        "--override-brake",
-        action="store_true",
-        help="notify even if the safety brake trips (logged with who and when)",
-    )
-
-    sub.add_parser(
-        "check-config",
-        parents=[common, config],
-        help="validate the config and every file it names, without writing anything",
-    )
-
-    db = sub.add_parser("db", parents=[common], help="database maintenance")
-    db_sub = db.add_subparsers(
-        dest="db_command", required=True, metavar="ACTION", help="what to do"
-    )
-    db_sub.add_parser(
-        "upgrade",
-        parents=[common, config],
-        help="apply the schema migrations (runs also do this before they write)",
-    )
-
-    pull = sub.add_parser(
-        "pull",
-        parents=[common, config],
-        help="read the account and phone feeds without running the job; --save keeps the raw "
-        "responses for replay",
-    )
-    pull.add_argument(
-        "--save",
-        type=Path,
-        help="folder for the raw responses (replay them with kind graph-export / cucm-export)",
-    )
-
-    report = sub.add_parser(
-        "report",
-        parents=[common],
-        help="finance and steering-committee reports from the run history",
-    )
-    report_sub = report.add_subparsers(
-        dest="report_command", required=True, metavar="REPORT", help="which report"
-    )
-    finance = report_sub.add_parser(
-        "finance",
-        parents=[common, config],
-        help="avoidable cost at each month end of a period: by department and item, and the trend",
-    )
-    finance.add_argument(
-        "--from",
-        dest="date_from",
-        type=_as_of,
-        metavar="YYYY-MM-DD",
-        help="first day of the period (default: the first stored run)",
-    )
-    finance.add_argument(
-        "--to",
-        dest="date_to",
-        type=_as_of,
-        metavar="YYYY-MM-DD",
-        help="last day of the period (default: the last stored run)",
-    )
-    finance.add_argument(
-        "--format",
-        dest="fmt",
-        choices=["csv", "xlsx", "html"],
-        default="html",
-        help="csv (the summary at each month end), xlsx or html (default html)",
-    )
-    finance.add_argument(
-        "--out", type=Path, help="file or folder to write (default: the reports folder)"
-    )
-    risk = report_sub.add_parser(
-        "risk",
-        parents=[common, config],
-        help="for the steering committee: separated staff still holding access, departments "
-        "that do not answer, reasons, trend",
-    )
-    risk.add_argument(
-        "--as-of",
-        type=_as_of,
-        help="report the last run on or before this day, YYYY-MM-DD (default: the last run)",
-    )
-    risk.add_argument(
-        "--format",
-        dest="fmt",
-        choices=["html", "markdown"],
-        default="html",
-        help="html or markdown (default html)",
-    )
-    risk.add_argument(
-        "--out", type=Path, help="file or folder to write (default: the reports folder)"
-    )
-
-    box = sub.add_parser(
-        "outbox",
-        parents=[common, config],
-        help="the email outbox: list pending, sent and failed messages, or send what is due",
-    )
-    box.add_argument(
-        "action",
-        nargs="?",
-        choices=["list", "send"],
-        default="list",
-        help="list (default) or send: deliver pending messages and retries that are due now",
-    )
-    box.add_argument(
-        "--status",
-        choices=["pending", "sending", "sent", "failed"],
-        help="list only messages with this status",
-    )
-    box.add_argument(
-        "--limit", type=_positive, default=50, help="list at most this many (default 50)"
-    )
-
-    decisions = sub.add_parser(
-        "decisions", parents=[common], help="focal points' answers (remove or keep)"
-    )
-    decisions_sub = decisions.add_subparsers(
-        dest="decisions_command", required=True, metavar="ACTION", help="what to do"
-    )
-    imported = decisions_sub.add_parser(
-        "import",
-        parents=[common, config],
-        help="record the decisions of a returned CSV after checking every row (nothing is "
-        "recorded if one row is wrong)",
-    )
-    imported.add_argument("file", type=Path, help="the CSV the focal point sent back")
-    imported.add_argument(
-        "--department", required=True, help="the department whose focal point answered"
-    )
-    imported.add_argument(
-        "--as-of",
-        type=_as_of,
-        help="the day keep_until is checked against, YYYY-MM-DD (default: today, UTC)",
-    )
-    imported.add_argument(
-        "--date-format",
-        choices=["iso", "day-first", "month-first"],
-        default="iso",
-        help="how keep_until dates are written (default iso: YYYY-MM-DD)",
-    )
-
-    deprovision = sub.add_parser(
-        "deprovision",
-        parents=[common, config],
-        help="write the approved removal list for the service desk; --apply removes the "
-        "licences through Graph",
-    )
-    deprovision.add_argument(
-        "--apply",
-        action="store_true",
-        help="remove the approved licences with Graph assignLicense (needs [deprovision] "
-        "graph = true); without it nothing is changed",
-    )
-    deprovision.add_argument(
-        "--out", type=Path, help="where to write the list (default: reports/deprovision_DATE.csv)"
-    )
-
-    demo = sub.add_parser(
-        "demo",
-        parents=[common],
-        help="generate a synthetic organization and run the nightly job on it (no network)",
-    )
-    demo.add_argument(
-        "--dir",
-        type=Path,
-        default=Path("licensewatch-demo"),
-        help="folder for the demo organization, database, outbox and reports "
-        "(default ./licensewatch-demo)",
-    )
-    demo.add_argument(
-        "--accounts", type=_positive, default=60_000, help="licensed accounts (default 60000)"
-    )
-    demo.add_argument("--departments", type=_positive, default=40, help="departments (default 40)")
-    demo.add_argument("--seed", type=int, default=2019, help="random seed (default 2019)")
-    demo.add_argument(
-        "--as-of", type=_as_of, help="the day to assess, YYYY-MM-DD (default: today, UTC)"
-    )
+    for command in COMMANDS:
+        _add_command(sub, command, common, config)
     return parser
+
+
+def _add_command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    command: Command,
+    common: argparse.ArgumentParser,
+    config: argparse.ArgumentParser,
+) -> None:
+    parents = [common, config] if command.config else [common]
+    parser = sub.add_parser(command.name, parents=parents, help=command.help)
+    for argument in command.arguments:
+        parser.add_argument(*argument.names, **argument.options)
+    group = command.group
+    if group is None:
+        parser.set_defaults(cli_command=command)
+        return
+    inner = parser.add_subparsers(
+        dest=group.dest, required=True, metavar=group.metavar, help=group.help
+    )
+    for subcommand in group.commands:
+        _add_command(inner, subcommand, common, config)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -313,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _storage_fault(args: argparse.Namespace, exc: Exception) -> StorageError | None:
     """A one-line error for an ``OSError`` or database (DBAPI) error; None for anything else."""
-    # sqlalchemy is imported only by the commands that use a database.
+    # Looked up, not imported: a command that reached a database has imported sqlalchemy.
     db_errors = sys.modules.get("sqlalchemy.exc")
     dbapi_error = getattr(db_errors, "DBAPIError", None)
     is_db = isinstance(dbapi_error, type) and isinstance(exc, dbapi_error)
@@ -337,66 +164,17 @@ def _storage_fault(args: argparse.Namespace, exc: Exception) -> StorageError | N
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from licensewatch.cli import night as commands
-
-    today = datetime.now(UTC).date()
+    command: Command = args.cli_command
     if getattr(args, "config", None) is not None:
         _mask_secrets(args.config)
-    if args.command == "demo":
-        return commands.demo(
-            args.dir, args.accounts, args.departments, args.seed, args.as_of or today
-        )
-    if args.config is None:
+    if command.config and args.config is None:
         print(
             "licensewatch: error: no config file (pass --config FILE or set LICENSEWATCH_CONFIG)",
             file=sys.stderr,
         )
         return EXIT_USAGE
-    if args.command == "run":
-        return commands.run(
-            args.config,
-            args.as_of or today,
-            dry_run=args.dry_run,
-            override_brake=args.override_brake,
-            strict=args.strict,
-        )
-    if args.command == "db":
-        return commands.db_upgrade(args.config)
-    if args.command == "pull":
-        return commands.pull(args.config, args.save)
-    if args.command == "report":
-        return commands.report(
-            args.config,
-            args.report_command,
-            fmt=args.fmt,
-            out=args.out,
-            date_from=getattr(args, "date_from", None),
-            date_to=getattr(args, "date_to", None),
-            as_of=getattr(args, "as_of", None),
-        )
-    if args.command == "check-config":
-        return commands.check_config(args.config)
-    return _dispatch_cycle(args, today)
-
-
-def _dispatch_cycle(args: argparse.Namespace, today: date) -> int:
-    from licensewatch.cli import cycle as cycle_commands
-
-    if args.command == "outbox":
-        if args.action == "send":
-            return cycle_commands.outbox_send(args.config)
-        return cycle_commands.outbox_list(args.config, status=args.status, limit=args.limit)
-    if args.command == "decisions":
-        return cycle_commands.decisions_import(
-            args.config,
-            args.file,
-            department=args.department,
-            as_of=args.as_of or today,
-            date_format=args.date_format,
-        )
-    if args.command == "deprovision":
-        return cycle_commands.deprovision(args.config, apply=args.apply, out_path=args.out)
-    raise AssertionError(args.command)
+    assert command.handler is not None  # only commands without subcommands are chosen
+    return command.handler(args)
 
 
 def _mask_secrets(config: Path) -> None:

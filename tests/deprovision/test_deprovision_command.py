@@ -90,7 +90,10 @@ def test_apply_needs_graph_enabled_in_the_config(
     decided: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["deprovision", "--config", str(decided), "--apply"]) == 2
-    assert "[deprovision]" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        "licensewatch: error: --apply removes licences through Graph, which the config does not "
+        "allow (set graph = true in [deprovision], or hand the list to the service desk)\n"
+    )
 
 
 def test_apply_removes_through_graph_and_records_each_result(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from licensewatch.night.reports import report_risk
+from licensewatch.cli.reports import report_risk
 from licensewatch.reports.charts import BAR_COLOR, LINE_COLORS
 from tests.reports import browser
 from tests.reports.conftest import RUN_DAYS, History, write_reports_like_the_pipeline

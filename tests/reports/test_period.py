@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from licensewatch import model, store
+from licensewatch.cli.reports import ReportError, report_finance
 from licensewatch.config import Settings, load_settings
-from licensewatch.night.reports import ReportError, report_finance
 from licensewatch.reports.history import (
     RunPoint,
     month_ends,

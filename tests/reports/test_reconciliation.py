@@ -15,7 +15,7 @@ import openpyxl
 from sqlalchemy.orm import Session
 
 from licensewatch import store
-from licensewatch.night.reports import report_finance
+from licensewatch.cli.reports import report_finance
 from licensewatch.reports.finance import SUMMARY_COLUMNS
 from tests.reports.conftest import RUN_DAYS, History
 from tests.reports.test_html import Elements, figures

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from licensewatch.night.reports import ReportError, report_risk
+from licensewatch.cli.reports import ReportError, report_risk
 from licensewatch.reports.history import PeriodPoint, point_of
 from licensewatch.reports.html import risk_html, risk_markdown
 from licensewatch.reports.render import environment

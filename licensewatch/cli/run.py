@@ -1,13 +1,15 @@
-"""What each CLI command does, in terms of the library; prints for people, returns exit codes."""
+"""``licensewatch run`` (what cron calls) and ``licensewatch check-config``."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TextIO
 
-from licensewatch import model, store
+from licensewatch import model
+from licensewatch.cli.table import Command, arg, as_of_date
 from licensewatch.config import load_settings
 from licensewatch.errors import EXIT_OK, SafetyBrake
 from licensewatch.night import run as pipeline
@@ -15,7 +17,6 @@ from licensewatch.night.inputs import build_sources, read_reference
 from licensewatch.notify.delivery import undelivered_error
 from licensewatch.notify.transports import build_transport
 from licensewatch.notify.wording import usd
-from licensewatch.sources.interface import AccountsPull, AccountsSource, PhonesSource, Recordable
 
 
 def run(
@@ -46,49 +47,6 @@ def run(
     return EXIT_OK
 
 
-def report(
-    config: Path,
-    which: str,
-    *,
-    fmt: str,
-    out: Path | None,
-    date_from: date | None = None,
-    date_to: date | None = None,
-    as_of: date | None = None,
-    stream: TextIO | None = None,
-) -> int:
-    """``licensewatch report finance|risk``: write a report from the stored run history."""
-    from licensewatch.night.reports import report_finance, report_risk
-
-    settings = load_settings(config)
-    folder = out if out is not None else settings.reports_dir
-    if which == "finance":
-        path = report_finance(settings, date_from=date_from, date_to=date_to, fmt=fmt, out=folder)
-    else:
-        path = report_risk(settings, as_of=as_of, fmt=fmt, out=folder)
-    print(f"{which} report written to {path}", file=stream or sys.stdout)
-    return EXIT_OK
-
-
-def db_upgrade(config: Path, out: TextIO | None = None) -> int:
-    """``licensewatch db upgrade``: bring the database to the newest schema."""
-    out = out or sys.stdout
-    settings = load_settings(config)
-    engine = store.open_engine(settings.database_url)
-    try:
-        before = store.schema_revision(engine)
-        store.upgrade(engine)
-        after = store.schema_revision(engine)
-    finally:
-        engine.dispose()
-    where = store.safe_url(settings.database_url)
-    if before == after:
-        print(f"{where}: already at the newest schema ({after})", file=out)
-    else:
-        print(f"{where}: upgraded from {before or 'empty'} to {after}", file=out)
-    return EXIT_OK
-
-
 def check_config(config: Path, out: TextIO | None = None) -> int:
     """``licensewatch check-config``: validate the config and every file it names."""
     out = out or sys.stdout
@@ -109,56 +67,6 @@ def check_config(config: Path, out: TextIO | None = None) -> int:
     # Checks the transport's options and reads its secrets; connects to nothing.
     build_transport(settings).close()
     print(f"  mail: {settings.mail.transport}", file=out)
-    return EXIT_OK
-
-
-def pull(config: Path, save: Path | None, out: TextIO | None = None) -> int:
-    """``licensewatch pull``: read the live feeds and optionally save their raw responses.
-
-    Saved folders replay through the ``*-export`` kinds (``graph-export``,
-    ``cucm-export``), so a bad night can be reproduced offline exactly.
-    """
-    out = out or sys.stdout
-    settings = load_settings(config)
-    sources = build_sources(settings)
-    feeds: list[tuple[str, AccountsSource | PhonesSource]] = [
-        ("accounts", sources.accounts),
-        ("phones", sources.phones),
-    ]
-    for feed, source in feeds:
-        kind = settings.sources[feed].kind
-        where = ""
-        if save is not None and isinstance(source, Recordable):
-            source.record_to(save / feed)
-            where = f", raw responses in {save / feed}"
-        elif save is not None:
-            where = f" (kind {kind!r} reads files already; nothing to save)"
-        pulled = source.pull()
-        size = len(pulled.accounts) if isinstance(pulled, AccountsPull) else len(pulled.phones)
-        print(f"  {feed} ({kind}): {size:,} read in {pulled.requests:,} requests{where}", file=out)
-    return EXIT_OK
-
-
-def demo(
-    folder: Path, accounts: int, departments: int, seed: int, as_of: date, out: TextIO | None = None
-) -> int:
-    """``licensewatch demo``: generate the synthetic organization and run the job on it."""
-    from licensewatch.demo import generate
-
-    out = out or sys.stdout
-    org = generate(folder, accounts=accounts, departments=departments, seed=seed, as_of=as_of)
-    print(
-        f"Demo organization in {org.root}: {org.accounts:,} accounts in {org.departments} "
-        f"departments, {org.phones:,} phones, {org.separations:,} HR separations.",
-        file=out,
-    )
-    settings = load_settings(org.config_path)
-    result = pipeline.run(settings, as_of)
-    print_summary(result, out)
-    print(
-        f"Config used: {org.config_path}  (re-run: licensewatch run --config {org.config_path})",
-        file=out,
-    )
     return EXIT_OK
 
 
@@ -215,3 +123,53 @@ def print_summary(result: pipeline.RunResult, out: TextIO) -> None:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"  {key.ljust(width)}  {value}", file=out)
+
+
+def _run(args: argparse.Namespace) -> int:
+    return run(
+        args.config,
+        args.as_of or datetime.now(UTC).date(),
+        dry_run=args.dry_run,
+        override_brake=args.override_brake,
+        strict=args.strict,
+    )
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    return check_config(args.config)
+
+
+COMMANDS = (
+    Command(
+        "run",
+        "run the nightly job (what cron calls)",
+        (
+            arg(
+                "--as-of",
+                type=as_of_date,
+                help="the day to assess, YYYY-MM-DD (default: today, UTC)",
+            ),
+            arg(
+                "--dry-run",
+                action="store_true",
+                help="compute and write reports (with email previews) but send and record nothing",
+            ),
+            arg(
+                "--strict",
+                action="store_true",
+                help="treat data warnings (e.g. leavers with no account) as errors (exit 2)",
+            ),
+            arg(
+                "--override-brake",
+                action="store_true",
+                help="notify even if the safety brake trips (logged with who and when)",
+            ),
+        ),
+        handler=_run,
+    ),
+    Command(
+        "check-config",
+        "validate the config and every file it names, without writing anything",
+        handler=_check_config,
+    ),
+)
