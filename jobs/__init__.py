@@ -1,1 +1,1 @@
-"""Entry points for schedulers (cron, systemd timers)."""
+"""Scheduler examples of the repository (cron, systemd); the entry point: ``licensewatch.jobs``."""

@@ -1,21 +1,17 @@
-"""Nightly job for cron and systemd: ``python -m jobs.nightly``.
+"""``python -m jobs.nightly`` in a source checkout: ``python -m licensewatch.jobs.nightly``.
 
-Reads the config path from ``LICENSEWATCH_CONFIG``; any extra arguments are
-passed on to ``licensewatch run`` (e.g. ``--dry-run``, ``--as-of``).
-Exit codes are those of ``licensewatch run``.
+The installed entry point is :mod:`licensewatch.jobs.nightly` (the wheel ships
+no top-level ``jobs`` package); this module only delegates to it, so the old
+form keeps working in the repository.
 """
 
 from __future__ import annotations
 
 import sys
 
-from licensewatch.cli.parser import main
+from licensewatch.jobs.nightly import nightly
 
-
-def nightly(argv: list[str]) -> int:
-    """Run ``licensewatch run`` with ``argv``; the config comes from LICENSEWATCH_CONFIG."""
-    return main(["run", *argv])
-
+__all__ = ["nightly"]
 
 if __name__ == "__main__":
     sys.exit(nightly(sys.argv[1:]))

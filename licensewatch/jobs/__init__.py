@@ -1,0 +1,1 @@
+"""Entry points for schedulers (cron, systemd timers): ``python -m licensewatch.jobs.nightly``."""
