@@ -11,8 +11,6 @@ frozen header, filter, sized columns, text neutralized.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
@@ -22,6 +20,7 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
+from licensewatch.atomic import replacing
 from licensewatch.reports import sheets
 from licensewatch.reports.finance_view import FinanceView
 from licensewatch.reports.sheets import (
@@ -217,11 +216,5 @@ def _day(value: object) -> date | None:
 
 def write_finance_xlsx(view: FinanceView, path: Path) -> None:
     """Write the workbook of ``view`` to ``path`` atomically (temp file in the folder, rename)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with replacing(path) as tmp:
         _workbook(view).save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
