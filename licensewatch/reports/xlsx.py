@@ -184,6 +184,12 @@ def _workbook(view: FinanceView) -> Workbook:
             for r in view.rate_card.to_dict("records")
         ],
     )  # fmt: skip
+    _trend_sheet(wb, view)
+    return wb
+
+
+def _trend_sheet(wb: Workbook, view: FinanceView) -> None:
+    """The "Trend" sheet: one row per day of the trend, with the figures of its run."""
     write_table(
         wb,
         "Trend",
@@ -204,7 +210,6 @@ def _workbook(view: FinanceView) -> Workbook:
             for p in view.trend
         ],
     )  # fmt: skip
-    return wb
 
 
 def _day(value: object) -> date | None:
