@@ -37,6 +37,11 @@ def register_secrets(values: Iterable[str]) -> None:
     _SECRETS.update(v for v in values if v and len(v) >= 4)
 
 
+def forget_secrets() -> None:
+    """Stop masking every value registered so far (a new run or test starts clean)."""
+    _SECRETS.clear()
+
+
 def encoded_forms(secret: str) -> set[str]:
     """``secret`` as it may appear in text: itself, URL-encoded and JSON-escaped."""
     forms = {secret}

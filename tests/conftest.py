@@ -33,7 +33,7 @@ def _fresh_logging() -> Iterator[None]:
         logger.handlers.clear()
         logger.setLevel(logging.NOTSET)
         logger.propagate = True
-        logs._SECRETS.clear()
+        logs.forget_secrets()
 
     reset()
     yield

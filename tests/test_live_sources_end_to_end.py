@@ -271,7 +271,7 @@ def logging_state(
     caplog is put back first among them: it sees every record before masking.
     """
     caplog.set_level(logging.DEBUG)
-    monkeypatch.setattr(logs, "_SECRETS", set())
+    logs.forget_secrets()
     logger = logging.getLogger(logs.LOGGER_NAME)
     saved = (list(logger.handlers), logger.propagate, logger.level)
 

@@ -46,7 +46,7 @@ def test_registered_secrets_are_masked_in_records_and_tracebacks(
     err = capsys.readouterr().err
     assert "hunter2-very-secret" not in err and logs.MASK in err
     assert logs.redact("ab cab") == "ab cab"  # too short to be a secret: not masked
-    logs._SECRETS.clear()
+    logs.forget_secrets()
     logging.getLogger(logs.LOGGER_NAME).handlers.clear()
 
 
@@ -69,12 +69,12 @@ def test_the_cli_error_line_masks_secrets_named_by_the_config(
     assert main(["run", "--config", str(org)]) == 1
     err = capsys.readouterr().err
     assert secret not in err and f"the password {logs.MASK}" in err
-    logs._SECRETS.clear()
+    logs.forget_secrets()
 
 
 @pytest.mark.parametrize("secret", ["pässwörd-ü€", 'Smtp+Pa55/w&rd="x\\y', "Qx8~plain.value_123"])
 def test_encoded_forms_of_a_secret_are_masked(secret: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(logs, "_SECRETS", set())
+    logs.forget_secrets()
     logs.register_secrets([secret])
     raw = secret.encode()
     b64 = base64.b64encode

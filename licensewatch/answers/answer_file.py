@@ -149,11 +149,7 @@ def read_decisions(
     )
     if model.fold_key(department) not in _keys(known["department"]):
         raise _unknown_department(log.file, department, known)
-    rows = table.loc[table["decision"].notna()].copy()
-    words = rows["decision"].str.casefold().map(_WORD_VALUES)
-    log.add_rows(words.isna(), "decision", _not_a_decision(rows["decision"]))
-    rows["decision"] = words.astype(model.STRING)
-    rows["justification"] = rows["justification"].map(unescape, na_action="ignore")
+    rows, words = _answered_rows(table, log)
     valid = words.notna() & _check_keep(rows, day, now, order, log)
     found = _resolve(rows, known, department, log)
     found = found.join(rows[["decision", "justification", "keep_until"]], on="row")
@@ -163,6 +159,16 @@ def read_decisions(
     log.raise_if_any()
     found = found.drop_duplicates("resource_id").sort_values(["row", "resource_id"])
     return model.conform(found, DECISIONS)
+
+
+def _answered_rows(table: pd.DataFrame, log: ProblemLog) -> tuple[pd.DataFrame, pd.Series]:
+    """The rows with a decision, the decision as its canonical word (NA: not a decision)."""
+    rows = table.loc[table["decision"].notna()].copy()
+    words = rows["decision"].str.casefold().map(_WORD_VALUES)
+    log.add_rows(words.isna(), "decision", _not_a_decision(rows["decision"]))
+    rows["decision"] = words.astype(model.STRING)
+    rows["justification"] = rows["justification"].map(unescape, na_action="ignore")
+    return rows, words
 
 
 def _checked_options(date_format: str, encoding: str, known: pd.DataFrame) -> str:

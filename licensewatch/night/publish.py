@@ -17,12 +17,12 @@ import json
 import os
 import shutil
 import socket
-import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
+from licensewatch.atomic import open_text
 from licensewatch.errors import StorageError
 from licensewatch.logs import get_logger
 
@@ -156,13 +156,7 @@ def remove_leftovers(folder: Path) -> None:
 
 
 def write_json(path: Path, doc: Mapping[str, Any]) -> None:
-    """Write ``doc`` as pretty JSON atomically (temp file + rename)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, indent=2, sort_keys=True, default=str)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``doc`` as pretty JSON atomically (temp file, fsync, rename)."""
+    with open_text(path) as fh:
+        json.dump(doc, fh, indent=2, sort_keys=True, default=str)
+        fh.write("\n")

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Final
 
 import pandas as pd
+
+from licensewatch.atomic import open_text
 
 _TRIGGERS: Final = frozenset("=+-@\t\r")
 _NUMBER: Final = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
@@ -100,13 +100,5 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     and renamed over ``path``: a reader sees the old file or the new one, never
     half of one. Text columns are neutralized; timestamps are written in ISO 8601.
     """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            _write_frame(frame, fh.write)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with open_text(path, newline="") as fh:
+        _write_frame(frame, fh.write)

@@ -11,8 +11,6 @@ frozen header, filter, sized columns, text neutralized.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
@@ -22,6 +20,7 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
+from licensewatch.atomic import replacing
 from licensewatch.reports import sheets
 from licensewatch.reports.finance_view import FinanceView
 from licensewatch.reports.sheets import (
@@ -185,6 +184,12 @@ def _workbook(view: FinanceView) -> Workbook:
             for r in view.rate_card.to_dict("records")
         ],
     )  # fmt: skip
+    _trend_sheet(wb, view)
+    return wb
+
+
+def _trend_sheet(wb: Workbook, view: FinanceView) -> None:
+    """The "Trend" sheet: one row per day of the trend, with the figures of its run."""
     write_table(
         wb,
         "Trend",
@@ -205,7 +210,6 @@ def _workbook(view: FinanceView) -> Workbook:
             for p in view.trend
         ],
     )  # fmt: skip
-    return wb
 
 
 def _day(value: object) -> date | None:
@@ -217,11 +221,5 @@ def _day(value: object) -> date | None:
 
 def write_finance_xlsx(view: FinanceView, path: Path) -> None:
     """Write the workbook of ``view`` to ``path`` atomically (temp file in the folder, rename)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with replacing(path) as tmp:
         _workbook(view).save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

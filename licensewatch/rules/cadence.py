@@ -40,6 +40,20 @@ def _column(frame: pd.DataFrame, ids: pd.Series, column: str, dtype: Any) -> pd.
     return found
 
 
+def _cycle(
+    new: pd.Series, reminder: pd.Series, escalation: pd.Series, *, index: pd.Index
+) -> pd.Series:
+    """Which message each finding is due (``new``, ``reminder``, ``escalation``) or NA."""
+    return pd.Series(
+        np.select(
+            [new.to_numpy(bool), reminder.fillna(False).to_numpy(bool), escalation.to_numpy(bool)],
+            [NEW, REMINDER, ESCALATION],
+            default="",
+        ),
+        index=index,
+    ).replace("", pd.NA)
+
+
 def plan(
     costed: pd.DataFrame,
     state: pd.DataFrame,
@@ -81,14 +95,7 @@ def plan(
         & _not_yet(escalated, first)
         & (waited >= reminder_days)
     )
-    cycle = pd.Series(
-        np.select(
-            [new.to_numpy(bool), reminder.fillna(False).to_numpy(bool), escalation.to_numpy(bool)],
-            [NEW, REMINDER, ESCALATION],
-            default="",
-        ),
-        index=costed.index,
-    ).replace("", pd.NA)
+    cycle = _cycle(new, reminder, escalation, index=costed.index)
     status = np.where(
         keeping.fillna(False).to_numpy(bool),
         model.FindingStatus.KEPT.value,

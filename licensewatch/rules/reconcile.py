@@ -104,6 +104,25 @@ class ReconcileResult:
     warnings: tuple[str, ...] = ()
 
 
+def _check_arguments(owner_match: str, policy: Policy) -> None:
+    if owner_match not in OWNER_MATCHES:
+        raise ValueError(f"owner_match must be one of {OWNER_MATCHES}, not {owner_match!r}")
+    if policy.activity_signal not in ACTIVITY_SIGNALS:
+        raise ValueError(f"activity_signal must be one of {ACTIVITY_SIGNALS}")
+
+
+def _exempted(
+    keys: _Keys, ph: pd.DataFrame, subjects: pd.Series, counts: dict[str, int]
+) -> tuple[pd.Series, np.ndarray, np.ndarray, pd.Series]:
+    """Phone keys, which accounts and phones an exemption names, and the subjects it found."""
+    exempt_account = keys["upn"].isin(subjects).to_numpy(bool)
+    device = _key(ph["device_name"])
+    exempt_phone = device.isin(subjects).to_numpy(bool)
+    known = pd.concat([keys["upn"][exempt_account], device[exempt_phone]])
+    counts["exemptions_unknown_subject"] = int((~subjects.isin(known)).sum())
+    return device, exempt_account, exempt_phone, known
+
+
 def reconcile(
     accounts: pd.DataFrame,
     licenses: pd.DataFrame,
@@ -117,10 +136,7 @@ def reconcile(
     device_pool_departments: Mapping[str, str] = _NO_POOLS,
 ) -> ReconcileResult:
     """Find the dormant licences and phones as of ``as_of`` (rules in the module docstring)."""
-    if owner_match not in OWNER_MATCHES:
-        raise ValueError(f"owner_match must be one of {OWNER_MATCHES}, not {owner_match!r}")
-    if policy.activity_signal not in ACTIVITY_SIGNALS:
-        raise ValueError(f"activity_signal must be one of {ACTIVITY_SIGNALS}")
+    _check_arguments(owner_match, policy)
     day = _instant(as_of)
     acc = model.conform(accounts, model.ACCOUNTS)
     lic = model.conform(licenses, model.ACCOUNT_LICENSES)
@@ -129,11 +145,7 @@ def reconcile(
     counts: dict[str, int] = {"accounts": len(acc), "phones": len(ph)}
 
     subjects = _exemption_subjects(model.conform(exemptions, model.EXEMPTIONS), day, counts)
-    exempt_account = keys["upn"].isin(subjects).to_numpy(bool)
-    device = _key(ph["device_name"])
-    exempt_phone = device.isin(subjects).to_numpy(bool)
-    known = pd.concat([keys["upn"][exempt_account], device[exempt_phone]])
-    counts["exemptions_unknown_subject"] = int((~subjects.isin(known)).sum())
+    device, exempt_account, exempt_phone, known = _exempted(keys, ph, subjects, counts)
 
     holder = _holders(acc, lic, keys, counts)
     licensed = np.bincount(holder[holder >= 0], minlength=len(acc)) > 0

@@ -214,7 +214,7 @@ def test_a_535_echoing_the_auth_argument_shows_the_password_in_no_form(
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(logs, "_SECRETS", set())
+    logs.forget_secrets()
     caplog.set_level(logging.DEBUG, logger="licensewatch")
     env = {"LW_SMTP_PASSWORD": password}
     server = LoopbackSmtp(auth={"lw": "other"}, echo_auth=True, auth_mechanisms=[mechanism])

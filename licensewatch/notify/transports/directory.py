@@ -6,13 +6,12 @@ the files in any mail client, or hand the folder to another mailer.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Final
 
+from licensewatch.atomic import AtomicFile
 from licensewatch.errors import DeliveryError
 from licensewatch.notify.transports.base import Transport
 
@@ -42,24 +41,17 @@ class DirectoryTransport(Transport):
         data = message.as_bytes()
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{key}.", suffix=".tmp")
+            staged = AtomicFile(path)
         except OSError as exc:
             raise DeliveryError(
                 f"cannot write emails to {self.folder}: {exc.strerror or exc}",
                 hint="check that [mail] directory exists and is writable by this user",
             ) from exc
         try:
-            with os.fdopen(fd, "wb") as fh:
+            with staged as fh:
                 fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
         except OSError as exc:
-            Path(tmp).unlink(missing_ok=True)
             raise DeliveryError(
                 f"cannot write {path}: {exc.strerror or exc}",
                 hint="check free disk space and permissions of [mail] directory",
             ) from exc
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise

@@ -6,8 +6,8 @@ in the order received with the operation, HTTP status, fault text and request
 summary of each. Replaying parses the same answers with the same parsers and
 builds the frame with the same :func:`assemble_phones` as the live source, so
 both give identical frames. Faults (a query too large, rate control, a refused
-SQL query) carry no phones and are skipped. A pull that failed is saved too,
-for diagnosis, but is marked incomplete and is not replayed.
+SQL query) carry no phones and are skipped. A pull that failed is kept too, for
+diagnosis, in ``incomplete/`` with a manifest marked incomplete, and is not replayed.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from licensewatch.sources.cucm.inventory_csv import OWNER_MATCHES
 from licensewatch.sources.cucm.risport import IN_USE, RisAnswer, RisDevice, merge, parse_select
 from licensewatch.sources.cucm.soap import Exchange, parse_xml
 from licensewatch.sources.interface import PhonesPull, PhonesSource
+from licensewatch.sources.record import INCOMPLETE, PullRecorder
 from licensewatch.sources.tabular.table import CAP, check_options
 
 MANIFEST = "manifest.json"
@@ -85,29 +85,34 @@ def assemble_phones(
     return model.conform(frame, model.PHONES)
 
 
-@dataclass
-class PullRecorder:
-    """Writes every SOAP answer of one live pull into a folder, and the manifest at the end."""
+class CucmRecorder(PullRecorder):
+    """Every SOAP answer of one live pull, and the manifest at the end.
 
-    folder: Path
-    files: list[dict[str, Any]] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)
+    The rule for a failed pull is :mod:`licensewatch.sources.record`'s: a pull
+    that completes reaches the folder whole; one that fails is kept, with a
+    manifest saying why, in ``incomplete/``.
+    """
 
-    def start(self) -> None:
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder)
+        self.files: list[dict[str, Any]] = []
+        self.counts: dict[str, int] = {}
+
+    def start(self) -> Path:
         """Create the folder; refuse one that already holds a saved pull."""
         if (self.folder / MANIFEST).exists():
             raise ConfigError(
                 f"{self.folder} already holds a saved pull",
                 hint="give pull --save a new or empty folder",
             )
-        self.folder.mkdir(parents=True, exist_ok=True)
+        return super().start()
 
     def __call__(self, exchange: Exchange) -> None:
         """Save one answer as ``<service>_<n>.xml`` and remember it for the manifest."""
         service = "axl" if exchange.service == "AXL" else "risport"
         n = self.counts[service] = self.counts.get(service, 0) + 1
         name = f"{service}_{n:04d}.xml"
-        (self.folder / name).write_bytes(exchange.body)
+        self.save(name, exchange.body)
         self.files.append(
             {
                 "file": name,
@@ -120,15 +125,25 @@ class PullRecorder:
         )
 
     def finish(self, **summary: Any) -> None:
-        """Write ``manifest.json``: how the pull ended and the files in the order received."""
+        """Write ``manifest.json`` (how the pull ended, the files in the order received).
+
+        ``complete=True`` publishes the pull into the folder; anything else keeps it
+        in ``incomplete/``.
+        """
         doc = {"format": MANIFEST_FORMAT, **summary, "files": self.files}
-        text = json.dumps(doc, indent=2, default=str)
-        (self.folder / MANIFEST).write_text(text + "\n", encoding="utf-8")
+        text = json.dumps(doc, indent=2, default=str) + "\n"
+        if summary.get("complete") is True:
+            self.commit(text.encode("utf-8"))
+        else:
+            self.abandon(text.encode("utf-8"))
 
 
 def _manifest(folder: Path) -> dict[str, Any]:
     path = folder / MANIFEST
     where = str(path)
+    if not path.exists() and (folder / INCOMPLETE / MANIFEST).is_file():
+        path = folder / INCOMPLETE / MANIFEST  # a failed pull: say why below
+        where = str(path)
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

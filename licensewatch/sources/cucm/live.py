@@ -32,7 +32,7 @@ from licensewatch.logs import get_logger
 from licensewatch.progress import Progress
 from licensewatch.retry import RetryPolicy
 from licensewatch.sources.cucm.axl import AxlInventory, busy_wait
-from licensewatch.sources.cucm.export import PullRecorder, assemble_phones, check_owner_match
+from licensewatch.sources.cucm.export import CucmRecorder, assemble_phones, check_owner_match
 from licensewatch.sources.cucm.risport import (
     MAX_BATCH,
     RateControl,
@@ -203,15 +203,15 @@ class CucmSource(PhonesSource):
         self._session = session if session is not None else requests.Session()
         self._clock = clock
         self._sleep = sleep
-        self._recorder: PullRecorder | None = None
+        self._recorder: CucmRecorder | None = None
         self.stats: PullStats | None = None
 
     def record_to(self, folder: Path) -> None:
         """Make the next ``pull()`` save every raw answer into ``folder`` (``pull --save``)."""
-        self._recorder = PullRecorder(folder)
+        self._recorder = CucmRecorder(folder)
 
     def _client(
-        self, service: str, url: str, recorder: PullRecorder | None, **kw: Any
+        self, service: str, url: str, recorder: CucmRecorder | None, **kw: Any
     ) -> SoapClient:
         o = self.options
         return SoapClient(

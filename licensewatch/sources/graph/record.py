@@ -5,20 +5,20 @@ The files are the ones ``graph_export`` reads: ``users_0001.json`` …,
 ``usage_report.csv``, and ``manifest.json``: the page chain (each page file, its
 ``@odata.nextLink``, the page it leads to, its user count, the total and the
 ``$count`` answer) that replay checks (:mod:`licensewatch.sources.graph.chain`).
-They reach the folder only when the pull completes.
+They reach the folder only when the pull completes; a failed pull's responses
+are kept in ``incomplete/`` for diagnosis (:mod:`licensewatch.sources.record`).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from licensewatch.errors import ConfigError
 from licensewatch.logs import get_logger
-from licensewatch.sources.graph.chain import MANIFEST_FILE, Page, encode_manifest, manifest
+from licensewatch.sources.graph.chain import MANIFEST_FILE, Page, encode_manifest
+from licensewatch.sources.graph.chain import manifest as _manifest
 from licensewatch.sources.graph.export import SKUS_FILE, USAGE_REPORT_FILE
+from licensewatch.sources.record import PullRecorder
 
 # The Graph source's logger name, as before this module existed: one pull logs under one name.
 log = get_logger("licensewatch.sources.graph.live")
@@ -42,24 +42,22 @@ def _saved_name(name: str) -> bool:
     return name.startswith("users") or name in (SKUS_FILE, REPORT_FILE, MANIFEST_FILE)
 
 
-class Recorder:
-    """Raw responses of one pull, staged in a hidden folder and moved into place on success.
+class Recorder(PullRecorder):
+    """Raw responses of one Graph pull, with the page chain for the manifest.
 
-    A pull that fails leaves nothing behind, so a saved folder is always a whole run.
+    The rule for a failed pull is :mod:`licensewatch.sources.record`'s: the
+    folder gets files only when the pull completes; a failed pull's responses
+    go to ``incomplete/``.
     """
 
     def __init__(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.folder = folder
-        self._staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=folder))
+        super().__init__(folder)
+        self.start()
         self._pages: list[Page] = []
+        self._committed = False
         #: The manifest records the activity signal and the ``$count`` answer (None: unverified).
         self.activity = ""
         self.count: int | None = None
-
-    def save(self, name: str, data: bytes) -> None:
-        """Write one response body, byte for byte."""
-        (self._staging / name).write_bytes(data)
 
     def save_page(self, name: str, data: bytes, *, users: int, next_link: str | None) -> None:
         """Write one users page and note it in the page chain of the manifest."""
@@ -68,19 +66,19 @@ class Recorder:
 
     def drop_users(self) -> None:
         """Forget the users pages read so far (the pull starts the users again)."""
-        for path in self._staging.glob("users_*.json"):
-            path.unlink()
+        self.discard("users_*.json")
         self._pages.clear()
 
-    def commit(self) -> None:
-        """Write the manifest, then move every staged file into the folder."""
-        if self._pages:
-            doc = manifest(self._pages, activity=self.activity, count=self.count)
-            self.save(MANIFEST_FILE, encode_manifest(doc))
-        for path in sorted(self._staging.iterdir()):
-            os.replace(path, self.folder / path.name)
+    def commit(self, manifest: bytes | None = None) -> None:
+        """Write the manifest of the page chain, then move every staged file into the folder."""
+        if manifest is None and self._pages:
+            doc = _manifest(self._pages, activity=self.activity, count=self.count)
+            manifest = encode_manifest(doc)
+        super().commit(manifest)
+        self._committed = True
         log.info("raw Graph responses saved in %s", self.folder)
 
     def cleanup(self) -> None:
-        """Remove the staging folder (and whatever a failed pull left in it)."""
-        shutil.rmtree(self._staging, ignore_errors=True)
+        """After the pull: a pull that did not commit keeps its responses in ``incomplete/``."""
+        if not self._committed:
+            self.abandon()

@@ -225,10 +225,32 @@ def test_a_failed_pull_raises_and_its_saved_folder_is_not_replayed(
     live.record_to(tmp_path / "bad")
     with pytest.raises(SourceError, match="did not answer"):
         live.pull()
-    manifest = json.loads((tmp_path / "bad" / "manifest.json").read_text())
+    # Kept for diagnosis in incomplete/, with a manifest saying why; never in the folder itself.
+    assert [p.name for p in (tmp_path / "bad").iterdir()] == ["incomplete"]
+    kept = tmp_path / "bad" / "incomplete"
+    manifest = json.loads((kept / "manifest.json").read_text())
     assert manifest["complete"] is False and "did not answer" in manifest["error"]
-    with pytest.raises(InputError, match="did not complete"):
+    files = [f["file"] for f in manifest["files"]]
+    assert files == ["axl_0001.xml", "risport_0001.xml", "risport_0002.xml"]  # one retry
+    assert sorted(p.name for p in kept.iterdir()) == sorted([*files, "manifest.json"])
+    with pytest.raises(InputError, match="did not complete") as caught:
         export(tmp_path / "bad").pull()
+    assert caught.value.problems[0].file == str(kept / "manifest.json")
+
+
+def test_a_save_after_a_failed_pull_replaces_its_incomplete_folder(
+    tmp_path: Path, http: responses.RequestsMock, clock: FakeClock, env: dict[str, str]
+) -> None:
+    FakeCluster(http)
+    folder = tmp_path / "saved"
+    (folder / "incomplete").mkdir(parents=True)
+    (folder / "incomplete" / "manifest.json").write_text("{}")
+    live = source(tmp_path, clock)
+    live.record_to(folder)
+    pulled = live.pull()
+    assert not (folder / "incomplete").exists()
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no staging left
+    pd.testing.assert_frame_equal(export(folder).pull().phones, pulled.phones)
 
 
 def test_saving_into_a_folder_with_a_saved_pull_is_refused(

@@ -18,6 +18,7 @@ from licensewatch.config import SourceSettings
 from licensewatch.errors import (
     EXIT_RUNTIME,
     ConfigError,
+    InputError,
     SourceAuthError,
     SourceError,
     SourceUnavailable,
@@ -176,7 +177,7 @@ def test_connection_errors_and_timeouts_are_retried(
     assert len(pulled.accounts) == 5
 
 
-def test_spent_retry_budget_raises_and_leaves_nothing_behind(
+def test_spent_retry_budget_raises_and_keeps_the_pages_only_in_incomplete(
     rsps: responses.RequestsMock, waits: Waits, tmp_path: Path
 ) -> None:
     add_login(rsps)
@@ -192,8 +193,33 @@ def test_spent_retry_budget_raises_and_leaves_nothing_behind(
     assert "after 2 retries" in caught.value.message and "nothing was sent" in caught.value.message
     assert waits == [0.75, 1.5]
     assert calls(rsps)[4:] == [("GET", PAGE2)] * 3  # first try + 2 retries, then stop
-    # A half-read pull is never saved: no pages, no staging folder.
-    assert list(saved.iterdir()) == []
+    # A half-read pull is never saved as a pull: its pages are kept in incomplete/ only,
+    # no staging folder is left, and graph-export does not take the folder for a pull.
+    assert [p.name for p in saved.iterdir()] == ["incomplete"]
+    assert sorted(p.name for p in (saved / "incomplete").iterdir()) == [
+        "subscribedSkus.json",
+        "users_0001.json",
+    ]
+    assert (saved / "incomplete" / "users_0001.json").read_bytes() == raw("users_page_1.json")
+    with pytest.raises(InputError):
+        GraphExportSource(
+            SourceSettings("accounts", "graph-export", {"path": str(saved)}, tmp_path)
+        ).pull()
+
+
+def test_a_save_after_a_failed_pull_replaces_its_incomplete_folder(
+    rsps: responses.RequestsMock, waits: Waits, tmp_path: Path
+) -> None:
+    saved = tmp_path / "saved"
+    (saved / "incomplete").mkdir(parents=True)
+    (saved / "incomplete" / "users_0009.json").write_text("{}")
+    add_login(rsps)
+    add_json(rsps, SKUS_URL, "subscribedSkus.json")
+    add_users(rsps)
+    source = make_source(graph_settings(tmp_path), waits)
+    source.record_to(saved)  # a failed pull's leftovers do not make the folder "taken"
+    source.pull()
+    assert (saved / "manifest.json").is_file() and not (saved / "incomplete").exists()
 
 
 def test_401_gets_a_fresh_token_once_and_retries(
@@ -648,7 +674,7 @@ def test_a_very_long_retry_after_is_shortened(
 # --- completeness: GET /users/$count (issue 13.2) ---------------------------------------------
 
 
-def test_count_beyond_the_tolerance_fails_the_pull_and_saves_nothing(
+def test_count_beyond_the_tolerance_fails_the_pull_and_saves_no_pull(
     rsps: responses.RequestsMock, waits: Waits, tmp_path: Path
 ) -> None:
     add_login(rsps)
@@ -662,7 +688,8 @@ def test_count_beyond_the_tolerance_fails_the_pull_and_saves_nothing(
         source.pull()
     assert caught.value.exit_code == EXIT_RUNTIME
     assert "5 users paged but Graph's $count says 11 (more than 5 apart)" in caught.value.message
-    assert list(saved.iterdir()) == []
+    assert [p.name for p in saved.iterdir()] == ["incomplete"]  # kept for diagnosis only
+    assert not (saved / "incomplete" / "manifest.json").exists()
 
 
 def test_count_within_the_tolerance_passes(
