@@ -228,7 +228,7 @@ class CucmSource(PhonesSource):
         )
 
     def _clients(
-        self, recorder: PullRecorder | None
+        self, recorder: CucmRecorder | None
     ) -> tuple[SoapClient, SoapClient, RateLimiter, RateControl]:
         """The AXL and RisPort clients of one pull, RisPort's rate limiter and fault counter."""
         o = self.options
