@@ -41,6 +41,7 @@ from licensewatch.errors import (
 )
 from licensewatch.logs import get_logger, redact, register_secrets
 from licensewatch.notify.transports.base import Transport
+from licensewatch.options import reject_unknown, typed
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -131,23 +132,11 @@ class SmtpOptions:
                 hint="export the password in an environment variable and name it with "
                 'password_env = "LICENSEWATCH_SMTP_PASSWORD"',
             )
-        unknown = sorted(set(table) - set(OPTIONS))
-        if unknown:
-            raise ConfigError(
-                f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
-                f"in {WHERE}; valid keys are: {', '.join(OPTIONS)}",
-                hint=f"correct or remove the key in {WHERE}",
-            )
+        reject_unknown(table, OPTIONS, WHERE, hint=f"correct or remove the key in {WHERE}")
         v: dict[str, Any] = {}
         for key, value in table.items():
-            kind = OPTIONS[key]
-            if kind is float and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-            if not isinstance(value, kind) or isinstance(value, bool):
-                shown = "..." if key == "password_env" else repr(value)
-                raise ConfigError(
-                    f"{WHERE} {key} must be {kind.__name__}, not {type(value).__name__} ({shown})"
-                )
+            shown = "..." if key == "password_env" else None
+            value = typed(WHERE, key, value, OPTIONS[key], shown=shown)
             if isinstance(value, str) and key != "password_env":
                 value = value.strip()
                 if not value:
