@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from licensewatch.errors import ConfigError
+from licensewatch.options import reject_unknown, typed
 
 ACTIVITY_SIGNALS = ("successful", "any")
 TRANSPORTS = ("directory", "smtp", "graph")
@@ -139,26 +140,12 @@ def _table(doc: Mapping[str, Any], name: str, *, required: bool = False) -> dict
 
 
 def _reject_unknown(table: Mapping[str, Any], name: str, allowed: tuple[str, ...]) -> None:
-    unknown = sorted(set(table) - set(allowed))
-    if unknown:
-        raise ConfigError(
-            f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} in [{name}]",
-            hint=f"valid keys are: {', '.join(allowed)}",
-        )
+    reject_unknown(table, allowed, f"[{name}]", quote=False, valid_in_hint=True)
 
 
 def _get(table: Mapping[str, Any], name: str, key: str, kind: type, default: Any) -> Any:
     value = table.get(key, default)
-    if value is None:
-        return None
-    ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        ok, value = True, float(value)
-    if not ok:
-        raise ConfigError(
-            f"[{name}] {key} must be {kind.__name__}, not {type(value).__name__} ({value!r})"
-        )
-    return value
+    return None if value is None else typed(f"[{name}]", key, value, kind)
 
 
 def _non_negative(name: str, key: str, value: int) -> int:

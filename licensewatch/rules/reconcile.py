@@ -59,7 +59,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from licensewatch import model
-from licensewatch.config import Policy
+from licensewatch.config import ACTIVITY_SIGNALS, Policy
 from licensewatch.model import Reason
 from licensewatch.rules.leavers import (
     MATCHED_BY_EMAIL,
@@ -74,7 +74,6 @@ Stamps = npt.NDArray[np.datetime64]
 
 #: How a phone's owner_user_id is compared with accounts, by ``owner_match``.
 OWNER_MATCHES: Final = ("upn", "upn_local_part", "mail", "employee_id")
-ACTIVITY_SIGNALS: Final = ("successful", "any")
 _NAT: Final = np.datetime64("NaT", "us")
 _BIT: Final = {reason: 1 << i for i, reason in enumerate(model.REASON_ORDER)}
 #: The reasons text of every combination of reason bits, indexed by the bits.

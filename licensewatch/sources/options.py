@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from licensewatch.config import SourceSettings
 from licensewatch.errors import ConfigError
+from licensewatch.options import reject_unknown
 from licensewatch.sources.tabular.dates import ISO, date_format_option
 from licensewatch.sources.tabular.text import AUTO, check_delimiter, check_encoding
 
@@ -33,15 +34,14 @@ def check_options(
     ``date_format`` are checked here when allowed.
     """
     where = f"[sources.{settings.feed}]"
-    valid = ", ".join(("kind", *allowed, *other))
-    unknown = sorted(set(settings.options) - {*allowed, *other})
-    if unknown:
-        keys = ", ".join(repr(k) for k in unknown)
-        raise ConfigError(
-            f"unknown key{'s' if len(unknown) > 1 else ''} {keys} in {where} "
-            f"(kind {settings.kind!r}); valid keys are: {valid}",
-            hint=f"correct or remove the key in {where}",
-        )
+    reject_unknown(
+        settings.options,
+        (*allowed, *other),
+        where,
+        listed=("kind", *allowed, *other),
+        kind=settings.kind,
+        hint=f"correct or remove the key in {where}",
+    )
     out: dict[str, str] = {}
     for key in allowed:
         if key not in settings.options and key in defaults:

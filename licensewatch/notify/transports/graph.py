@@ -50,6 +50,7 @@ from licensewatch.graph.client import GraphHttp, encode_json
 from licensewatch.graph.errors import GraphError, GraphForbidden, GraphOutcomeUnknown, GraphRefused
 from licensewatch.logs import get_logger
 from licensewatch.notify.transports.base import Transport
+from licensewatch.options import reject_unknown
 from licensewatch.sources.graph.options import GraphOptions
 
 log = get_logger(__name__)
@@ -103,13 +104,7 @@ class GraphMailOptions:
         (authority, graph_url, ca_bundle, max_retries, timeout_s).
         """
         valid = OWN_KEYS + CREDENTIAL_KEYS
-        unknown = sorted(set(mail_graph) - set(valid))
-        if unknown:
-            raise ConfigError(
-                f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} in "
-                f"{TABLE}; valid keys are: {', '.join(valid)}",
-                hint="correct or remove the key",
-            )
+        reject_unknown(mail_graph, valid, TABLE, hint="correct or remove the key")
         mailbox = mail_graph.get("mailbox")
         if not isinstance(mailbox, str) or not mailbox.strip():
             raise ConfigError(

@@ -24,13 +24,10 @@ import smtplib
 import socket
 import ssl
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, overload
 
-from licensewatch.config import resolve
 from licensewatch.errors import (
     ConfigError,
     DeliveryDeferred,
@@ -41,26 +38,16 @@ from licensewatch.errors import (
 )
 from licensewatch.logs import get_logger, redact, register_secrets
 from licensewatch.notify.transports.base import Transport
+from licensewatch.notify.transports.smtp_options import (
+    WHERE,
+    SmtpOptions,
+)
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
 
-WHERE: Final = "[mail.smtp]"
-SECURITY: Final = ("starttls", "tls", "none")
-DEFAULT_PORTS: Final = {"starttls": 587, "tls": 465, "none": 25}
-LOOPBACK: Final = ("127.0.0.1", "localhost", "::1")
-OPTIONS: Final[dict[str, type]] = {
-    "host": str,
-    "port": int,
-    "security": str,
-    "username": str,
-    "password_env": str,
-    "timeout_s": float,
-    "ca_file": str,
-    "local_hostname": str,
-}
-_ENV_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_HOST_NAME: Final = re.compile(r"[^\s/]+")
+__all__ = ["SmtpOptions", "SmtpTransport"]
+
 _DOTTED_NAME: Final = re.compile(
     r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
@@ -69,103 +56,6 @@ _SECURITY_HINT: Final = (
     'check [mail.smtp] security ("starttls" on port 587, "tls" on 465) and ca_file'
 )
 _log = get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class SmtpOptions:
-    """The validated ``[mail.smtp]`` table; ``port`` 0 means the default port of ``security``."""
-
-    host: str
-    port: int = 0
-    security: str = "starttls"
-    username: str | None = None
-    password_env: str | None = None
-    timeout_s: float = 30.0
-    ca_file: Path | None = None
-    local_hostname: str | None = None
-
-    def __post_init__(self) -> None:
-        if not _HOST_NAME.fullmatch(self.host):
-            raise ConfigError(f"{WHERE} host must be a host name or address, not {self.host!r}")
-        if self.security not in SECURITY:
-            raise ConfigError(
-                f"{WHERE} security must be one of {', '.join(SECURITY)}, not {self.security!r}"
-            )
-        if self.port == 0:
-            object.__setattr__(self, "port", DEFAULT_PORTS[self.security])
-        if not 1 <= self.port <= 65535:
-            raise ConfigError(f"{WHERE} port must be 1 to 65535, not {self.port}")
-        if not 0 < self.timeout_s <= 600:
-            raise ConfigError(f"{WHERE} timeout_s must be more than 0 and at most 600")
-        if (self.username is None) != (self.password_env is None):
-            raise ConfigError(
-                f"{WHERE} {'username' if self.username is None else 'password_env'} is missing: "
-                "a login needs both username and password_env",
-                hint="set both to log in to the relay, or neither to send without a login",
-            )
-        if self.password_env is not None and not _ENV_NAME.fullmatch(self.password_env):
-            # Never echo the value: it may be the password itself, pasted by mistake.
-            raise ConfigError(
-                f"{WHERE} password_env must name an environment variable (letters, digits, _)",
-                hint='write password_env = "LICENSEWATCH_SMTP_PASSWORD" and export the '
-                "password in that variable",
-            )
-        if self.security == "none" and self.username and self.host.lower() not in LOOPBACK:
-            raise ConfigError(
-                f'{WHERE} security = "none" with a username would send the password to '
-                f"{self.host} in clear",
-                hint='use security = "starttls" (port 587) or "tls" (port 465)',
-            )
-        if self.security == "none" and self.ca_file is not None:
-            raise ConfigError(
-                f'{WHERE} ca_file has no use with security = "none"',
-                hint="remove ca_file, or set security to starttls or tls",
-            )
-
-    @classmethod
-    def from_table(cls, table: Mapping[str, Any], base_dir: Path) -> SmtpOptions:
-        """Check keys, types, ranges and combinations; raise ``ConfigError`` naming the key."""
-        if "password" in table:
-            raise ConfigError(
-                f"{WHERE} password is not allowed: secrets never live in the config",
-                hint="export the password in an environment variable and name it with "
-                'password_env = "LICENSEWATCH_SMTP_PASSWORD"',
-            )
-        unknown = sorted(set(table) - set(OPTIONS))
-        if unknown:
-            raise ConfigError(
-                f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
-                f"in {WHERE}; valid keys are: {', '.join(OPTIONS)}",
-                hint=f"correct or remove the key in {WHERE}",
-            )
-        v: dict[str, Any] = {}
-        for key, value in table.items():
-            kind = OPTIONS[key]
-            if kind is float and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-            if not isinstance(value, kind) or isinstance(value, bool):
-                shown = "..." if key == "password_env" else repr(value)
-                raise ConfigError(
-                    f"{WHERE} {key} must be {kind.__name__}, not {type(value).__name__} ({shown})"
-                )
-            if isinstance(value, str) and key != "password_env":
-                value = value.strip()
-                if not value:
-                    raise ConfigError(f"{WHERE} {key} must not be empty")
-            v[key] = value
-        if "host" not in v:
-            raise ConfigError(
-                f"{WHERE} needs host", hint=f'add host = "smtp.example.org" to {WHERE}'
-            )
-        if v.get("port") == 0:
-            raise ConfigError(f"{WHERE} port must be 1 to 65535, not 0")
-        ca_file = v.pop("ca_file", None)
-        return cls(**v, ca_file=resolve(base_dir, ca_file) if ca_file else None)
-
-    @property
-    def address(self) -> str:
-        """``host:port``, as error messages name the relay."""
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
 class SmtpTransport(Transport):

@@ -29,6 +29,7 @@ import requests
 from licensewatch.config import SourceSettings
 from licensewatch.errors import ConfigError, LicensewatchError
 from licensewatch.logs import get_logger
+from licensewatch.options import reject_unknown
 from licensewatch.progress import Progress
 from licensewatch.retry import RetryPolicy
 from licensewatch.sources.cucm.axl import AxlInventory, busy_wait
@@ -112,14 +113,14 @@ def _https(url: str) -> str:
 def parse_options(settings: SourceSettings) -> CucmOptions:
     """Validate ``[sources.phones]`` for ``kind = "cucm"``; raises ``ConfigError``."""
     o = settings.options
-    unknown = sorted(set(o) - set(KEYS))
-    if unknown:
-        keys = ", ".join(repr(k) for k in unknown)
-        raise ConfigError(
-            f"unknown key{'s' if len(unknown) > 1 else ''} {keys} in [sources.{settings.feed}] "
-            f"(kind {settings.kind!r}); valid keys are: {', '.join(('kind', *KEYS))}",
-            hint=f"correct or remove the key in [sources.{settings.feed}]",
-        )
+    reject_unknown(
+        o,
+        KEYS,
+        f"[sources.{settings.feed}]",
+        listed=("kind", *KEYS),
+        kind=settings.kind,
+        hint=f"correct or remove the key in [sources.{settings.feed}]",
+    )
     if "axl_url" not in o:
         raise _fail(
             "axl_url", "is missing", 'add axl_url = "https://cucm-pub.example.org:8443/axl/"'

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from licensewatch.config import SourceSettings
 from licensewatch.errors import ConfigError
+from licensewatch.options import reject_unknown, typed
 
 SIGN_IN = "signInActivity"
 USAGE_REPORT = "usage-report"
@@ -94,24 +95,14 @@ class GraphOptions:
 
 
 def _typed_options(settings: SourceSettings, where: str) -> dict[str, Any]:
-    unknown = sorted(set(settings.options) - set(OPTIONS))
-    if unknown:
-        raise ConfigError(
-            f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} in "
-            f"{where}; valid keys are: kind, {', '.join(OPTIONS)}",
-            hint="correct or remove the key",
-        )
-    values: dict[str, Any] = {}
-    for key, value in settings.options.items():
-        kind = OPTIONS[key]
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-            raise ConfigError(
-                f"{where} {key} must be {kind.__name__}, not {type(value).__name__} ({value!r})"
-            )
-        values[key] = value
-    return values
+    reject_unknown(
+        settings.options,
+        OPTIONS,
+        where,
+        listed=("kind", *OPTIONS),
+        hint="correct or remove the key",
+    )
+    return {key: typed(where, key, value, OPTIONS[key]) for key, value in settings.options.items()}
 
 
 def _url(where: str, key: str, value: str, *, https: bool) -> str:
