@@ -179,7 +179,7 @@ def test_login_with_a_utf8_password(tls: str, mechanism: str) -> None:
 def test_cram_md5_is_keyed_with_the_utf8_password() -> None:
     import hmac
 
-    client = smtpmod._Client()
+    client = smtpmod.SmtpClient()
     client.user, client.password = "lw", UTF8_PASSWORD
     challenge = b"<1896.697170952@relay.contoso.org>"
     expected = hmac.HMAC(UTF8_PASSWORD.encode("utf-8"), challenge, "md5").hexdigest()
