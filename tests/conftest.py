@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import responses
 
 from licensewatch import logs
 from licensewatch.logs import LOGGER_NAME
@@ -38,3 +40,25 @@ def _fresh_logging() -> Iterator[None]:
     reset()
     yield
     reset()
+
+
+@pytest.fixture
+def no_real_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any test that would really wait: ``time.sleep`` raises.
+
+    Code under test looks ``time.sleep`` up when it waits, so patching the
+    module attribute catches every real wait. Opt in per module with
+    ``pytestmark = pytest.mark.usefixtures("no_real_sleep")``.
+    """
+
+    def refuse(seconds: float) -> None:
+        raise AssertionError(f"a test asked to really sleep {seconds} s")
+
+    monkeypatch.setattr(time, "sleep", refuse)
+
+
+@pytest.fixture
+def rsps() -> Iterator[responses.RequestsMock]:
+    """A ``responses`` mock that refuses any request not registered: nothing reaches a server."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock

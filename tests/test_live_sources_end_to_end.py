@@ -18,7 +18,6 @@ import functools
 import json
 import logging
 import re
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,6 +59,8 @@ from tests.sources.graph.conftest import (
     add_login,
 )
 from tests.test_cli import db_counts
+
+pytestmark = pytest.mark.usefixtures("no_real_sleep")  # tests/conftest.py
 
 AS_OF = orgfiles.AS_OF
 PAGE_SIZE = 5
@@ -234,16 +235,6 @@ def files_under(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
-@pytest.fixture(autouse=True)
-def no_real_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail any test that would really wait (the Graph source looks time.sleep up per pull)."""
-
-    def refuse(seconds: float) -> None:
-        raise AssertionError(f"a test asked to really sleep {seconds} s")
-
-    monkeypatch.setattr(time, "sleep", refuse)
-
-
 @pytest.fixture
 def cucm_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     """Every CucmSource the CLI builds gets this fake clock and sleeper (its defaults are real)."""
@@ -255,10 +246,9 @@ def cucm_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
 
 
 @pytest.fixture
-def http() -> Iterator[responses.RequestsMock]:
-    """``responses`` refusing any request not registered."""
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
+def http(rsps: responses.RequestsMock) -> responses.RequestsMock:
+    """The suite's ``rsps`` (tests/conftest.py) under this file's name."""
+    return rsps
 
 
 @pytest.fixture(autouse=True)

@@ -81,13 +81,6 @@ def graph_csdl(schemas: Path) -> Csdl:
     return csdl.load(schemas / "graph-v1.0" / "v1.0-Prod.csdl")
 
 
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    """``responses`` refusing anything unregistered."""
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
 def _selected(url: str) -> list[str]:
     (select,) = parse_qs(urlsplit(url).query)["$select"]
     return select.split(",")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,13 +28,6 @@ client_secret_env = "{SECRET_ENV}"
 graph = true
 
 """
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    """Refuses any request not registered: nothing may reach a tenant."""
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 @pytest.fixture

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +35,8 @@ from tests.sources.graph.conftest import (
     calls,
     raw,
 )
+
+pytestmark = pytest.mark.usefixtures("no_real_sleep")  # tests/conftest.py
 
 E3 = "05e9a617-0261-4cee-bb44-138d3ef5d965"  # SPE_E3
 EMS = "efccb6f7-5641-4e0e-bd10-b4976e1bf68e"  # EMSPREMIUM
@@ -75,23 +75,6 @@ def error(code: str, message: str) -> dict[str, Any]:
             "innerError": {"date": "2024-12-14T08:00:05", "request-id": "0c1d2e3f"},
         }
     }
-
-
-@pytest.fixture(autouse=True)
-def no_real_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail any test that would really wait."""
-
-    def refuse(seconds: float) -> None:
-        raise AssertionError(f"a test asked to really sleep {seconds} s")
-
-    monkeypatch.setattr(time, "sleep", refuse)
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    """A ``responses`` mock that refuses anything unregistered."""
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 @pytest.fixture

@@ -12,8 +12,6 @@ import email
 import io
 import json
 import logging
-import time
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -57,6 +55,8 @@ from tests.sources.graph.conftest import (
 )
 from tests.store.conftest import db_url, pg_server_url  # noqa: F401 - the fixtures
 
+pytestmark = pytest.mark.usefixtures("no_real_sleep")  # tests/conftest.py
+
 MAILBOX = "licensing@contoso.org"
 SEND_URL = f"{GRAPH}/users/{MAILBOX}/sendMail"
 LOGIN = [("GET", OPENID_URL), ("POST", TOKEN_URL)]
@@ -66,23 +66,6 @@ RESEARCH = next(n for n in NOTICES if n.department == "研究部")
 #: What urllib3 raises when nothing answers on the port (the request was never sent).
 REFUSED = NewConnectionError(None, "Failed to establish a new connection: Connection refused")  # type: ignore[arg-type]
 ACCESS_DENIED = {"error": {"code": "ErrorAccessDenied", "message": "Access is denied."}}
-
-
-@pytest.fixture(autouse=True)
-def no_real_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail any test that would really wait."""
-
-    def refuse(seconds: float) -> None:
-        raise AssertionError(f"a test asked to really sleep {seconds} s")
-
-    monkeypatch.setattr(time, "sleep", refuse)
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    """A ``responses`` mock that refuses anything unregistered."""
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 def options(tmp_path: Path, **table: Any) -> GraphMailOptions:

@@ -11,7 +11,7 @@ sleeping.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -256,20 +256,14 @@ def cucm_settings(base: Path, **options: Any) -> SourceSettings:
 
 
 @pytest.fixture
-def http() -> Iterator[responses.RequestsMock]:
-    """``responses`` that fails the test on any request not registered."""
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
+def http(rsps: responses.RequestsMock) -> responses.RequestsMock:
+    """The suite's ``rsps`` (tests/conftest.py) under this directory's name."""
+    return rsps
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    """A fake clock; real sleeping is made to fail the test."""
-
-    def no_real_sleep(seconds: float) -> None:
-        raise AssertionError(f"real time.sleep({seconds}) called")
-
-    monkeypatch.setattr("time.sleep", no_real_sleep)
+def clock(no_real_sleep: None) -> FakeClock:
+    """A fake clock; real sleeping is made to fail the test (``no_real_sleep``)."""
     return FakeClock()
 
 

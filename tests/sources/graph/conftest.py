@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import io
 import json
-import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -106,26 +105,14 @@ def make_source(
 
 
 @pytest.fixture(autouse=True)
-def no_real_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail any test that would really wait."""
-
-    def refuse(seconds: float) -> None:
-        raise AssertionError(f"a test asked to really sleep {seconds} s")
-
-    monkeypatch.setattr(time, "sleep", refuse)
+def _graph_tests_never_sleep(no_real_sleep: None) -> None:
+    """Every test below here refuses real sleep (``no_real_sleep``, tests/conftest.py)."""
 
 
 @pytest.fixture
 def waits() -> Waits:
     """The waits the source asked for."""
     return Waits()
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    """A ``responses`` mock that refuses anything unregistered."""
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 def add_login(mock: responses.RequestsMock, *tokens: str) -> None:
