@@ -36,8 +36,8 @@ from licensewatch.graph.errors import (
     GraphOutcomeUnknown,
     GraphRefused,
 )
+from licensewatch.graph.options import GraphOptions
 from licensewatch.logs import get_logger
-from licensewatch.sources.graph.options import GraphOptions
 
 log = get_logger(__name__)
 

@@ -203,7 +203,7 @@ def deprovision(
 
 def _remover(settings: Settings, environ: dict[str, str] | None) -> GraphLicenseRemover:
     from licensewatch.answers.licence_removal import GraphLicenseRemover
-    from licensewatch.sources.graph.options import GraphOptions
+    from licensewatch.graph.options import GraphOptions
 
     if not settings.deprovision_graph:
         raise ConfigError(

@@ -26,8 +26,8 @@ from msal.exceptions import MsalServiceError
 
 from licensewatch.errors import ConfigError, InputError
 from licensewatch.graph.errors import GraphAuthError, GraphFailed, TokenUnavailable
+from licensewatch.graph.options import GraphOptions
 from licensewatch.logs import get_logger, redact, register_secrets
-from licensewatch.sources.graph.options import GraphOptions
 
 log = get_logger(__name__)
 

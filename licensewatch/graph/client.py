@@ -46,9 +46,9 @@ from licensewatch.graph.errors import (
     GraphUnavailable,
     TokenUnavailable,
 )
+from licensewatch.graph.options import GraphOptions
 from licensewatch.logs import get_logger
 from licensewatch.retry import Done, Fatal, Outcome, Retry, RetryPolicy, Waited, retrying
-from licensewatch.sources.graph.options import GraphOptions
 
 log = get_logger(__name__)
 

@@ -37,10 +37,10 @@ import responses
 from licensewatch.answers.licence_removal import GraphLicenseRemover, LicenseRemoval
 from licensewatch.demo import generate
 from licensewatch.demo.graph_pages import SELECT as DEMO_SELECT
+from licensewatch.graph.options import SIGN_IN, GraphOptions
 from licensewatch.notify.transports.graph import GraphMailOptions, GraphMailTransport
 from licensewatch.sources.graph import export as graph_export
 from licensewatch.sources.graph import live as graph
-from licensewatch.sources.graph.options import SIGN_IN, GraphOptions
 from tests.conformance import csdl
 from tests.conformance.csdl import Csdl, check, check_action
 from tests.notify.org import compose

@@ -19,7 +19,7 @@ from licensewatch.answers.licence_removal import GraphLicenseRemover, LicenseRem
 from licensewatch.config import SourceSettings
 from licensewatch.errors import ConfigError, SourceAuthError, SourceUnavailable
 from licensewatch.graph.errors import GraphOutcomeUnknown
-from licensewatch.sources.graph.options import GraphOptions
+from licensewatch.graph.options import GraphOptions
 from tests.sources.graph.conftest import (
     CLIENT,
     FIRST_TOKEN,

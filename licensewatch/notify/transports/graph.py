@@ -48,10 +48,10 @@ from licensewatch.graph import client as graph_http
 from licensewatch.graph.auth import Credential
 from licensewatch.graph.client import GraphHttp, encode_json
 from licensewatch.graph.errors import GraphError, GraphForbidden, GraphOutcomeUnknown, GraphRefused
+from licensewatch.graph.options import GraphOptions
 from licensewatch.logs import get_logger
 from licensewatch.notify.transports.base import Transport
 from licensewatch.options import reject_unknown
-from licensewatch.sources.graph.options import GraphOptions
 
 log = get_logger(__name__)
 

@@ -28,6 +28,7 @@ from licensewatch.errors import InputError, SourceAuthError, SourceError
 from licensewatch.graph.auth import load_credential
 from licensewatch.graph.client import GraphHttp, describe, open_graph
 from licensewatch.graph.errors import GraphForbidden, GraphRefused
+from licensewatch.graph.options import SIGN_IN, USAGE_REPORT, GraphOptions
 from licensewatch.logs import get_logger
 from licensewatch.progress import Progress
 from licensewatch.sources.graph.chain import COUNT_PATH, check_count, count_tolerance, parse_count
@@ -37,7 +38,6 @@ from licensewatch.sources.graph.export import (
     parse_users_pages,
     unknown_sku_note,
 )
-from licensewatch.sources.graph.options import SIGN_IN, USAGE_REPORT, GraphOptions
 from licensewatch.sources.graph.record import REPORT_FILE, Recorder, check_record_folder
 from licensewatch.sources.graph.usage_report import (
     UsageActivity,
