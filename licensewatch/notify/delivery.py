@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import email
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from email.message import EmailMessage
-from typing import Final
+from typing import Final, Literal
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -170,6 +170,13 @@ class _Tally:
     errors: list[str] = field(default_factory=list)
 
 
+#: What became of one message in a pass: delivered or given up for this run
+#: (``done``), to retry after the next delay (``retry``), the transport
+#: refused for now so this and the rest retry later (``again``), or the
+#: transport is down and delivery stops (``stop``).
+_Outcome = Literal["done", "retry", "again", "stop"]
+
+
 def _pass(
     engine: Engine,
     transport: Transport,
@@ -185,90 +192,152 @@ def _pass(
             row = outbox.get(session, message_id)
             message = _parsed(row.message)
             if row.status == outbox.OutboxStatus.UNKNOWN.value:
-                try:
-                    found = transport.find_sent(message, key=row.key)
-                except TransportUnavailable as exc:
-                    tally.errors.append(f"{row.key}: {exc.one_line()}")
-                    tally.left += len(ids) - position
-                    tally.down = True
-                    log.error("cannot check email %s: %s", row.key, exc.one_line())
-                    return []
-                if found:
-                    log.info("email %s was delivered after all: found in the sent items", row.key)
-                    outbox.mark_sent(session, row, now=clock())
-                    session.commit()
-                    tally.sent += 1
-                    continue
-                log.warning(
-                    "email %s: its last attempt had no answer (%s); sending it again with the "
-                    "same Message-ID",
-                    row.key,
-                    "not found in the sent items" if found is False else "cannot be checked",
+                checked = _check_unknown(
+                    session, transport, row, message, clock, tally, left=len(ids) - position
                 )
+                if checked == "stop":
+                    return []
+                if checked == "done":
+                    continue
             if row.status == outbox.OutboxStatus.SENDING.value:
                 log.warning(
                     "email %s was interrupted while being sent; sending it again with the "
                     "same Message-ID",
                     row.key,
                 )
-            envelope = [a.strip() for a in row.recipients.split(",") if a.strip()]
-            targets = outbox.still_to_send(row, envelope)
-            outbox.mark_sending(session, row, now=clock(), transport=name)
-            session.commit()
-            try:
-                refused = transport.send_to(
-                    message, key=row.key, recipients=None if targets == envelope else targets
-                )
-            except DeliveryUnknown as exc:
-                outbox.mark_unknown(session, row, now=clock(), error=exc.one_line())
-                session.commit()
-                tally.unknown += 1
-                tally.errors.append(f"{row.key}: {exc.one_line()}")
-                log.error("email %s: outcome unknown: %s", row.key, exc.one_line())
-                continue
-            except TransportUnavailable as exc:
-                outbox.mark_failed(session, row, now=clock(), error=exc.one_line())
-                session.commit()
-                tally.errors.append(f"{row.key}: {exc.one_line()}")
-                rest = list(ids[position + 1 :])
-                if exc.transient:
-                    log.warning("email %s: %s", row.key, exc.one_line())
-                    return [*retry, message_id, *rest]
-                tally.failed += 1
-                tally.left += len(rest)
-                tally.down = True
-                log.error(
-                    "cannot send emails: %s; %d more left queued for the next run",
-                    exc.one_line(),
-                    len(rest),
-                )
-                return []
-            except DeliveryError as exc:
-                outbox.mark_failed(session, row, now=clock(), error=exc.one_line())
-                session.commit()
-                tally.errors.append(f"{row.key}: {exc.one_line()}")
-                log.error("email %s to %s failed: %s", row.key, row.recipients, exc.one_line())
-                if exc.transient:
-                    retry.append(message_id)
-                else:
-                    tally.failed += 1
-                continue
-            answers = {a: refused.get(a, outbox.ACCEPTED) for a in targets}
-            answers.update(refused)
-            status = outbox.mark_answered(session, row, answers, now=clock())
-            session.commit()
-            if refused:
-                log.warning(
-                    "email %s: refused by %s",
-                    row.key,
-                    "; ".join(f"{a} ({why})" for a, why in refused.items()),
-                )
-            if status == outbox.OutboxStatus.SENT.value:
-                tally.sent += 1
-                log.info("email %s (%s) sent to %s", row.key, row.kind, ", ".join(targets))
-            elif any(why.startswith("4") for why in refused.values()):
+            rest = list(ids[position + 1 :])
+            outcome = _send_one(
+                session, transport, row, message, name, clock, tally, rest=len(rest)
+            )
+            if outcome == "retry":
                 retry.append(message_id)
-            else:
-                tally.failed += 1
-                tally.errors.append(f"{row.key}: {row.last_error}")
+            elif outcome == "again":
+                return [*retry, message_id, *rest]
+            elif outcome == "stop":
+                return []
     return retry
+
+
+def _check_unknown(
+    session: Session,
+    transport: Transport,
+    row: outbox.OutboxMessage,
+    message: EmailMessage,
+    clock: Callable[[], datetime],
+    tally: _Tally,
+    *,
+    left: int,
+) -> Literal["done", "resend", "stop"]:
+    """Ask the transport whether a message of unknown outcome went out after all.
+
+    ``done``: found in the sent items and marked sent; ``resend``: send it
+    again; ``stop``: the transport is down (``left`` messages, this one
+    included, wait for the next run).
+    """
+    try:
+        found = transport.find_sent(message, key=row.key)
+    except TransportUnavailable as exc:
+        tally.errors.append(f"{row.key}: {exc.one_line()}")
+        tally.left += left
+        tally.down = True
+        log.error("cannot check email %s: %s", row.key, exc.one_line())
+        return "stop"
+    if found:
+        log.info("email %s was delivered after all: found in the sent items", row.key)
+        outbox.mark_sent(session, row, now=clock())
+        session.commit()
+        tally.sent += 1
+        return "done"
+    log.warning(
+        "email %s: its last attempt had no answer (%s); sending it again with the same Message-ID",
+        row.key,
+        "not found in the sent items" if found is False else "cannot be checked",
+    )
+    return "resend"
+
+
+def _send_one(
+    session: Session,
+    transport: Transport,
+    row: outbox.OutboxMessage,
+    message: EmailMessage,
+    name: str,
+    clock: Callable[[], datetime],
+    tally: _Tally,
+    *,
+    rest: int,
+) -> _Outcome:
+    """Send one message to the recipients still owed it and record the answer.
+
+    ``rest`` is how many messages of the pass come after this one (left for
+    the next run if the transport turns out to be down).
+    """
+    envelope = [a.strip() for a in row.recipients.split(",") if a.strip()]
+    targets = outbox.still_to_send(row, envelope)
+    outbox.mark_sending(session, row, now=clock(), transport=name)
+    session.commit()
+    try:
+        refused = transport.send_to(
+            message, key=row.key, recipients=None if targets == envelope else targets
+        )
+    except DeliveryUnknown as exc:
+        outbox.mark_unknown(session, row, now=clock(), error=exc.one_line())
+        session.commit()
+        tally.unknown += 1
+        tally.errors.append(f"{row.key}: {exc.one_line()}")
+        log.error("email %s: outcome unknown: %s", row.key, exc.one_line())
+        return "done"
+    except TransportUnavailable as exc:
+        outbox.mark_failed(session, row, now=clock(), error=exc.one_line())
+        session.commit()
+        tally.errors.append(f"{row.key}: {exc.one_line()}")
+        if exc.transient:
+            log.warning("email %s: %s", row.key, exc.one_line())
+            return "again"
+        tally.failed += 1
+        tally.left += rest
+        tally.down = True
+        log.error(
+            "cannot send emails: %s; %d more left queued for the next run", exc.one_line(), rest
+        )
+        return "stop"
+    except DeliveryError as exc:
+        outbox.mark_failed(session, row, now=clock(), error=exc.one_line())
+        session.commit()
+        tally.errors.append(f"{row.key}: {exc.one_line()}")
+        log.error("email %s to %s failed: %s", row.key, row.recipients, exc.one_line())
+        if exc.transient:
+            return "retry"
+        tally.failed += 1
+        return "done"
+    return _record_answers(session, row, targets, refused, clock, tally)
+
+
+def _record_answers(
+    session: Session,
+    row: outbox.OutboxMessage,
+    targets: Sequence[str],
+    refused: Mapping[str, str],
+    clock: Callable[[], datetime],
+    tally: _Tally,
+) -> _Outcome:
+    """Record each recipient's answer to a send; ``retry`` when some refused for now (4xx)."""
+    answers = {a: refused.get(a, outbox.ACCEPTED) for a in targets}
+    answers.update(refused)
+    status = outbox.mark_answered(session, row, answers, now=clock())
+    session.commit()
+    if refused:
+        log.warning(
+            "email %s: refused by %s",
+            row.key,
+            "; ".join(f"{a} ({why})" for a, why in refused.items()),
+        )
+    if status == outbox.OutboxStatus.SENT.value:
+        tally.sent += 1
+        log.info("email %s (%s) sent to %s", row.key, row.kind, ", ".join(targets))
+        return "done"
+    if any(why.startswith("4") for why in refused.values()):
+        return "retry"
+    tally.failed += 1
+    tally.errors.append(f"{row.key}: {row.last_error}")
+    return "done"

@@ -48,33 +48,45 @@ with the day the phone was first seen dormant.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import reduce
 from types import MappingProxyType
 from typing import Any, Final
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from licensewatch import model
 from licensewatch.config import ACTIVITY_SIGNALS, Policy
 from licensewatch.model import Reason
+from licensewatch.rules.columns import (
+    NAT,
+    AccountKeys,
+    Bools,
+    Ints,
+    Stamps,
+    at,
+    blank_to_na,
+    first_of,
+    fold,
+    instant,
+    match,
+    per_value,
+    ranks,
+    stamps,
+    timestamps,
+)
 from licensewatch.rules.leavers import (
     MATCHED_BY_EMAIL,
     current_leavers,
     data_warnings,
     matched_by_email,
 )
-
-Bools = npt.NDArray[np.bool_]
-Ints = npt.NDArray[np.int64]
-Stamps = npt.NDArray[np.datetime64]
+from licensewatch.rules.separations import match_separations
 
 #: How a phone's owner_user_id is compared with accounts, by ``owner_match``.
 OWNER_MATCHES: Final = ("upn", "upn_local_part", "mail", "employee_id")
-_NAT: Final = np.datetime64("NaT", "us")
 _BIT: Final = {reason: 1 << i for i, reason in enumerate(model.REASON_ORDER)}
 #: The reasons text of every combination of reason bits, indexed by the bits.
 _TEXT: Final = np.array(
@@ -111,11 +123,11 @@ def _check_arguments(owner_match: str, policy: Policy) -> None:
 
 
 def _exempted(
-    keys: _Keys, ph: pd.DataFrame, subjects: pd.Series, counts: dict[str, int]
+    keys: AccountKeys, ph: pd.DataFrame, subjects: pd.Series, counts: dict[str, int]
 ) -> tuple[pd.Series, np.ndarray, np.ndarray, pd.Series]:
     """Phone keys, which accounts and phones an exemption names, and the subjects it found."""
     exempt_account = keys["upn"].isin(subjects).to_numpy(bool)
-    device = _key(ph["device_name"])
+    device = fold(ph["device_name"])
     exempt_phone = device.isin(subjects).to_numpy(bool)
     known = pd.concat([keys["upn"][exempt_account], device[exempt_phone]])
     counts["exemptions_unknown_subject"] = int((~subjects.isin(known)).sum())
@@ -136,11 +148,11 @@ def reconcile(
 ) -> ReconcileResult:
     """Find the dormant licences and phones as of ``as_of`` (rules in the module docstring)."""
     _check_arguments(owner_match, policy)
-    day = _instant(as_of)
+    day = instant(as_of)
     acc = model.conform(accounts, model.ACCOUNTS)
     lic = model.conform(licenses, model.ACCOUNT_LICENSES)
     ph = model.conform(phones, model.PHONES)
-    keys = _Keys(acc)
+    keys = AccountKeys(acc)
     counts: dict[str, int] = {"accounts": len(acc), "phones": len(ph)}
 
     subjects = _exemption_subjects(model.conform(exemptions, model.EXEMPTIONS), day, counts)
@@ -151,17 +163,17 @@ def reconcile(
     # Rehires, duplicates and future dates first: one record per person who left.
     current = current_leavers(separations, as_of=as_of, grace_days=policy.separation_grace_days)
     seps = current.leavers
-    sep_date, sep_dept, leavers, pairs = _separations(seps, keys, policy, day, counts)
+    sep_date, sep_dept, leavers, pairs = match_separations(seps, keys, policy, day, counts)
     counts.update(current.counts)
     email_only = pairs[pairs["by_email"].to_numpy(bool) & licensed[pairs["account"].to_numpy()]]
     by_email = matched_by_email(acc, seps, email_only["account"], email_only["row"])
     counts["licensed_leavers_matched_by_email"] = len(by_email)
     bits, since, activity = _account_reasons(acc, licensed, sep_date, policy, day, counts)
-    department = _per_value(acc["department"], _blank_to_na).fillna(sep_dept)
+    department = per_value(acc["department"], blank_to_na).fillna(sep_dept)
     owners = _Owners(acc, department, np.where(exempt_account, 0, bits), since, activity, sep_date)
 
-    dormant = _at(bits != 0, holder, False)
-    exempted = dormant & _at(exempt_account, holder, False)
+    dormant = at(bits != 0, holder, False)
+    exempted = dormant & at(exempt_account, holder, False)
     rows = np.flatnonzero(dormant & ~exempted)
     licence_findings = _licence_findings(lic, rows, holder[rows], owners)
     counts["dormant_accounts"] = len(np.unique(holder[rows]))
@@ -184,23 +196,6 @@ def reconcile(
     )
 
 
-class _Keys:
-    """The accounts' case-folded key columns, each folded on first use."""
-
-    def __init__(self, accounts: pd.DataFrame) -> None:
-        self._accounts = accounts
-        self._folded: dict[str, pd.Series] = {}
-
-    def __getitem__(self, name: str) -> pd.Series:
-        if name not in self._folded:
-            if name == "upn_local_part":
-                local = self["upn"].map(lambda upn: upn.partition("@")[0], na_action="ignore")
-                self._folded[name] = _key(local)
-            else:
-                self._folded[name] = _key(self._accounts[name])
-        return self._folded[name]
-
-
 @dataclass(frozen=True)
 class _Owners:
     """Per-account columns that findings take from the account they belong to."""
@@ -221,63 +216,22 @@ def _exemption_subjects(
     exemptions: pd.DataFrame, day: np.datetime64, counts: dict[str, int]
 ) -> pd.Series:
     """Case-folded subjects of the exemptions in force (``expires_on`` is their last day)."""
-    in_force = _dt(exemptions["expires_on"]) >= day
+    in_force = stamps(exemptions["expires_on"]) >= day
     counts["expired_exemptions"] = int((~in_force).sum())
-    return _key(exemptions["subject"])[in_force].dropna().drop_duplicates()
+    return fold(exemptions["subject"])[in_force].dropna().drop_duplicates()
 
 
-def _holders(acc: pd.DataFrame, lic: pd.DataFrame, keys: _Keys, counts: dict[str, int]) -> Ints:
+def _holders(
+    acc: pd.DataFrame, lic: pd.DataFrame, keys: AccountKeys, counts: dict[str, int]
+) -> Ints:
     """Each licence's account position, -1 when none. Ids from one directory match
     exactly, so only the licences that do not are compared case-folded."""
-    holder, _ = _match(acc["account_id"], lic["account_id"])
+    holder, _ = match(acc["account_id"], lic["account_id"])
     loose = (holder < 0) & lic["account_id"].notna().to_numpy(bool)
     if loose.any():
-        holder[loose] = _match(keys["account_id"], _key(lic["account_id"][loose]))[0]
+        holder[loose] = match(keys["account_id"], fold(lic["account_id"][loose]))[0]
     counts["licenses_without_account"] = int((holder < 0).sum())
     return holder
-
-
-def _separations(
-    seps: pd.DataFrame, keys: _Keys, policy: Policy, day: np.datetime64, counts: dict[str, int]
-) -> tuple[Stamps, pd.Series, pd.DataFrame, pd.DataFrame]:
-    """Per account, the latest effective separation's date and department; unmatched leavers;
-    and the matched (``row`` of ``seps``, ``account``, ``by_email``) pairs."""
-    dates = _dt(seps["separation_date"])
-    start = dates + np.timedelta64(policy.separation_grace_days, "D")
-    counts["leavers_effective"] = int((start <= day).sum())
-    counts["leavers_future"] = int((start > day).sum())
-    todo = pd.DataFrame(
-        {
-            "row": np.arange(len(seps)),
-            "employee_id": _key(seps["employee_id"]),
-            "email": _key(seps["email"]),
-        }
-    )[start <= day]
-    found = []
-    # Employee id first; the e-mail only for separations the id did not match.
-    for sep_col, acc_col in (("employee_id", "employee_id"), ("email", "mail"), ("email", "upn")):
-        probe = todo[["row", sep_col]].dropna()
-        if probe.empty:
-            continue
-        hits = keys[acc_col][keys[acc_col].isin(probe[sep_col])]
-        pairs = probe.merge(pd.DataFrame({sep_col: hits, "account": hits.index}), on=sep_col)
-        found.append(pairs.assign(by_email=sep_col == "email")[["row", "account", "by_email"]])
-        todo = todo[~todo["row"].isin(pairs["row"])]
-    none = np.zeros(0, np.int64)
-    matched = pd.concat(
-        [pd.DataFrame({"row": none, "account": none, "by_email": none.astype(bool)}), *found]
-    )
-    counts["leavers_matched_by_email"] = matched.loc[matched["by_email"], "row"].nunique()
-    counts["leavers_without_account"] = len(todo)
-    matched["date"] = dates[matched["row"].to_numpy(np.int64)]
-    latest = matched.sort_values(["account", "date", "row"]).drop_duplicates("account", keep="last")
-    account, row = latest["account"].to_numpy(np.int64), latest["row"].to_numpy(np.int64)
-    sep_date = np.full(len(keys["upn"]), _NAT)
-    sep_date[account] = dates[row]
-    department = pd.Series(pd.NA, index=range(len(sep_date)), dtype=model.STRING)
-    department.iloc[account] = _per_value(seps["department"], _blank_to_na).array.take(row)
-    leavers = model.conform(seps.iloc[todo["row"].to_numpy()], model.SEPARATIONS)
-    return sep_date, department, leavers, matched
 
 
 def _account_reasons(
@@ -289,14 +243,14 @@ def _account_reasons(
     counts: dict[str, int],
 ) -> tuple[Ints, Stamps, Stamps]:
     """Every account's reason bits (0 when not dormant), dormant_since and last activity."""
-    guest = _per_value(acc["user_type"], model.norm_key).eq("guest").fillna(False).to_numpy(bool)
+    guest = per_value(acc["user_type"], model.norm_key).eq("guest").fillna(False).to_numpy(bool)
     counts["licensed_accounts"] = int(licensed.sum())
     counts["guests_ignored"] = int((guest & ~licensed).sum())
-    activity = np.fmax(_dt(acc["last_interactive_at"]), _dt(acc["last_noninteractive_at"]))
+    activity = np.fmax(stamps(acc["last_interactive_at"]), stamps(acc["last_noninteractive_at"]))
     if policy.activity_signal == "successful":
-        successful = _dt(acc["last_successful_at"])
+        successful = stamps(acc["last_successful_at"])
         activity = np.where(np.isnat(successful), activity, successful)
-    created = _dt(acc["created_at"])
+    created = stamps(acc["created_at"])
     grace = np.timedelta64(policy.separation_grace_days, "D")
     cutoff = day - np.timedelta64(policy.inactive_days, "D")
     never = np.isnat(activity) & (np.isnat(created) | (created < cutoff))
@@ -309,10 +263,10 @@ def _account_reasons(
     ]
     in_scope = ~guest | licensed
     bits = np.zeros(len(acc), np.int64)
-    starts = [np.full(len(acc), _NAT)]
+    starts = [np.full(len(acc), NAT)]
     for reason, applies, start in rules:
         bits |= np.where(applies & in_scope, _BIT[reason], 0)
-        starts.append(np.where(applies & in_scope, start, _NAT))
+        starts.append(np.where(applies & in_scope, start, NAT))
     since = reduce(np.fmin, starts)
     return bits, np.where(np.isnat(since) & (bits != 0), day, since), activity
 
@@ -329,11 +283,11 @@ def _licence_findings(lic: pd.DataFrame, rows: Ints, pos: Ints, owners: _Owners)
             "account_id": account_id,
             "owner_upn": upn,
             "display_name": owners.take("display_name", pos),
-            "department": _first_of(owners.department.array.take(pos), default=model.UNASSIGNED),
+            "department": first_of(owners.department.array.take(pos), default=model.UNASSIGNED),
             "reasons": _TEXT[owners.bits[pos]],
-            "dormant_since": _ts(owners.since[pos]),
-            "last_activity_at": _ts(owners.activity[pos]),
-            "separation_date": _ts(owners.sep_date[pos]),
+            "dormant_since": timestamps(owners.since[pos]),
+            "last_activity_at": timestamps(owners.activity[pos]),
+            "separation_date": timestamps(owners.sep_date[pos]),
             "match_key": lic["sku_part_number"].array.take(rows),
         }
     )
@@ -343,8 +297,8 @@ def _licence_findings(lic: pd.DataFrame, rows: Ints, pos: Ints, owners: _Owners)
 
 def _owners_of_phones(ph: pd.DataFrame, account_key: pd.Series, counts: dict[str, int]) -> Ints:
     """Each phone's owner account position; -1 when none, unknown or ambiguous."""
-    owner_id = _key(ph["owner_user_id"])
-    first, matches = _match(account_key, owner_id)
+    owner_id = fold(ph["owner_user_id"])
+    first, matches = match(account_key, owner_id)
     counts["phones_without_owner"] = int(owner_id.isna().sum())
     counts["phones_owner_not_found"] = int((owner_id.notna().to_numpy(bool) & (matches == 0)).sum())
     counts["phones_owner_ambiguous"] = int((matches >= 2).sum())
@@ -363,13 +317,13 @@ def _phone_findings(
     counts: dict[str, int],
 ) -> tuple[pd.DataFrame, int]:
     """The phone findings, and how many findings exemptions removed."""
-    status = _per_value(ph["registration_status"], model.norm_key)
+    status = per_value(ph["registration_status"], model.norm_key)
     not_registered = status.ne("registered").fillna(True).to_numpy(bool)
-    seen = _dt(ph["last_seen_at"])
-    stamp = np.where(np.isnat(seen), _dt(ph["status_changed_at"]), seen)
+    seen = stamps(ph["last_seen_at"])
+    stamp = np.where(np.isnat(seen), stamps(ph["status_changed_at"]), seen)
     counts["phones_unregistered_undated"] = int((not_registered & np.isnat(stamp)).sum())
     unregistered = not_registered & (stamp < day - np.timedelta64(policy.phone_inactive_days, "D"))
-    owner_dormant = _at(owners.bits != 0, owner, False)
+    owner_dormant = at(owners.bits != 0, owner, False)
     bits = (
         np.where(unregistered, _BIT[Reason.PHONE_UNREGISTERED], 0)
         | np.where(owner_dormant, _BIT[Reason.PHONE_OWNER_DORMANT], 0)
@@ -380,10 +334,10 @@ def _phone_findings(
     rows = np.flatnonzero((bits != 0) & named & ~exempt)
     pos = owner[rows]
     since = np.fmin(
-        np.where(unregistered, stamp, _NAT)[rows],
-        np.where(owner_dormant[rows], _at(owners.since, pos, _NAT), _NAT),
+        np.where(unregistered, stamp, NAT)[rows],
+        np.where(owner_dormant[rows], at(owners.since, pos, NAT), NAT),
     )
-    pool_department = _per_value(ph["device_pool"], lambda s: model.norm_key(s).map(pools))
+    pool_department = per_value(ph["device_pool"], lambda s: model.norm_key(s).map(pools))
     frame = pd.DataFrame(
         {
             "resource_id": pd.array("phone:" + device.to_numpy(object)[rows], dtype=model.STRING),
@@ -391,18 +345,18 @@ def _phone_findings(
             "subject": ph["device_name"].array.take(rows),
             "account_id": owners.take("account_id", pos),
             "owner_upn": owners.take("upn", pos),
-            "display_name": _first_of(
+            "display_name": first_of(
                 owners.take("display_name", pos), ph["description"].array.take(rows)
             ),
-            "department": _first_of(
+            "department": first_of(
                 owners.department.array.take(pos, allow_fill=True),
                 pool_department.array.take(rows),
                 default=model.UNASSIGNED,
             ),
             "reasons": _TEXT[bits[rows]],
-            "dormant_since": _ts(since),
-            "last_activity_at": _ts(seen[rows]),
-            "separation_date": _ts(_at(owners.sep_date, pos, _NAT)),
+            "dormant_since": timestamps(since),
+            "last_activity_at": timestamps(seen[rows]),
+            "separation_date": timestamps(at(owners.sep_date, pos, NAT)),
             "match_key": ph["model"].array.take(rows),
         }
     )
@@ -426,79 +380,9 @@ def _order(findings: pd.DataFrame) -> Ints:
     """Rows by department, resource_kind, subject, then resource_id (code-point order)."""
     department = pd.factorize(findings["department"], sort=True)[0]
     kind = pd.factorize(findings["resource_kind"], sort=True)[0]
-    subject = _ranks(findings["subject"])
+    subject = ranks(findings["subject"])
     # resource_id only orders findings that share a subject: rank just those.
     tied = np.bincount(subject)[subject] > 1
     tie_break = np.zeros(len(findings), np.int64)
-    tie_break[tied] = _ranks(findings["resource_id"][tied])
+    tie_break[tied] = ranks(findings["resource_id"][tied])
     return np.lexsort((tie_break, subject, kind, department)).astype(np.int64)
-
-
-def _ranks(series: pd.Series) -> Ints:
-    """Dense rank of each value in code-point order, NA last. Sorting in numpy's
-    string dtype is several times faster than sorting python string objects."""
-    values = np.asarray(series.fillna("").to_numpy(object), dtype=np.dtypes.StringDType())
-    order = np.argsort(values, kind="stable")
-    ordered = values[order]
-    new = np.ones(len(values), np.bool_)
-    new[1:] = ordered[1:] != ordered[:-1]
-    ranks = np.empty(len(values), np.int64)
-    ranks[order] = np.cumsum(new)
-    return np.where(series.isna().to_numpy(bool), len(values) + 1, ranks)
-
-
-def _instant(as_of: pd.Timestamp) -> np.datetime64:
-    if as_of.tzinfo is None:
-        raise ValueError("as_of must be a timezone-aware UTC timestamp")
-    return np.datetime64(as_of.tz_convert("UTC").tz_localize(None).as_unit("us").to_datetime64())
-
-
-def _dt(series: pd.Series) -> Stamps:
-    """A UTC timestamp column as naive-UTC ``datetime64[us]`` (NaT where missing)."""
-    stamps = pd.to_datetime(series, utc=True).astype(model.DATETIME).dt.tz_convert(None)
-    return np.asarray(stamps.to_numpy(dtype="datetime64[us]"))
-
-
-def _ts(values: Stamps) -> pd.Series:
-    return pd.Series(pd.DatetimeIndex(values).tz_localize("UTC"), dtype=model.DATETIME)
-
-
-def _key(series: pd.Series) -> pd.Series:
-    """``model.norm_key``: NFC, case-folded, stripped, in one pass over the values."""
-    return model.norm_key(series)
-
-
-def _blank_to_na(series: pd.Series) -> pd.Series:
-    stripped = series.str.strip()
-    return stripped.mask(stripped == "", pd.NA)
-
-
-def _per_value(series: pd.Series, func: Callable[[pd.Series], pd.Series]) -> pd.Series:
-    """``func`` applied once per distinct value (cheap for low-cardinality columns)."""
-    codes, uniques = pd.factorize(series.astype(model.STRING))
-    done = func(pd.Series(uniques, dtype=model.STRING)).astype(model.STRING).array
-    return pd.Series(done.take(codes, allow_fill=True), dtype=model.STRING)
-
-
-def _first_of(*columns: Any, default: str | None = None) -> pd.Series:
-    """Per row, the value of the first column that has one (else ``default``)."""
-    series = [pd.Series(column, dtype=model.STRING) for column in columns]
-    out = reduce(lambda chosen, then: chosen.fillna(then), series)
-    return out if default is None else out.fillna(default)
-
-
-def _match(keys: pd.Series, probe: pd.Series) -> tuple[Ints, Ints]:
-    """Per probe value: the first equal key's position (-1 if none) and how many keys equal it."""
-    codes, uniques = pd.factorize(pd.concat([keys, probe], ignore_index=True))
-    own, asked = codes[: len(keys)], codes[len(keys) :]
-    valid = own >= 0
-    many = np.append(np.bincount(own[valid], minlength=len(uniques)), 0)
-    first = np.full(len(uniques) + 1, -1, dtype=np.int64)  # the last slot answers code -1
-    distinct, at = np.unique(own[valid], return_index=True)
-    first[distinct] = np.flatnonzero(valid)[at]
-    return first[asked], many[asked].astype(np.int64)
-
-
-def _at(values: npt.NDArray[Any], pos: Ints, fill: Any) -> npt.NDArray[Any]:
-    """``values[pos]``, with ``fill`` where pos is -1."""
-    return np.append(values, np.array([fill], dtype=values.dtype))[pos]
