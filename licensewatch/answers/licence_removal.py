@@ -92,12 +92,14 @@ class GraphLicenseRemover:
     ) -> None:
         self.options = options
         self._credential = load_credential(options, environ)
-        self._session_factory = session_factory
-        self._sleep = sleep
-        self._random = random
-        self._clock = clock
-        self._session: requests.Session | None = None
-        self._http: GraphHttp | None = None
+        self._graph = graph_http.LazyGraph(
+            options,
+            self._credential,
+            session_factory=session_factory,
+            sleep=sleep,
+            random=random,
+            clock=clock,
+        )
 
     def remove(
         self,
@@ -146,10 +148,7 @@ class GraphLicenseRemover:
 
     def close(self) -> None:
         """Close the HTTP session, if a removal opened one."""
-        if self._session is not None:
-            self._session.close()
-            self._session = None
-            self._http = None
+        self._graph.close()
 
     def __enter__(self) -> GraphLicenseRemover:
         return self
@@ -168,17 +167,7 @@ class GraphLicenseRemover:
             ) from None
 
     def _client(self) -> GraphHttp:
-        if self._http is None:
-            self._session = self._session_factory()
-            self._http = graph_http.open_graph(
-                self.options,
-                self._credential,
-                self._session,
-                sleep=self._sleep,
-                random=self._random,
-                clock=self._clock,
-            )
-        return self._http
+        return self._graph.client()
 
 
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")

@@ -373,3 +373,55 @@ def open_graph(
         clock=clock,
         config_table=config_table,
     )
+
+
+class LazyGraph:
+    """A Graph client opened on first use and closed with its session: what every Graph user holds.
+
+    ``session_factory``, ``sleep``, ``random`` and ``clock`` are injectable so
+    tests never wait; the credential is loaded by the caller beforehand (a
+    missing secret is a ``ConfigError`` before any network call).
+    """
+
+    def __init__(
+        self,
+        options: GraphOptions,
+        credential: Credential,
+        *,
+        session_factory: Callable[[], requests.Session] = requests.Session,
+        sleep: Callable[[float], None] | None = None,
+        random: Callable[[], float] = _random.random,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        config_table: str = "[sources.accounts]",
+    ) -> None:
+        self._options = options
+        self._credential = credential
+        self._session_factory = session_factory
+        self._sleep = sleep
+        self._random = random
+        self._clock = clock
+        self._config_table = config_table
+        self._session: requests.Session | None = None
+        self._http: GraphHttp | None = None
+
+    def client(self) -> GraphHttp:
+        """The client, opening the session on the first call."""
+        if self._http is None:
+            self._session = self._session_factory()
+            self._http = open_graph(
+                self._options,
+                self._credential,
+                self._session,
+                sleep=self._sleep,
+                random=self._random,
+                clock=self._clock,
+                config_table=self._config_table,
+            )
+        return self._http
+
+    def close(self) -> None:
+        """Close the session; the next call opens a new one."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+            self._http = None

@@ -182,12 +182,15 @@ class GraphMailTransport(Transport):
     ) -> None:
         self.options = options
         self._credential = load_credential(options.graph, environ, table=options.credential_table)
-        self._session_factory = session_factory
-        self._sleep = sleep
-        self._random = random
-        self._clock = clock
-        self._session: requests.Session | None = None
-        self._http: GraphHttp | None = None
+        self._graph = graph_http.LazyGraph(
+            options.graph,
+            self._credential,
+            session_factory=session_factory,
+            sleep=sleep,
+            random=random,
+            clock=clock,
+            config_table=TABLE,
+        )
 
     @property
     def send_url(self) -> str:
@@ -270,24 +273,10 @@ class GraphMailTransport(Transport):
 
     def close(self) -> None:
         """Close the HTTP session, if a send opened one."""
-        if self._session is not None:
-            self._session.close()
-            self._session = None
-            self._http = None
+        self._graph.close()
 
     def _client(self) -> GraphHttp:
-        if self._http is None:
-            self._session = self._session_factory()
-            self._http = graph_http.open_graph(
-                self.options.graph,
-                self._credential,
-                self._session,
-                sleep=self._sleep,
-                random=self._random,
-                clock=self._clock,
-                config_table=TABLE,
-            )
-        return self._http
+        return self._graph.client()
 
 
 def load_credential(
