@@ -9,13 +9,24 @@ variable, a key ending in ``_path``/``_file`` names a file.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from licensewatch.config_keys import (
+    MAIL_KEYS,
+    Collector,
+    ConfigErrors,
+    addresses,
+    get,
+    known,
+    non_negative,
+    table,
+    unknown,
+)
 from licensewatch.errors import ConfigError
-from licensewatch.options import reject_unknown, typed
 
 ACTIVITY_SIGNALS = ("successful", "any")
 TRANSPORTS = ("directory", "smtp", "graph")
@@ -130,103 +141,75 @@ def resolve(base: Path, value: str) -> Path:
     return path if path.is_absolute() else (base / path)
 
 
-def _table(doc: Mapping[str, Any], name: str, *, required: bool = False) -> dict[str, Any]:
-    value = doc.get(name, {})
-    if name not in doc and required:
-        raise ConfigError(f"the config has no [{name}] table", hint=f"add a [{name}] table")
-    if not isinstance(value, dict):
-        raise ConfigError(f"'{name}' must be a table", hint=f"write it as [{name}]")
-    return dict(value)
+#: ``[policy]``: each key's type, the test its value must pass, and what the message says otherwise.
+_POLICY_RULES: Mapping[str, tuple[type, Callable[[Any], bool], str]] = {
+    "inactive_days": (int, lambda v: v >= 0, "must be zero or more"),
+    "phone_inactive_days": (int, lambda v: v >= 0, "must be zero or more"),
+    "separation_grace_days": (int, lambda v: v >= 0, "must be zero or more"),
+    "activity_signal": (
+        str,
+        lambda v: v in ACTIVITY_SIGNALS,
+        f"must be one of {', '.join(ACTIVITY_SIGNALS)}",
+    ),
+    "max_dormant_fraction": (float, lambda v: 0 < v <= 1, "must be in (0, 1]"),
+    "max_feed_drop": (float, lambda v: 0 <= v < 1, "must be in [0, 1)"),
+    "max_new_findings_factor": (float, lambda v: v >= 1, "must be 1 or more"),
+    "new_findings_floor": (int, lambda v: v >= 0, "must be zero or more"),
+    "allow_empty_separations": (bool, lambda v: True, ""),
+}
+
+#: Every table the loader checks itself and the keys it accepts (``licensewatch.config_keys``).
+TABLE_KEYS: Mapping[str, tuple[str, ...]] = {
+    "database": ("url",),
+    "policy": tuple(Policy.__dataclass_fields__),
+    "sources": FEEDS,
+    "rate_card": ("path",),
+    "focal_points": ("path",),
+    "exemptions": ("path",),
+    "mail": MAIL_KEYS,
+    "reports": ("dir",),
+    "templates": ("dir",),
+    "routing": ("device_pools",),
+    "deprovision": ("graph",),
+}
+#: Tables a config must have.
+REQUIRED = ("sources", "rate_card", "focal_points")
 
 
-def _reject_unknown(table: Mapping[str, Any], name: str, allowed: tuple[str, ...]) -> None:
-    reject_unknown(table, allowed, f"[{name}]", quote=False, valid_in_hint=True)
-
-
-def _get(table: Mapping[str, Any], name: str, key: str, kind: type, default: Any) -> Any:
-    value = table.get(key, default)
-    return None if value is None else typed(f"[{name}]", key, value, kind)
-
-
-def _non_negative(name: str, key: str, value: int) -> int:
-    if value < 0:
-        raise ConfigError(f"[{name}] {key} must be zero or more, not {value}")
+def _policy_value(t: Mapping[str, Any], key: str) -> Any:
+    kind, valid, rule = _POLICY_RULES[key]
+    value = get(t, "policy", key, kind, getattr(Policy, key))
+    if not valid(value):
+        raise ConfigError(f"[policy] {key} {rule}, not {value!r}")
     return value
 
 
-def _policy(doc: Mapping[str, Any]) -> Policy:
-    t = _table(doc, "policy")
-    _reject_unknown(t, "policy", tuple(Policy.__dataclass_fields__))
-    d = Policy()
-    signal = _get(t, "policy", "activity_signal", str, d.activity_signal)
-    if signal not in ACTIVITY_SIGNALS:
+def _policy(t: Mapping[str, Any], c: Collector) -> Policy:
+    values = {
+        key: c.run(partial(_policy_value, t, key), getattr(Policy, key)) for key in _POLICY_RULES
+    }
+    return Policy(**values)
+
+
+def _source(t: Mapping[str, Any], feed: str, base: Path) -> SourceSettings:
+    if feed not in t:
         raise ConfigError(
-            f"[policy] activity_signal must be one of {', '.join(ACTIVITY_SIGNALS)}, not {signal!r}"
+            f"the config has no [sources.{feed}] table",
+            hint=f"add [sources.{feed}] with a kind and its options",
         )
-    fraction = _get(t, "policy", "max_dormant_fraction", float, d.max_dormant_fraction)
-    if not 0 < fraction <= 1:
-        raise ConfigError(f"[policy] max_dormant_fraction must be in (0, 1], not {fraction}")
-    feed_drop = _get(t, "policy", "max_feed_drop", float, d.max_feed_drop)
-    if not 0 <= feed_drop < 1:
-        raise ConfigError(f"[policy] max_feed_drop must be in [0, 1), not {feed_drop}")
-    factor = _get(t, "policy", "max_new_findings_factor", float, d.max_new_findings_factor)
-    if factor < 1:
-        raise ConfigError(f"[policy] max_new_findings_factor must be 1 or more, not {factor}")
-    return Policy(
-        allow_empty_separations=_get(
-            t, "policy", "allow_empty_separations", bool, d.allow_empty_separations
-        ),
-        max_feed_drop=feed_drop,
-        max_new_findings_factor=factor,
-        new_findings_floor=_non_negative(
-            "policy",
-            "new_findings_floor",
-            _get(t, "policy", "new_findings_floor", int, d.new_findings_floor),
-        ),
-        inactive_days=_non_negative(
-            "policy", "inactive_days", _get(t, "policy", "inactive_days", int, d.inactive_days)
-        ),
-        phone_inactive_days=_non_negative(
-            "policy",
-            "phone_inactive_days",
-            _get(t, "policy", "phone_inactive_days", int, d.phone_inactive_days),
-        ),
-        separation_grace_days=_non_negative(
-            "policy",
-            "separation_grace_days",
-            _get(t, "policy", "separation_grace_days", int, d.separation_grace_days),
-        ),
-        activity_signal=signal,
-        max_dormant_fraction=fraction,
-    )
+    section = t[feed]
+    if not isinstance(section, dict):
+        raise ConfigError(f"[sources.{feed}] must be a table")
+    kind = section.get("kind")
+    if not isinstance(kind, str) or not kind:
+        raise ConfigError(
+            f"[sources.{feed}] needs a kind", hint=f'add kind = "..." to [sources.{feed}]'
+        )
+    options = {k: v for k, v in section.items() if k != "kind"}
+    return SourceSettings(feed=feed, kind=kind, options=options, base_dir=base)
 
 
-def _sources(doc: Mapping[str, Any], base: Path) -> dict[str, SourceSettings]:
-    t = _table(doc, "sources", required=True)
-    _reject_unknown(t, "sources", FEEDS)
-    out: dict[str, SourceSettings] = {}
-    for feed in FEEDS:
-        if feed not in t:
-            raise ConfigError(
-                f"the config has no [sources.{feed}] table",
-                hint=f"add [sources.{feed}] with a kind and its options",
-            )
-        section = t[feed]
-        if not isinstance(section, dict):
-            raise ConfigError(f"[sources.{feed}] must be a table")
-        kind = section.get("kind")
-        if not isinstance(kind, str) or not kind:
-            raise ConfigError(
-                f"[sources.{feed}] needs a kind", hint=f'add kind = "..." to [sources.{feed}]'
-            )
-        options = {k: v for k, v in section.items() if k != "kind"}
-        out[feed] = SourceSettings(feed=feed, kind=kind, options=options, base_dir=base)
-    return out
-
-
-def _path_of(doc: Mapping[str, Any], name: str, base: Path, *, required: bool) -> Path | None:
-    t = _table(doc, name, required=required)
-    _reject_unknown(t, name, ("path",))
+def _path_of(t: Mapping[str, Any], name: str, base: Path, *, required: bool) -> Path | None:
     value = t.get("path")
     if value is None:
         if required:
@@ -237,34 +220,8 @@ def _path_of(doc: Mapping[str, Any], name: str, base: Path, *, required: bool) -
     return resolve(base, value)
 
 
-MAIL_KEYS = (
-    "transport",
-    "directory",
-    "from",
-    "reply_to",
-    "response_days",
-    "unassigned_to",
-    "organization",
-    "reminder_days",
-    "escalate_after_days",
-    "escalation_to",
-    "language",
-    "smtp",
-    "graph",
-)
-
-
-def _addresses(table: Mapping[str, Any], key: str) -> tuple[str, ...]:
-    value = table.get(key, [])
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
-        raise ConfigError(f"[mail] {key} must be an address or a list of addresses")
-    return tuple(value)
-
-
 def _language(t: Mapping[str, Any]) -> str:
-    language = _get(t, "mail", "language", str, "en")
+    language = get(t, "mail", "language", str, "en")
     if language not in LANGUAGES:
         raise ConfigError(
             f"[mail] language must be one of {', '.join(LANGUAGES)}, not {language!r}"
@@ -272,10 +229,8 @@ def _language(t: Mapping[str, Any]) -> str:
     return str(language)
 
 
-def _mail(doc: Mapping[str, Any], base: Path) -> MailSettings:
-    t = _table(doc, "mail")
-    _reject_unknown(t, "mail", MAIL_KEYS)
-    transport = _get(t, "mail", "transport", str, "directory")
+def _mail(t: Mapping[str, Any], base: Path) -> MailSettings:
+    transport = get(t, "mail", "transport", str, "directory")
     if transport not in TRANSPORTS:
         raise ConfigError(
             f"[mail] transport must be one of {', '.join(TRANSPORTS)}, not {transport!r}"
@@ -289,9 +244,9 @@ def _mail(doc: Mapping[str, Any], base: Path) -> MailSettings:
             hint=f"add [mail.{transport}] (see config/licensewatch.example.toml)",
         )
     options = dict(t[transport]) if transport in ("smtp", "graph") else {}
-    reminder = _non_negative("mail", "reminder_days", _get(t, "mail", "reminder_days", int, 14))
-    escalate = _non_negative(
-        "mail", "escalate_after_days", _get(t, "mail", "escalate_after_days", int, 28)
+    reminder = non_negative("mail", "reminder_days", get(t, "mail", "reminder_days", int, 14))
+    escalate = non_negative(
+        "mail", "escalate_after_days", get(t, "mail", "escalate_after_days", int, 28)
     )
     if reminder < 1 or escalate <= reminder:
         raise ConfigError(
@@ -299,26 +254,24 @@ def _mail(doc: Mapping[str, Any], base: Path) -> MailSettings:
         )
     return MailSettings(
         transport=transport,
-        directory=resolve(base, _get(t, "mail", "directory", str, "outbox")),
-        sender=_get(t, "mail", "from", str, "licensewatch@example.org"),
-        reply_to=_get(t, "mail", "reply_to", str, None),
-        response_days=_non_negative(
-            "mail", "response_days", _get(t, "mail", "response_days", int, 14)
+        directory=resolve(base, get(t, "mail", "directory", str, "outbox")),
+        sender=get(t, "mail", "from", str, "licensewatch@example.org"),
+        reply_to=get(t, "mail", "reply_to", str, None),
+        response_days=non_negative(
+            "mail", "response_days", get(t, "mail", "response_days", int, 14)
         ),
-        unassigned_to=_addresses(t, "unassigned_to"),
-        organization=_get(t, "mail", "organization", str, "the organization"),
+        unassigned_to=addresses(t, "unassigned_to"),
+        organization=get(t, "mail", "organization", str, "the organization"),
         reminder_days=reminder,
         escalate_after_days=escalate,
-        escalation_to=_addresses(t, "escalation_to"),
+        escalation_to=addresses(t, "escalation_to"),
         language=_language(t),
         options=options,
     )
 
 
-def _database_url(doc: Mapping[str, Any], base: Path) -> str:
-    t = _table(doc, "database")
-    _reject_unknown(t, "database", ("url",))
-    url = _get(t, "database", "url", str, "sqlite:///licensewatch.db")
+def _database_url(t: Mapping[str, Any], base: Path) -> str:
+    url = get(t, "database", "url", str, "sqlite:///licensewatch.db")
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith(prefix + "/"):
         rest = url[len(prefix) :]
@@ -327,26 +280,23 @@ def _database_url(doc: Mapping[str, Any], base: Path) -> str:
     return str(url)
 
 
-TOP_LEVEL = (
-    "database",
-    "policy",
-    "sources",
-    "rate_card",
-    "focal_points",
-    "exemptions",
-    "mail",
-    "reports",
-    "templates",
-    "routing",
-    "deprovision",
-)
+def _device_pools(t: Mapping[str, Any]) -> dict[str, str]:
+    pools = t.get("device_pools", {})
+    if not isinstance(pools, dict) or not all(isinstance(v, str) for v in pools.values()):
+        raise ConfigError(
+            "[routing] device_pools must map device pool names to department names",
+            hint='write it as [routing.device_pools] then "DP_Geneva" = "Finance"',
+        )
+    return {str(k): v for k, v in pools.items()}
 
 
 def load_settings(path: str | Path) -> Settings:
     """Read and validate the config file at ``path``.
 
-    Raises :class:`ConfigError` naming the file and the key that is wrong.
-    Files the config names are not read here (see ``licensewatch.checks``).
+    Raises :class:`ConfigError` naming the file and the key that is wrong;
+    with several problems, :class:`~licensewatch.config_keys.ConfigErrors`
+    holding each. Files the config names are not read here (see
+    ``licensewatch.config_check``).
     """
     config_path = Path(path).expanduser().resolve()
     try:
@@ -359,44 +309,67 @@ def load_settings(path: str | Path) -> Settings:
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{config_path}: not valid TOML: {exc}") from None
-    try:
-        return _settings(doc, config_path)
-    except ConfigError as exc:
-        raise ConfigError(f"{config_path.name}: {exc.message}", hint=exc.hint) from None
+    c = Collector()
+    settings = _settings(doc, config_path, c)
+    named = [ConfigError(f"{config_path.name}: {e.message}", hint=e.hint) for e in c.errors]
+    if named:
+        raise named[0] if len(named) == 1 else ConfigErrors(named)
+    assert settings is not None
+    return settings
 
 
-def _settings(doc: Mapping[str, Any], config_path: Path) -> Settings:
-    _reject_unknown(doc, "top level", TOP_LEVEL)
+def _tables(doc: Mapping[str, Any], c: Collector) -> dict[str, dict[str, Any]]:
+    """The tables the config has, each without its unknown keys (every problem kept in ``c``)."""
+    c.run(partial(unknown, doc, "top level", tuple(TABLE_KEYS)), None)
+    out: dict[str, dict[str, Any]] = {}
+    for name, keys in TABLE_KEYS.items():
+        found = c.run(partial(table, doc, name, required=name in REQUIRED), None)
+        if found is not None:
+            c.run(partial(unknown, found, name, keys), None)
+            out[name] = known(found, keys)
+    return out
+
+
+def _settings(doc: Mapping[str, Any], config_path: Path, c: Collector) -> Settings | None:
+    """The settings, or None when ``c`` kept a problem (each section is checked regardless)."""
     base = config_path.parent
-    reports = _table(doc, "reports")
-    _reject_unknown(reports, "reports", ("dir",))
-    templates = _table(doc, "templates")
-    _reject_unknown(templates, "templates", ("dir",))
-    routing = _table(doc, "routing")
-    _reject_unknown(routing, "routing", ("device_pools",))
-    pools = routing.get("device_pools", {})
-    if not isinstance(pools, dict) or not all(isinstance(v, str) for v in pools.values()):
-        raise ConfigError(
-            "[routing] device_pools must map device pool names to department names",
-            hint='write it as [routing.device_pools] then "DP_Geneva" = "Finance"',
-        )
-    templates_dir = _get(templates, "templates", "dir", str, None)
-    deprovision = _table(doc, "deprovision")
-    _reject_unknown(deprovision, "deprovision", ("graph",))
-    rate_card = _path_of(doc, "rate_card", base, required=True)
-    focal_points = _path_of(doc, "focal_points", base, required=True)
+    t = _tables(doc, c)
+    none: dict[str, Any] = {}
+    sources = {
+        feed: found
+        for feed in (FEEDS if "sources" in t else ())
+        if (found := c.run(partial(_source, t["sources"], feed, base), None)) is not None
+    }
+    paths = {
+        name: c.run(partial(_path_of, t.get(name, none), name, base, required=required), None)
+        for name, required in (("rate_card", True), ("focal_points", True), ("exemptions", False))
+        if name in t or not required
+    }
+    database_url = c.run(partial(_database_url, t.get("database", none), base), "")
+    policy = _policy(t.get("policy", none), c)
+    mail = c.run(partial(_mail, t.get("mail", none), base), MailSettings())
+    reports = t.get("reports", none)
+    reports_dir = c.run(partial(get, reports, "reports", "dir", str, "reports"), "")
+    templates = t.get("templates", none)
+    templates_dir = c.run(partial(get, templates, "templates", "dir", str, None), None)
+    pools: dict[str, str] = c.run(partial(_device_pools, t.get("routing", none)), {})
+    deprovision = t.get("deprovision", none)
+    graph = c.run(partial(get, deprovision, "deprovision", "graph", bool, False), False)
+    if c.errors:
+        return None
+    rate_card, focal_points = paths["rate_card"], paths["focal_points"]
     assert rate_card is not None and focal_points is not None
     return Settings(
         config_path=config_path,
-        database_url=_database_url(doc, base),
-        policy=_policy(doc),
-        sources=_sources(doc, base),
+        database_url=database_url,
+        policy=policy,
+        sources=sources,
         rate_card=rate_card,
         focal_points=focal_points,
-        exemptions=_path_of(doc, "exemptions", base, required=False),
-        mail=_mail(doc, base),
-        reports_dir=resolve(base, _get(reports, "reports", "dir", str, "reports")),
+        exemptions=paths["exemptions"],
+        mail=mail,
+        reports_dir=resolve(base, reports_dir),
         templates_dir=resolve(base, templates_dir) if templates_dir else None,
-        device_pool_departments={str(k): v for k, v in pools.items()},
-        deprovision_graph=bool(_get(deprovision, "deprovision", "graph", bool, False)),
+        device_pool_departments=pools,
+        deprovision_graph=bool(graph),
     )
