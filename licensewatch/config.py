@@ -4,13 +4,17 @@ Unknown keys are rejected with the list of valid ones. Relative paths (and the
 path of a relative ``sqlite:///`` URL) resolve against the config file's
 folder. Secrets never live here: a key ending in ``_env`` names an environment
 variable, a key ending in ``_path``/``_file`` names a file.
+
+Every table is checked and every problem kept (:func:`draft_settings`), so one
+pass reports them all. The key tables and the helpers that read one table are
+in :mod:`licensewatch.config_keys`.
 """
 
 from __future__ import annotations
 
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -20,12 +24,16 @@ from licensewatch.config_keys import (
     Collector,
     ConfigErrors,
     addresses,
+    database_url,
+    device_pools,
     get,
     known,
     non_negative,
+    path_of,
     table,
     unknown,
 )
+from licensewatch.config_keys import resolve as resolve
 from licensewatch.errors import ConfigError
 
 ACTIVITY_SIGNALS = ("successful", "any")
@@ -135,12 +143,6 @@ def secret_variables(settings: Settings) -> list[str]:
     return sorted(found)
 
 
-def resolve(base: Path, value: str) -> Path:
-    """``value`` as a path; relative paths resolve against ``base``."""
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else (base / path)
-
-
 #: ``[policy]``: each key's type, the test its value must pass, and what the message says otherwise.
 _POLICY_RULES: Mapping[str, tuple[type, Callable[[Any], bool], str]] = {
     "inactive_days": (int, lambda v: v >= 0, "must be zero or more"),
@@ -209,17 +211,6 @@ def _source(t: Mapping[str, Any], feed: str, base: Path) -> SourceSettings:
     return SourceSettings(feed=feed, kind=kind, options=options, base_dir=base)
 
 
-def _path_of(t: Mapping[str, Any], name: str, base: Path, *, required: bool) -> Path | None:
-    value = t.get("path")
-    if value is None:
-        if required:
-            raise ConfigError(f"[{name}] needs a path", hint=f'add path = "..." to [{name}]')
-        return None
-    if not isinstance(value, str) or not value:
-        raise ConfigError(f"[{name}] path must be a non-empty string")
-    return resolve(base, value)
-
-
 def _language(t: Mapping[str, Any]) -> str:
     language = get(t, "mail", "language", str, "en")
     if language not in LANGUAGES:
@@ -270,24 +261,21 @@ def _mail(t: Mapping[str, Any], base: Path) -> MailSettings:
     )
 
 
-def _database_url(t: Mapping[str, Any], base: Path) -> str:
-    url = get(t, "database", "url", str, "sqlite:///licensewatch.db")
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and not url.startswith(prefix + "/"):
-        rest = url[len(prefix) :]
-        if rest and rest != ":memory:":
-            url = prefix + str((base / rest).resolve())
-    return str(url)
+@dataclass(frozen=True)
+class Draft:
+    """What the loader read of a config file, problems included (see :func:`draft_settings`).
 
+    ``sources`` and ``files`` (rate_card, focal_points, exemptions) hold the
+    parts that had no problem, so that ``check-config`` checks their files too;
+    ``settings`` is None when ``errors`` is not empty; ``mail`` when ``[mail]`` had one.
+    """
 
-def _device_pools(t: Mapping[str, Any]) -> dict[str, str]:
-    pools = t.get("device_pools", {})
-    if not isinstance(pools, dict) or not all(isinstance(v, str) for v in pools.values()):
-        raise ConfigError(
-            "[routing] device_pools must map device pool names to department names",
-            hint='write it as [routing.device_pools] then "DP_Geneva" = "Finance"',
-        )
-    return {str(k): v for k, v in pools.items()}
+    config_path: Path
+    sources: Mapping[str, SourceSettings]
+    files: Mapping[str, Path | None]
+    settings: Settings | None
+    mail: MailSettings | None = None
+    errors: tuple[ConfigError, ...] = ()
 
 
 def load_settings(path: str | Path) -> Settings:
@@ -297,6 +285,18 @@ def load_settings(path: str | Path) -> Settings:
     with several problems, :class:`~licensewatch.config_keys.ConfigErrors`
     holding each. Files the config names are not read here (see
     ``licensewatch.config_check``).
+    """
+    draft = draft_settings(path)
+    if draft.errors:
+        raise draft.errors[0] if len(draft.errors) == 1 else ConfigErrors(draft.errors)
+    assert draft.settings is not None
+    return draft.settings
+
+
+def draft_settings(path: str | Path) -> Draft:
+    """Read the config file at ``path`` and check every table, keeping every problem.
+
+    A file that is missing or not TOML raises ``ConfigError`` (nothing to check).
     """
     config_path = Path(path).expanduser().resolve()
     try:
@@ -310,12 +310,9 @@ def load_settings(path: str | Path) -> Settings:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{config_path}: not valid TOML: {exc}") from None
     c = Collector()
-    settings = _settings(doc, config_path, c)
+    draft = _settings(doc, config_path, c)
     named = [ConfigError(f"{config_path.name}: {e.message}", hint=e.hint) for e in c.errors]
-    if named:
-        raise named[0] if len(named) == 1 else ConfigErrors(named)
-    assert settings is not None
-    return settings
+    return replace(draft, errors=tuple(named))
 
 
 def _tables(doc: Mapping[str, Any], c: Collector) -> dict[str, dict[str, Any]]:
@@ -330,8 +327,8 @@ def _tables(doc: Mapping[str, Any], c: Collector) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _settings(doc: Mapping[str, Any], config_path: Path, c: Collector) -> Settings | None:
-    """The settings, or None when ``c`` kept a problem (each section is checked regardless)."""
+def _settings(doc: Mapping[str, Any], config_path: Path, c: Collector) -> Draft:
+    """The draft: every section is checked, each problem kept in ``c`` (then no settings)."""
     base = config_path.parent
     t = _tables(doc, c)
     none: dict[str, Any] = {}
@@ -341,27 +338,26 @@ def _settings(doc: Mapping[str, Any], config_path: Path, c: Collector) -> Settin
         if (found := c.run(partial(_source, t["sources"], feed, base), None)) is not None
     }
     paths = {
-        name: c.run(partial(_path_of, t.get(name, none), name, base, required=required), None)
+        name: c.run(partial(path_of, t.get(name, none), name, base, required=required), None)
         for name, required in (("rate_card", True), ("focal_points", True), ("exemptions", False))
         if name in t or not required
     }
-    database_url = c.run(partial(_database_url, t.get("database", none), base), "")
+    url = c.run(partial(database_url, t.get("database", none), base), "")
     policy = _policy(t.get("policy", none), c)
-    mail = c.run(partial(_mail, t.get("mail", none), base), MailSettings())
+    mail = c.run(partial(_mail, t.get("mail", none), base), None)
     reports = t.get("reports", none)
     reports_dir = c.run(partial(get, reports, "reports", "dir", str, "reports"), "")
     templates = t.get("templates", none)
     templates_dir = c.run(partial(get, templates, "templates", "dir", str, None), None)
-    pools: dict[str, str] = c.run(partial(_device_pools, t.get("routing", none)), {})
+    pools: dict[str, str] = c.run(partial(device_pools, t.get("routing", none)), {})
     deprovision = t.get("deprovision", none)
     graph = c.run(partial(get, deprovision, "deprovision", "graph", bool, False), False)
-    if c.errors:
-        return None
-    rate_card, focal_points = paths["rate_card"], paths["focal_points"]
-    assert rate_card is not None and focal_points is not None
-    return Settings(
+    rate_card, focal_points = paths.get("rate_card"), paths.get("focal_points")
+    if c.errors or rate_card is None or focal_points is None or mail is None:
+        return Draft(config_path, sources, paths, None, mail)
+    settings = Settings(
         config_path=config_path,
-        database_url=database_url,
+        database_url=url,
         policy=policy,
         sources=sources,
         rate_card=rate_card,
@@ -373,3 +369,4 @@ def _settings(doc: Mapping[str, Any], config_path: Path, c: Collector) -> Settin
         device_pool_departments=pools,
         deprovision_graph=bool(graph),
     )
+    return Draft(config_path, sources, paths, settings, mail)

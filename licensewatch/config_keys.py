@@ -15,6 +15,7 @@ a test checks that ``config/licensewatch.example.toml`` documents exactly those.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 from licensewatch.errors import ConfigError
@@ -96,6 +97,12 @@ class Collector:
             raise ConfigErrors(self.errors)
 
 
+def resolve(base: Path, value: str) -> Path:
+    """``value`` as a path; relative paths resolve against ``base``."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (base / path)
+
+
 def table(doc: Mapping[str, Any], name: str, *, required: bool = False) -> dict[str, Any]:
     """The table ``[name]`` of ``doc`` (``{}`` when absent and not ``required``)."""
     value = doc.get(name, {})
@@ -137,3 +144,37 @@ def addresses(table: Mapping[str, Any], key: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
         raise ConfigError(f"[mail] {key} must be an address or a list of addresses")
     return tuple(value)
+
+
+def path_of(t: Mapping[str, Any], name: str, base: Path, *, required: bool) -> Path | None:
+    """``[name] path`` resolved against ``base`` (None when absent and not ``required``)."""
+    value = t.get("path")
+    if value is None:
+        if required:
+            raise ConfigError(f"[{name}] needs a path", hint=f'add path = "..." to [{name}]')
+        return None
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"[{name}] path must be a non-empty string")
+    return resolve(base, value)
+
+
+def database_url(t: Mapping[str, Any], base: Path) -> str:
+    """``[database] url``; a relative SQLite path resolves against ``base``."""
+    url = get(t, "database", "url", str, "sqlite:///licensewatch.db")
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/"):
+        rest = url[len(prefix) :]
+        if rest and rest != ":memory:":
+            url = prefix + str((base / rest).resolve())
+    return str(url)
+
+
+def device_pools(t: Mapping[str, Any]) -> dict[str, str]:
+    """``[routing.device_pools]``: device pool name → department."""
+    pools = t.get("device_pools", {})
+    if not isinstance(pools, dict) or not all(isinstance(v, str) for v in pools.values()):
+        raise ConfigError(
+            "[routing] device_pools must map device pool names to department names",
+            hint='write it as [routing.device_pools] then "DP_Geneva" = "Finance"',
+        )
+    return {str(k): v for k, v in pools.items()}

@@ -80,10 +80,15 @@ class InputError(LicensewatchError):
 
     @classmethod
     def single(
-        cls, file: str, message: str, row: int | None = None, column: str | None = None
+        cls,
+        file: str,
+        message: str,
+        row: int | None = None,
+        column: str | None = None,
+        hint: str | None = None,
     ) -> InputError:
         """An InputError about one problem."""
-        return cls([Problem(file=file, message=message, row=row, column=column)])
+        return cls([Problem(file=file, message=message, row=row, column=column)], hint=hint)
 
 
 class SourceError(LicensewatchError):

@@ -17,6 +17,7 @@ from licensewatch import __version__
 from licensewatch.cli import cycle, db, demo, pull, reports, run
 from licensewatch.cli.table import Command
 from licensewatch.config import load_settings, secret_variables
+from licensewatch.config_keys import ConfigErrors
 from licensewatch.errors import (
     EXIT_RUNTIME,
     EXIT_USAGE,
@@ -196,6 +197,11 @@ def _print_error(exc: LicensewatchError) -> None:
             print(f"  … and {len(exc.problems) - len(shown)} more", file=sys.stderr)
         if exc.hint:
             print(f"  ({exc.hint})", file=sys.stderr)
+        return
+    if isinstance(exc, ConfigErrors):
+        print(f"licensewatch: error: {len(exc.errors)} problems in the config:", file=sys.stderr)
+        for error in exc.errors:
+            print(f"  {redact(error.one_line())}", file=sys.stderr)
         return
     print(f"licensewatch: error: {redact(exc.one_line())}", file=sys.stderr)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TextIO
@@ -11,11 +12,10 @@ from typing import TextIO
 from licensewatch import model
 from licensewatch.cli.table import Command, arg, as_of_date
 from licensewatch.config import load_settings
-from licensewatch.errors import EXIT_OK, SafetyBrake
+from licensewatch.config_check import Issue, check_all
+from licensewatch.errors import EXIT_OK, EXIT_USAGE, SafetyBrake
 from licensewatch.night import run as pipeline
-from licensewatch.night.inputs import build_sources, read_reference
 from licensewatch.notify.delivery import undelivered_error
-from licensewatch.notify.transports import build_transport
 from licensewatch.notify.wording import usd
 
 
@@ -47,27 +47,45 @@ def run(
     return EXIT_OK
 
 
-def check_config(config: Path, out: TextIO | None = None) -> int:
-    """``licensewatch check-config``: validate the config and every file it names."""
-    out = out or sys.stdout
-    settings = load_settings(config)
-    sources = build_sources(settings)
-    for source in (sources.accounts, sources.phones, sources.separations):
-        source.check()
+def check_config(config: Path, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """``licensewatch check-config``: every problem of the config and the files it names.
+
+    Prints OK (and what it read) only when there is none; else every problem,
+    one line each, on stderr, and returns 2. Writes nothing, connects nowhere.
+    """
+    out, err = out or sys.stdout, err or sys.stderr
     # Exemptions may run at most a year past today, as in a run (whatever its --as-of).
-    reference = read_reference(settings, datetime.now(UTC).date())
+    report = check_all(config, datetime.now(UTC).date())
+    if report.issues:
+        print_issues(report.config_path, report.issues, err)
+        return EXIT_USAGE
+    settings, reference = report.settings, report.reference
+    assert settings is not None
     print(f"{settings.config_path}: OK", file=out)
+    exemptions = len(reference["exemptions"]) if "exemptions" in reference else 0
     print(
-        f"  rate card: {len(reference.rate_card)} items; focal points: "
-        f"{len(reference.focal_points)} departments; exemptions: {len(reference.exemptions)}",
+        f"  rate card: {len(reference['rate_card'])} items; focal points: "
+        f"{len(reference['focal_points'])} departments; exemptions: {exemptions}",
         file=out,
     )
     for feed, source_settings in settings.sources.items():
         print(f"  {feed}: {source_settings.kind}", file=out)
-    # Checks the transport's options and reads its secrets; connects to nothing.
-    build_transport(settings).close()
     print(f"  mail: {settings.mail.transport}", file=out)
     return EXIT_OK
+
+
+def print_issues(config_path: Path, issues: Sequence[Issue], err: TextIO) -> None:
+    """One ``licensewatch: error:`` line for one problem; a count and one line each for more."""
+    if len(issues) == 1:
+        print(f"licensewatch: error: {issues[0]}", file=err)
+        return
+    print(
+        f"licensewatch: error: {len(issues)} problems in {config_path} and the files it names:",
+        file=err,
+    )
+    for issue in issues:
+        print(f"  {issue}", file=err)
+    print("  (fix them and run check-config again; nothing was written)", file=err)
 
 
 def print_summary(result: pipeline.RunResult, out: TextIO) -> None:

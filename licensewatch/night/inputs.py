@@ -6,8 +6,11 @@ that what check-config accepts is exactly what a run accepts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
+from pathlib import Path
+from typing import Any, Final
 
 import pandas as pd
 
@@ -24,6 +27,7 @@ from licensewatch.sources.interface import (
     SeparationsPull,
     SeparationsSource,
 )
+from licensewatch.sources.options import existing_path
 from licensewatch.sources.reference import read_exemptions, read_focal_points, read_rate_card
 
 
@@ -59,6 +63,64 @@ def build_sources(settings: Settings) -> Sources:
     )
 
 
+def pull_local_first(
+    feeds: Sources, stage: Callable[[str, Callable[[], Any]], Any]
+) -> tuple[AccountsPull, PhonesPull, SeparationsPull]:
+    """Pull the three feeds, each as a ``stage``, the local ones (files) before the remote ones.
+
+    A missing or bad HR file then fails in seconds, before an hour of Graph
+    or CUCM paging, and the remote pulls end as close as possible to the run.
+    """
+    steps: list[tuple[str, AccountsSource | PhonesSource | SeparationsSource]] = [
+        ("pull accounts", feeds.accounts),
+        ("pull phones", feeds.phones),
+        ("read separations", feeds.separations),
+    ]
+    got = {
+        name: stage(name, source.pull)
+        for name, source in sorted(steps, key=lambda step: getattr(step[1], "remote", False))
+    }
+    return got["pull accounts"], got["pull phones"], got["read separations"]
+
+
+#: The reference files: their config table and the header row messages show.
+REFERENCE_FILES: Final = {
+    "rate_card": "item, description, resource_kind, matches, annual_rate_usd, effective_from, "
+    "effective_to",
+    "focal_points": ", ".join(model.FOCAL_POINTS),
+    "exemptions": ", ".join(model.EXEMPTIONS),
+}
+
+
+def _utc_day(today: date | None) -> pd.Timestamp | None:
+    if today is None:
+        return None
+    stamp = pd.Timestamp(today)
+    day = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return day.normalize()
+
+
+def read_reference_file(
+    base_dir: Path, name: str, path: Path | None, today: date | None = None
+) -> pd.DataFrame:
+    """Read the reference file ``name`` (in :data:`REFERENCE_FILES`) at ``path``.
+
+    A file the config names but that does not exist raises ``ConfigError``
+    naming the key (``[rate_card] path = "rate_card.csv": no such file``); bad
+    content raises ``InputError``. No path (no ``[exemptions]`` table): no rows.
+    """
+    if path is None:
+        return model.empty(model.EXEMPTIONS)
+    shown = path.relative_to(base_dir) if path.is_relative_to(base_dir) else path
+    expected = f"expected a CSV file with the header row: {REFERENCE_FILES[name]}"
+    existing_path(f"[{name}]", "path", str(shown), path, expected=expected)
+    if name == "rate_card":
+        return read_rate_card(path)
+    if name == "focal_points":
+        return read_focal_points(path)
+    return read_exemptions(path, _utc_day(today))
+
+
 def read_reference(settings: Settings, today: date | None = None) -> ReferenceData:
     """Read the rate card, focal points and exemptions (raises ``InputError``).
 
@@ -66,19 +128,13 @@ def read_reference(settings: Settings, today: date | None = None) -> ReferenceDa
     an exemption expiring more than a year after it is an error; so a file
     valid today is valid for a re-run of any earlier ``--as-of`` too.
     """
-    day = None
-    if today is not None:
-        stamp = pd.Timestamp(today)
-        day = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-        day = day.normalize()
-    exemptions = (
-        read_exemptions(settings.exemptions, day)
-        if settings.exemptions is not None
-        else model.empty(model.EXEMPTIONS)
-    )
-    rate_card, on_rates = neutralise_frame(read_rate_card(settings.rate_card), "rate_card")
-    focal, on_focal = neutralise_frame(read_focal_points(settings.focal_points), "focal_points")
-    exemptions, on_exemptions = neutralise_frame(exemptions, "exemptions")
+    frames = {
+        name: read_reference_file(settings.base_dir, name, getattr(settings, name), today)
+        for name in REFERENCE_FILES
+    }
+    rate_card, on_rates = neutralise_frame(frames["rate_card"], "rate_card")
+    focal, on_focal = neutralise_frame(frames["focal_points"], "focal_points")
+    exemptions, on_exemptions = neutralise_frame(frames["exemptions"], "exemptions")
     return ReferenceData(
         rate_card=rate_card,
         focal_points=focal,

@@ -25,7 +25,13 @@ from licensewatch.night.context import (
     RunOptions,
     Verdict,
 )
-from licensewatch.night.inputs import Sources, build_sources, read_reference, screen
+from licensewatch.night.inputs import (
+    Sources,
+    build_sources,
+    pull_local_first,
+    read_reference,
+    screen,
+)
 from licensewatch.night.stages import Stages
 from licensewatch.notify.compose import DepartmentNotice, compose_notices
 from licensewatch.notify.delivery import queue_notices
@@ -69,9 +75,7 @@ def read_inputs(
     """
     feeds = build_sources(settings) if sources is None else sources
     reference = read_reference(settings, today)
-    accounts = stages.run("pull accounts", feeds.accounts.pull)
-    phones = stages.run("pull phones", feeds.phones.pull)
-    separations = stages.run("read separations", feeds.separations.pull)
+    accounts, phones, separations = pull_local_first(feeds, stages.run)
     log.info(
         "pulled %d accounts (%d licences; activity from %s), %d phones, %d separations",
         len(accounts.accounts),

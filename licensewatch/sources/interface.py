@@ -17,7 +17,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 import pandas as pd
 
@@ -57,36 +57,47 @@ class SeparationsPull:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
-class AccountsSource(ABC):
+class Feed:
+    """What every adapter declares: the keys of its table, and whether it reads over the network."""
+
+    #: Every key its ``[sources.<feed>]`` table may hold besides ``kind``; the example
+    #: config documents each (``tests/test_example_config.py``).
+    KEYS: ClassVar[tuple[str, ...]] = ()
+    #: True when ``pull`` reads over the network: a run reads every local feed first,
+    #: so a bad file fails in seconds, not after a long pull.
+    remote: ClassVar[bool] = False
+
+
+class AccountsSource(Feed, ABC):
     """Pulls the ``accounts`` and ``account_licenses`` frames."""
 
     @abstractmethod
     def pull(self) -> AccountsPull:
         """Read the whole feed or raise; never return a partial pull."""
 
-    def check(self) -> None:  # noqa: B027 - optional hook
+    def check(self) -> None:
         """Validate what can be validated without pulling (files exist, options)."""
 
 
-class PhonesSource(ABC):
+class PhonesSource(Feed, ABC):
     """Pulls the ``phones`` frame."""
 
     @abstractmethod
     def pull(self) -> PhonesPull:
         """Read the whole feed or raise; never return a partial pull."""
 
-    def check(self) -> None:  # noqa: B027 - optional hook
+    def check(self) -> None:
         """Validate what can be validated without pulling (files exist, options)."""
 
 
-class SeparationsSource(ABC):
+class SeparationsSource(Feed, ABC):
     """Pulls the ``separations`` frame."""
 
     @abstractmethod
     def pull(self) -> SeparationsPull:
         """Read the whole feed or raise; never return a partial pull."""
 
-    def check(self) -> None:  # noqa: B027 - optional hook
+    def check(self) -> None:
         """Validate what can be validated without pulling (files exist, options)."""
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from licensewatch.config import SourceSettings
-from licensewatch.errors import ConfigError
+from licensewatch.errors import ConfigError, InputError
 from licensewatch.options import reject_unknown
 from licensewatch.sources.tabular.dates import ISO, date_format_option
 from licensewatch.sources.tabular.text import AUTO, check_delimiter, check_encoding
@@ -124,4 +125,46 @@ def table_options(
         date_format=date_format_option(date_format, where).order,
         columns=columns,
         where=where,
+    )
+
+
+def shown_path(value: str) -> str:
+    """A path as the config writes it, quoted as in TOML (``"exports/hr.csv"``)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def existing_path(
+    where: str, key: str, value: str, path: Path, *, folder: bool = False, expected: str = ""
+) -> Path:
+    """``path`` (what ``where``'s ``key = value`` names) if it exists as a file (or ``folder``).
+
+    Else ``InputError`` naming the key: ``[sources.separations] path =
+    "exports/separations.csv": no such file (/srv/…/separations.csv); expected …``.
+    """
+    what = "folder" if folder else "file"
+    if path.is_dir() if folder else path.is_file():
+        return path
+    if path.exists():
+        problem = "is a file, not a folder" if folder else "is a folder, not a file"
+    else:
+        problem = f"no such {what}"
+    shown = f" ({path})" if str(path) != value else ""
+    raise InputError.single(
+        f"{where} {key} = {shown_path(value)}",
+        f"{problem}{shown}" + (f"; {expected}" if expected else ""),
+        hint=f"correct {key} in {where}, or put the {what} there",
+    )
+
+
+def source_path(
+    settings: SourceSettings, key: str = "path", *, folder: bool = False, expected: str = ""
+) -> Path:
+    """The source option ``key`` as an existing path (see :func:`existing_path`)."""
+    return existing_path(
+        f"[sources.{settings.feed}]",
+        key,
+        str(settings.options.get(key, "")),
+        settings.path(key),
+        folder=folder,
+        expected=expected,
     )

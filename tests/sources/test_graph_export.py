@@ -258,8 +258,8 @@ def test_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(InputError) as exc:
         pull(tmp_path / "nope")
     assert problems(exc) == [
-        f"{tmp_path / 'nope'}: folder does not exist; expected the users pages (users*.json) "
-        "and subscribedSkus.json of a Graph export"
+        f'[sources.accounts] path = "{tmp_path / "nope"}": no such folder; expected the users '
+        "pages (users*.json) and subscribedSkus.json of a Graph export"
     ]
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
-from licensewatch.config import Settings
+from licensewatch.config import MailSettings, Settings, SourceSettings
 from licensewatch.notify.transports.base import Transport
 from licensewatch.notify.transports.directory import DirectoryTransport
 
@@ -15,20 +16,30 @@ def build_transport(settings: Settings, *, environ: Mapping[str, str] | None = N
     Makes no connection: a ``ConfigError`` here means the config or an
     environment variable is wrong, which ``check-config`` reports too.
     """
-    mail = settings.mail
+    return mail_transport(settings.mail, settings.sources, settings.base_dir, environ=environ)
+
+
+def mail_transport(
+    mail: MailSettings,
+    sources: Mapping[str, SourceSettings],
+    base_dir: Path,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> Transport:
+    """The transport of ``mail`` (see :func:`build_transport`); ``check-config`` checks it alone."""
     if mail.transport == "smtp":
         from licensewatch.notify.transports.smtp import SmtpOptions, SmtpTransport
 
-        options = SmtpOptions.from_table(mail.options, settings.base_dir)
+        options = SmtpOptions.from_table(mail.options, base_dir)
         return SmtpTransport(options, sender=mail.sender, environ=environ)
     if mail.transport == "graph":
         from licensewatch.notify.transports.graph import GraphMailOptions, GraphMailTransport
 
-        accounts = settings.sources.get("accounts")
+        accounts = sources.get("accounts")
         graph_options = GraphMailOptions.from_tables(
             mail.options,
             accounts if accounts is not None and accounts.kind == "graph" else None,
-            settings.base_dir,
+            base_dir,
         )
         return GraphMailTransport(graph_options, environ=environ)
     return DirectoryTransport(mail.directory)

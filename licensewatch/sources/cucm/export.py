@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
@@ -28,6 +28,7 @@ from licensewatch.sources.cucm.inventory_csv import OWNER_MATCHES
 from licensewatch.sources.cucm.risport import IN_USE, RisAnswer, RisDevice, merge, parse_select
 from licensewatch.sources.cucm.soap import Exchange, parse_xml
 from licensewatch.sources.interface import PhonesPull, PhonesSource
+from licensewatch.sources.options import source_path
 from licensewatch.sources.record import INCOMPLETE, PullRecorder
 from licensewatch.sources.tabular.table import CAP, check_options
 
@@ -203,17 +204,27 @@ def read_saved(folder: Path) -> tuple[list[InventoryPhone], list[RisAnswer], tup
 class CucmExportSource(PhonesSource):
     """Phones from a saved CUCM pull. Options: ``path`` (the folder), ``owner_match``."""
 
+    KEYS: ClassVar[tuple[str, ...]] = ("path", "owner_match")
+
     def __init__(self, settings: SourceSettings) -> None:
-        options = check_options(settings, ("path", "owner_match"), {"owner_match": "upn"})
+        options = check_options(settings, self.KEYS, {"owner_match": "upn"})
         self.owner_match = check_owner_match(settings, options["owner_match"])
+        self.settings = settings
         self.folder = settings.path()
+
+    def _folder(self) -> Path:
+        return source_path(
+            self.settings,
+            folder=True,
+            expected="expected a saved CUCM pull (licensewatch pull phones --save FOLDER)",
+        )
 
     def check(self) -> None:
         """The folder holds a complete saved pull (its answers are read by ``pull``)."""
-        _manifest(self.folder)
+        _manifest(self._folder())
 
     def pull(self) -> PhonesPull:
         """Replay the saved answers through the live source's parsers."""
-        phones, answers, notes = read_saved(self.folder)
+        phones, answers, notes = read_saved(self._folder())
         frame = assemble_phones(phones, merge(answers))
         return PhonesPull(phones=frame, requests=0, notes=notes)

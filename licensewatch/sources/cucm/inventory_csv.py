@@ -10,7 +10,7 @@ phone has no owner.
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import ClassVar, Final
 
 import pandas as pd
 
@@ -18,6 +18,7 @@ from licensewatch import model
 from licensewatch.config import SourceSettings
 from licensewatch.errors import ConfigError
 from licensewatch.sources.interface import PhonesPull, PhonesSource
+from licensewatch.sources.options import source_path
 from licensewatch.sources.tabular.table import ProblemLog, check_options, read_table, table_options
 
 OWNER_MATCHES: Final = ("upn", "upn_local_part", "mail", "employee_id")
@@ -75,6 +76,10 @@ def fill_last_seen(phones: pd.DataFrame) -> pd.Series:
     return phones["last_seen_at"].fillna(fallback)
 
 
+_STRING_KEYS: Final = ("path", "owner_match", "encoding", "delimiter", "date_format")
+_EXPECTED: Final = "a CSV file with the header row: " + ", ".join(_REQUIRED)
+
+
 class PhonesCsvSource(PhonesSource):
     """Phones from a CSV inventory export.
 
@@ -86,10 +91,12 @@ class PhonesCsvSource(PhonesSource):
     "day-first" or "month-first"); ``columns`` (header renames).
     """
 
+    KEYS: ClassVar[tuple[str, ...]] = (*_STRING_KEYS, "columns")
+
     def __init__(self, settings: SourceSettings) -> None:
         options = check_options(
             settings,
-            ("path", "owner_match", "encoding", "delimiter", "date_format"),
+            _STRING_KEYS,
             {"owner_match": "upn", "encoding": "auto", "delimiter": "auto", "date_format": "iso"},
             other=("columns",),
         )
@@ -98,6 +105,7 @@ class PhonesCsvSource(PhonesSource):
                 f"[sources.{settings.feed}] owner_match must be one of "
                 f"{', '.join(OWNER_MATCHES)}, not {options['owner_match']!r}"
             )
+        self.settings = settings
         self.path = settings.path()
         self.owner_match = options["owner_match"]
         self.options = table_options(settings, options, (*_REQUIRED, *_OPTIONAL))
@@ -108,6 +116,7 @@ class PhonesCsvSource(PhonesSource):
 
     def pull(self) -> PhonesPull:
         """Read the inventory; bad rows raise ``InputError`` naming file, row and column."""
+        source_path(self.settings, expected=f"expected {_EXPECTED}")
         log = ProblemLog(str(self.path))
         table = read_table(
             self.path,

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import requests
@@ -181,6 +181,9 @@ class PullStats:
 
 class CucmSource(PhonesSource):
     """Reads ``[sources.phones]`` with ``kind = "cucm"`` (see the module docstring)."""
+
+    KEYS: ClassVar[tuple[str, ...]] = KEYS
+    remote: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,7 @@ from licensewatch.errors import InputError, Problem
 from licensewatch.sources.graph.chain import MANIFEST_FILE, check_saved_chain
 from licensewatch.sources.graph.usage_report import apply_usage_activity, parse_usage_report
 from licensewatch.sources.interface import AccountsPull, AccountsSource
+from licensewatch.sources.options import source_path
 from licensewatch.sources.tabular.table import (
     ProblemLog,
     check_options,
@@ -72,15 +73,17 @@ class GraphExportSource(AccountsSource):
     users pages, default ``"users*.json"``).
     """
 
+    KEYS: ClassVar[tuple[str, ...]] = ("path", "users_glob")
+
     def __init__(self, settings: SourceSettings) -> None:
-        options = check_options(settings, ("path", "users_glob"), {"users_glob": "users*.json"})
+        options = check_options(settings, self.KEYS, {"users_glob": "users*.json"})
+        self.settings = settings
         self.folder = settings.path()
         self.users_glob = options["users_glob"]
 
     def _files(self) -> tuple[list[Path], Path]:
         what = f"the users pages ({self.users_glob}) and {SKUS_FILE} of a Graph export"
-        if not self.folder.is_dir():
-            raise InputError.single(str(self.folder), f"folder does not exist; expected {what}")
+        source_path(self.settings, folder=True, expected=f"expected {what}")
         pages = sorted(
             (p for p in self.folder.glob(self.users_glob) if p.is_file()),
             key=lambda p: natural_key(p.name),

@@ -17,7 +17,7 @@ import random as _random
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, ClassVar, TextIO
 from urllib.parse import urljoin
 
 import pandas as pd
@@ -28,7 +28,7 @@ from licensewatch.errors import InputError, SourceAuthError, SourceError
 from licensewatch.graph.auth import load_credential
 from licensewatch.graph.client import GraphHttp, describe, open_graph
 from licensewatch.graph.errors import GraphForbidden, GraphRefused
-from licensewatch.graph.options import SIGN_IN, USAGE_REPORT, GraphOptions
+from licensewatch.graph.options import OPTIONS, SIGN_IN, USAGE_REPORT, GraphOptions
 from licensewatch.logs import get_logger
 from licensewatch.progress import Progress
 from licensewatch.sources.graph.chain import COUNT_PATH, check_count, count_tolerance, parse_count
@@ -90,6 +90,9 @@ class GraphSource(AccountsSource):
     ``session_factory`` are injectable so that tests neither wait nor touch the
     network; production uses the defaults.
     """
+
+    KEYS: ClassVar[tuple[str, ...]] = tuple(OPTIONS)
+    remote: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -12,13 +12,14 @@ is a hire record (``hired_on`` only). Which separations are in force
 
 from __future__ import annotations
 
-from typing import Final
+from typing import ClassVar, Final
 
 import pandas as pd
 
 from licensewatch import model
 from licensewatch.config import SourceSettings
 from licensewatch.sources.interface import SeparationsPull, SeparationsSource
+from licensewatch.sources.options import source_path
 from licensewatch.sources.tabular.table import (
     ProblemLog,
     TableSpec,
@@ -39,6 +40,10 @@ SPEC: Final = TableSpec(
     dates=("separation_date", "hired_on"),
     # A row with a hire date only is a hire record: it says the person works here again.
     nonempty_unless=(("separation_date", "hired_on"),),
+)
+#: The header row messages show: the canonical columns (``hired_on`` and ``rehire`` may follow).
+HEADER: Final = (
+    ", ".join(c for c in model.SEPARATIONS if c != "hired_on") + " (optional: hired_on, rehire)"
 )
 #: Names a ``columns`` table may map a header to.
 CANONICAL: Final = (*SPEC.required, *SPEC.optional)
@@ -84,8 +89,11 @@ class SeparationsCsvSource(SeparationsSource):
     ("iso", "day-first" or "month-first"); ``columns`` (header renames).
     """
 
+    KEYS: ClassVar[tuple[str, ...]] = (*_ENCODED, "columns")
+
     def __init__(self, settings: SourceSettings) -> None:
         options = check_options(settings, _ENCODED, _DEFAULTS, other=("columns",))
+        self.settings = settings
         self.path = settings.path()
         self.options = table_options(settings, options, CANONICAL)
 
@@ -95,6 +103,7 @@ class SeparationsCsvSource(SeparationsSource):
 
     def pull(self) -> SeparationsPull:
         """Read the separations; bad rows raise ``InputError`` naming file, row and column."""
+        source_path(self.settings, expected=f"expected a CSV file with the header row: {HEADER}")
         log = ProblemLog(str(self.path))
         s = SPEC
         table = read_table(
@@ -118,10 +127,13 @@ class SeparationsXlsxSource(SeparationsSource):
     Cells Excel holds as dates are read as dates whatever ``date_format`` says.
     """
 
+    KEYS: ClassVar[tuple[str, ...]] = ("path", "sheet", "date_format", "columns")
+
     def __init__(self, settings: SourceSettings) -> None:
         options = check_options(
             settings, ("path", "sheet", "date_format"), _DEFAULTS, other=("columns",)
         )
+        self.settings = settings
         self.path = settings.path()
         self.sheet: str | None = options["sheet"] or None
         self.options = table_options(settings, options, CANONICAL)
@@ -132,13 +144,13 @@ class SeparationsXlsxSource(SeparationsSource):
 
     def pull(self) -> SeparationsPull:
         """Read the separations; bad rows raise ``InputError`` naming sheet, row and column."""
+        source_path(self.settings, expected=f"expected a workbook with the header row: {HEADER}")
         log = ProblemLog(sheet_label(self.path, self.sheet))
         grid: Grid = load_sheet(
             self.path,
             sheet=self.sheet,
             label=log.file,
-            expected=f"expected a sheet with the header row: {', '.join(SPEC.required)}, "
-            "and employee_id or email",
+            expected=f"expected a sheet with the header row: {HEADER}",
         )
         table = check_grid(grid, SPEC, self.options, log)
         return SeparationsPull(finish_separations(table, log))

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import pandas as pd
 from sqlalchemy import create_engine
@@ -52,6 +52,9 @@ class SeparationsSqlSource(SeparationsSource):
     the query returns as text; ``columns`` (renames of the query's column
     names); ``timeout_s`` (longest the query may run, default 300; PostgreSQL).
     """
+
+    KEYS: ClassVar[tuple[str, ...]] = ("url_env", "query", "date_format", "columns", "timeout_s")
+    remote: ClassVar[bool] = True
 
     def __init__(self, settings: SourceSettings) -> None:
         options = check_options(

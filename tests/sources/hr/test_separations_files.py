@@ -232,7 +232,11 @@ def test_xlsx_missing_sheet_bad_workbook_missing_file(tmp_path: Path) -> None:
     assert problems(exc)[0].startswith(f"{bad}: is not an Excel workbook (.xlsx); expected a sheet")
     with pytest.raises(InputError) as exc:
         pull_xlsx(tmp_path / "nope.xlsx")
-    assert "the file does not exist" in problems(exc)[0]
+    assert problems(exc) == [
+        f'[sources.separations] path = "{tmp_path / "nope.xlsx"}": no such file; expected a '
+        "workbook with the header row: employee_id, email, name, department, separation_date, "
+        "reason (optional: hired_on, rehire)"
+    ]
     empty = workbook(tmp_path / "empty.xlsx", {"Leavers": []})
     with pytest.raises(InputError) as exc:
         pull_xlsx(empty)
