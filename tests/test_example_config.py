@@ -123,4 +123,4 @@ def test_every_source_kind_declares_the_keys_it_accepts() -> None:
             assert "'zz_not_a_key'" in text, (kind, text)
             listed = re.search(r"valid keys are: ([a-z_]+(?:, [a-z_]+)*)", text)
             assert listed, (kind, text)
-            assert listed[1].split(", ") == ["kind", *adapter.KEYS], kind  # type: ignore[attr-defined]
+            assert listed[1].split(", ") == ["kind", *adapter.KEYS], kind
