@@ -128,10 +128,14 @@ class Settings:
         return self.config_path.parent
 
 
-def secret_variables(settings: Settings) -> list[str]:
-    """Names of the environment variables the config says hold secrets (``*_env`` keys)."""
+def secret_variables(settings: Settings | Draft) -> list[str]:
+    """Names of the environment variables the config says hold secrets (``*_env`` keys).
+
+    Of a :class:`Draft` too: those of the tables that read without a problem.
+    """
     tables: list[Mapping[str, Any]] = [s.options for s in settings.sources.values()]
-    tables.append(settings.mail.options)
+    if settings.mail is not None:
+        tables.append(settings.mail.options)
     found: set[str] = set()
     while tables:
         table = tables.pop()

@@ -17,6 +17,7 @@ import pytest
 
 from licensewatch import config_check
 from licensewatch.cli.parser import main
+from licensewatch.config import draft_settings, secret_variables
 from tests import orgfiles
 
 AS_OF = orgfiles.AS_OF
@@ -212,3 +213,33 @@ def test_run_reads_a_missing_hr_file_before_any_remote_pull(
     assert main(["run", "--config", str(org), "--as-of", AS_OF]) == 1
     assert counting_server.connections >= 1
     assert not (org.parent / "reports" / AS_OF).exists()
+
+
+def test_missing_export_folders_are_named_by_their_keys(
+    org: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = orgfiles.CONFIG.replace('path = "exports/graph"', 'path = "exports/graf"')
+    config = config.replace(
+        'kind = "csv"\npath = "exports/phones.csv"',
+        'kind = "cucm-export"\npath = "exports/phones.csv"',
+    )
+    orgfiles.write_org(org.parent, config=config)
+    assert main(["check-config", "--config", str(org)]) == 2
+    assert capsys.readouterr().err.splitlines()[1:3] == [
+        f'  [sources.accounts] path = "exports/graf": no such folder ({org.parent}/exports/graf); '
+        "expected the users pages (users*.json) and subscribedSkus.json of a Graph export "
+        "(correct path in [sources.accounts], or put the folder there)",
+        f'  [sources.phones] path = "exports/phones.csv": is a file, not a folder '
+        f"({org.parent}/exports/phones.csv); expected a saved CUCM pull (FOLDER/phones of "
+        "licensewatch pull --save FOLDER) (correct path in [sources.phones], or put the folder "
+        "there)",
+    ]
+
+
+def test_a_config_with_problems_still_names_its_secret_variables(org: Path) -> None:
+    config = smtp_config('username = "lw"\npassword_env = "LW_TEST_I19_SMTP"\n')
+    config = config.replace("inactive_days = 90\n", "inactive_days = -5\n", 1)
+    orgfiles.write_org(org.parent, config=config)
+    draft = draft_settings(org)
+    assert draft.settings is None and len(draft.errors) == 1
+    assert secret_variables(draft) == ["LW_TEST_I19_SMTP"]

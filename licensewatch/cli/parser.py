@@ -16,7 +16,7 @@ from pathlib import Path
 from licensewatch import __version__
 from licensewatch.cli import cycle, db, demo, pull, reports, run
 from licensewatch.cli.table import Command
-from licensewatch.config import load_settings, secret_variables
+from licensewatch.config import draft_settings, secret_variables
 from licensewatch.config_keys import ConfigErrors
 from licensewatch.errors import (
     EXIT_RUNTIME,
@@ -181,10 +181,11 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _mask_secrets(config: Path) -> None:
     """Register the config's secret values so that no log or error line can show them."""
     try:
-        settings = load_settings(config)
+        # A draft: a config with problems still names the variables of its sound tables.
+        draft = draft_settings(config)
     except ConfigError:
         return  # the command itself reports what is wrong with the config
-    register_secrets(os.environ.get(name, "") for name in secret_variables(settings))
+    register_secrets(os.environ.get(name, "") for name in secret_variables(draft))
 
 
 def _print_error(exc: LicensewatchError) -> None:

@@ -216,7 +216,8 @@ class CucmExportSource(PhonesSource):
         return source_path(
             self.settings,
             folder=True,
-            expected="expected a saved CUCM pull (licensewatch pull phones --save FOLDER)",
+            expected="expected a saved CUCM pull "
+            "(FOLDER/phones of licensewatch pull --save FOLDER)",
         )
 
     def check(self) -> None:
