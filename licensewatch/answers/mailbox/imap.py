@@ -32,6 +32,7 @@ from types import TracebackType
 from typing import Final
 
 from licensewatch.answers.mailbox.imap_options import WHERE, ImapOptions
+from licensewatch.answers.mailbox.incoming import Incoming, from_bytes, malformed
 from licensewatch.errors import ConfigError, SourceUnavailable
 from licensewatch.logs import get_logger, register_secrets
 
@@ -131,6 +132,25 @@ class ImapMailbox:
                     yield found
         except (imaplib.IMAP4.error, OSError, ssl.SSLError) as exc:
             raise self._unavailable("cannot read the answers mailbox", exc) from None
+
+    def incoming(self, trusted_authserv_id: str | None) -> Iterator[Incoming]:
+        """Every waiting message parsed for the answer loop (an oversized one with its problem)."""
+        for found in self.waiting():
+            if found.raw is None:
+                limit = MAX_MESSAGE_BYTES // (1024 * 1024)
+                yield malformed(
+                    None,
+                    ref=found.ref,
+                    received_at=found.received_at,
+                    why=f"it is larger than {limit} MB",
+                )
+            else:
+                yield from_bytes(
+                    found.raw,
+                    ref=found.ref,
+                    received_at=found.received_at,
+                    trusted_authserv_id=trusted_authserv_id or "",
+                )
 
     def move(self, ref: str, folder: str) -> None:
         """File message ``ref`` into ``folder`` (``a/b`` levels), creating the folder if needed."""
