@@ -25,7 +25,10 @@ GRAPH = "https://graph.microsoft.com/v1.0"
 MAILBOX = "ict-licensing@contoso.org"
 BASE = f"{GRAPH}/users/{MAILBOX}"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "graph_answers"
-FIRST_ID = "AAMkAGVmMDEzMTM4LTZmYWUtNDdkNC1hMDZiLTU1OGY5OTZhYmY4OABGAAAAAAAiQ8W967B7TKBjgx9rVEURBwAiIsqMbYjsT5e-T7KzowPTAAAAAAEMAAAiIsqMbYjsT5e-T7KzowPTAAAYbvZDAAA="
+#: The first message's id, as in messages_page1.json (it holds "=" and "-", quoted in URLs).
+FIRST_ID = json.loads((FIXTURES / "messages_page1.json").read_text(encoding="utf-8"))["value"][0][
+    "id"
+]
 
 
 class _Tokens:
