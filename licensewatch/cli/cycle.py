@@ -7,6 +7,7 @@ database (a second one waits for nothing: it exits with ``RunInProgress``).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -114,7 +115,7 @@ def decisions_import(
     Every row is checked first; one bad row means nothing is recorded (exit 2).
     """
     from licensewatch.answers.answer_file import read_decisions
-    from licensewatch.store.decisions import record_decisions
+    from licensewatch.store.decisions import record_decisions, recorded_file
 
     out = out or sys.stdout
     settings = load_settings(config)
@@ -137,8 +138,25 @@ def decisions_import(
             today=clock().astimezone(UTC).date(),
             date_format=date_format,
         )
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        earlier = recorded_file(session, digest, department)
+        if earlier is not None:
+            print(
+                f"{path.name}: this file was already recorded for {department} on "
+                f"{earlier:%Y-%m-%d %H:%M} UTC; nothing recorded again",
+                file=out,
+            )
+            return EXIT_OK
+        who = operator()
         recorded = record_decisions(
-            session, decisions, decided_at=clock(), source_file=path.name, imported_by=operator()
+            session,
+            decisions,
+            decided_at=clock(),
+            source_file=path.name,
+            imported_by=who,
+            decided_by=f"operator ({who})",
+            source="operator",
+            file_digest=digest,
         )
         session.commit()
     removing = int((decisions["decision"] == "remove").sum())
