@@ -22,6 +22,8 @@ branch_labels: str | None = None
 depends_on: str | None = None
 
 TIMESTAMPTZ = sa.DateTime(timezone=True)
+OLD_KIND = "kind IN ('notice', 'reminder', 'escalation')"
+NEW_KIND = "kind IN ('notice', 'reminder', 'escalation', 'confirmation')"
 
 
 def upgrade() -> None:
@@ -48,10 +50,17 @@ def upgrade() -> None:
         batch.add_column(sa.Column("file_digest", sa.Text(), nullable=True))
         batch.create_index(op.f("ix_decisions_file_digest"), ["file_digest"])
     op.execute("UPDATE decisions SET decided_by = imported_by, source = 'operator'")
+    with op.batch_alter_table("outbox") as batch:
+        batch.drop_constraint(op.f("ck_outbox_kind"), type_="check")
+        batch.create_check_constraint(op.f("ck_outbox_kind"), NEW_KIND)
 
 
 def downgrade() -> None:
-    """Back to 0004: the provenance columns and the handled replies go."""
+    """Back to 0004: the provenance columns, the handled replies and confirmations go."""
+    op.execute("DELETE FROM outbox WHERE kind = 'confirmation'")
+    with op.batch_alter_table("outbox") as batch:
+        batch.drop_constraint(op.f("ck_outbox_kind"), type_="check")
+        batch.create_check_constraint(op.f("ck_outbox_kind"), OLD_KIND)
     with op.batch_alter_table("decisions") as batch:
         batch.drop_index(op.f("ix_decisions_file_digest"))
         batch.drop_column("file_digest")
