@@ -12,10 +12,13 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from licensewatch.errors import ConfigError
 from licensewatch.options import reject_unknown, typed
+
+if TYPE_CHECKING:
+    from licensewatch.answers.mailbox.options import AnswersOptions
 
 ACTIVITY_SIGNALS = ("successful", "any")
 TRANSPORTS = ("directory", "smtp", "graph")
@@ -102,6 +105,8 @@ class Settings:
     device_pool_departments: Mapping[str, str] = field(default_factory=dict)
     #: ``[deprovision] graph``: ``licensewatch deprovision --apply`` removes licences through Graph.
     deprovision_graph: bool = False
+    #: ``[answers]``: the mailbox the focal points' replies are read from (None: none is read).
+    answers: AnswersOptions | None = None
 
     @property
     def base_dir(self) -> Path:
@@ -339,6 +344,7 @@ TOP_LEVEL = (
     "templates",
     "routing",
     "deprovision",
+    "answers",
 )
 
 
@@ -386,6 +392,9 @@ def _settings(doc: Mapping[str, Any], config_path: Path) -> Settings:
     rate_card = _path_of(doc, "rate_card", base, required=True)
     focal_points = _path_of(doc, "focal_points", base, required=True)
     assert rate_card is not None and focal_points is not None
+    # Imported here: the answers options read the config's own helpers.
+    from licensewatch.answers.mailbox.options import answers_options
+
     return Settings(
         config_path=config_path,
         database_url=_database_url(doc, base),
@@ -399,4 +408,5 @@ def _settings(doc: Mapping[str, Any], config_path: Path) -> Settings:
         templates_dir=resolve(base, templates_dir) if templates_dir else None,
         device_pool_departments={str(k): v for k, v in pools.items()},
         deprovision_graph=bool(_get(deprovision, "deprovision", "graph", bool, False)),
+        answers=answers_options(doc.get("answers"), base) if "answers" in doc else None,
     )

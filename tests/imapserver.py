@@ -37,6 +37,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -152,12 +153,18 @@ class LoopbackDovecot:
         client.authenticate("PLAIN", lambda _challenge: blob)
         return client
 
-    def append(self, user: str, folder: str, message: bytes) -> None:
-        """Deliver ``message`` (RFC 5322 bytes) into ``folder`` of ``user``, creating it."""
+    def append(
+        self, user: str, folder: str, message: bytes, *, received: datetime | None = None
+    ) -> None:
+        """Deliver ``message`` (RFC 5322 bytes) into ``folder`` of ``user``, creating it.
+
+        ``received`` is the INTERNALDATE the server records (default: now, to the second).
+        """
         client = self.connect(user)
         try:
             client.create(folder)  # NO when it exists: fine
-            typ, data = client.append(folder, None, None, message)
+            when = None if received is None else imaplib.Time2Internaldate(received)
+            typ, data = client.append(folder, None, when, message)
             if typ != "OK":
                 raise AssertionError(f"APPEND to {folder} failed: {data!r}")
         finally:

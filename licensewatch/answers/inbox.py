@@ -39,7 +39,7 @@ from licensewatch.config import MailSettings
 from licensewatch.logs import get_logger
 from licensewatch.sources.tabular.table import read_table
 from licensewatch.store import outbox
-from licensewatch.store.answer_messages import PROCESSED, handled, record_handled
+from licensewatch.store.answer_messages import PROCESSED, REJECTED, handled, record_handled
 from licensewatch.store.decisions import record_decisions, recorded_file
 from licensewatch.store.state import DORMANT
 from licensewatch.store.tables import RESOURCE_STATE
@@ -165,58 +165,89 @@ def _record(
     return recorded, before
 
 
-def read_answers(
-    engine: Engine,
-    mailbox: Mailbox,
-    *,
-    options: AnswersOptions,
-    mail: MailSettings,
-    focal_points: pd.DataFrame,
-    key: bytes,
-    as_of: date,
-    run_id: int | None,
-    clock: Callable[[], datetime],
-    imported_by: str,
-) -> ReadSummary:
-    """Handle every waiting reply (see the module docstring); returns what was done."""
+@dataclass(frozen=True)
+class Loop:
+    """What handling a reply needs besides the reply and the session."""
+
+    options: AnswersOptions
+    mail: MailSettings
+    focal_points: pd.DataFrame
+    key: bytes
+    as_of: date
+    run_id: int | None
+    clock: Callable[[], datetime]
+    imported_by: str
+
+
+def handle_reply(session: Session, incoming: Incoming, loop: Loop, summary: ReadSummary) -> str:
+    """Judge, record and answer one reply in ``session`` (no commit); returns its folder path.
+
+    A reply handled before (its Message-ID is recorded) is only filed again.
+    """
+    folders = {PROCESSED: loop.options.processed_folder, REJECTED: loop.options.rejected_folder}
+    earlier = handled(session, incoming.message_id)
+    if earlier is not None:
+        summary.moved_again += 1
+        return folders[earlier.folder]
+    now = loop.clock()
+    rules = Rules(
+        focal_points=loop.focal_points,
+        key=loop.key,
+        require_authenticated=loop.options.require_authenticated,
+        identify=_identify,
+        read_rows=rows_reader(
+            known_findings(session), as_of=loop.as_of, today=now.date(), read=read_decisions
+        ),
+    )
+    verdict = judge(incoming, rules)
+    count, before = _record(session, verdict, now=now, imported_by=loop.imported_by)
+    if incoming.sender:
+        answer = compose_confirmation(
+            verdict,
+            recorded=count,
+            already=before,
+            mail=loop.mail,
+            language=_language(loop.focal_points, incoming.sender, loop.mail.language),
+            costs=_costs(session, verdict),
+            now=now,
+        )
+        outbox.queue(session, [answer], as_of=loop.as_of, run_id=loop.run_id, now=now)
+    _count(summary, verdict, count)
+    return folders[verdict.folder]
+
+
+def fetch_answers(engine: Engine, mailbox: Mailbox, loop: Loop) -> ReadSummary:
+    """``answers fetch``: each reply handled and committed, then filed, one by one."""
     summary = ReadSummary()
-    folders = {PROCESSED: options.processed_folder, "rejected": options.rejected_folder}
-    for incoming in mailbox.incoming(options.trusted_authserv_id):
+    for incoming in mailbox.incoming(loop.options.trusted_authserv_id):
         with Session(engine) as session:
-            earlier = handled(session, incoming.message_id)
-            if earlier is None:
-                now = clock()
-                rules = Rules(
-                    focal_points=focal_points,
-                    key=key,
-                    require_authenticated=options.require_authenticated,
-                    identify=_identify,
-                    read_rows=rows_reader(
-                        known_findings(session), as_of=as_of, today=now.date(), read=read_decisions
-                    ),
-                )
-                verdict = judge(incoming, rules)
-                count, before = _record(session, verdict, now=now, imported_by=imported_by)
-                answer = compose_confirmation(
-                    verdict,
-                    recorded=count,
-                    already=before,
-                    mail=mail,
-                    language=_language(focal_points, incoming.sender, mail.language),
-                    costs=_costs(session, verdict),
-                    now=now,
-                )
-                if incoming.sender:
-                    outbox.queue(session, [answer], as_of=as_of, run_id=run_id, now=now)
-                session.commit()
-                folder = verdict.folder
-                _count(summary, verdict, count)
-            else:
-                folder = earlier.folder
-                summary.moved_again += 1
-        mailbox.move(incoming.ref, folders[folder])
+            folder = handle_reply(session, incoming, loop, summary)
+            session.commit()
+        mailbox.move(incoming.ref, folder)
     log.info("%s", summary.line())
     return summary
+
+
+def read_in_run(
+    session: Session, mailbox: Mailbox, loop: Loop
+) -> tuple[ReadSummary, list[tuple[str, str]]]:
+    """The run's read: replies handled in the run's transaction; (summary, (ref, folder) to file).
+
+    The caller files them (:func:`file_replies`) once the run has committed: a
+    run that fails records nothing and leaves every reply where it was.
+    """
+    summary = ReadSummary()
+    to_file = []
+    for incoming in mailbox.incoming(loop.options.trusted_authserv_id):
+        to_file.append((incoming.ref, handle_reply(session, incoming, loop, summary)))
+    log.info("%s", summary.line())
+    return summary, to_file
+
+
+def file_replies(mailbox: Mailbox, to_file: list[tuple[str, str]]) -> None:
+    """Move each handled reply into its folder (after the commit that recorded it)."""
+    for ref, folder in to_file:
+        mailbox.move(ref, folder)
 
 
 def _count(summary: ReadSummary, verdict: Verdict, recorded: int) -> None:

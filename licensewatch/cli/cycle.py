@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from licensewatch import model, store
+from licensewatch.cli import answers
 from licensewatch.cli.table import Command, Group, arg, as_of_date, positive
 from licensewatch.config import Settings, load_settings
 from licensewatch.errors import EXIT_OK, EXIT_RUNTIME, ConfigError
@@ -39,7 +40,8 @@ if TYPE_CHECKING:
 
 
 @contextmanager
-def _locked(settings: Settings) -> Iterator[Engine]:
+def locked(settings: Settings) -> Iterator[Engine]:
+    """The database, migrated and held under the run lock, for one command."""
     engine = store.open_engine(settings.database_url)
     try:
         with store.run_lock(engine):
@@ -57,7 +59,7 @@ def outbox_list(config: Path, *, status: str | None, limit: int, out: TextIO | N
     """``licensewatch outbox``: the messages, newest first, and how many in each status."""
     out = out or sys.stdout
     settings = load_settings(config)
-    with _locked(settings) as engine, Session(engine) as session:
+    with locked(settings) as engine, Session(engine) as session:
         counts = outbox.counts(session)
         rows = outbox.entries(session, statuses=[status] if status else (), limit=limit)
     print("outbox: " + ", ".join(f"{n} {s}" for s, n in counts.items()), file=out)
@@ -86,7 +88,7 @@ def outbox_send(
     out = out or sys.stdout
     settings = load_settings(config)
     transport = build_transport(settings)
-    with _locked(settings) as engine:
+    with locked(settings) as engine:
         delivery = deliver(engine, transport, name=settings.mail.transport, clock=clock)
     print(
         f"outbox: {delivery.sent} sent, {delivery.failed} failed (retried later), "
@@ -119,7 +121,7 @@ def decisions_import(
 
     out = out or sys.stdout
     settings = load_settings(config)
-    with _locked(settings) as engine, Session(engine) as session:
+    with locked(settings) as engine, Session(engine) as session:
         s = RESOURCE_STATE.c
         live = (*DORMANT, model.FindingStatus.KEPT.value)
         rows = session.execute(
@@ -187,7 +189,7 @@ def deprovision(
     out = out or sys.stdout
     settings = load_settings(config)
     remover = _remover(settings, environ) if apply else None
-    with _locked(settings) as engine, Session(engine) as session:
+    with locked(settings) as engine, Session(engine) as session:
         listed = approved(session)
         todo = pending_licences(listed)
         results = []
@@ -326,7 +328,7 @@ COMMANDS = (
     Command(
         "decisions",
         "focal points' answers (remove or keep)",
-        group=Group("decisions_command", "ACTION", "what to do", (_IMPORT,)),
+        group=Group("decisions_command", "ACTION", "what to do", (_IMPORT, answers.DECISIONS_LIST)),
         config=False,
     ),
     _DEPROVISION,

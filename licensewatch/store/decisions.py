@@ -231,3 +231,67 @@ def last_actions(session: Session, resource_ids: Sequence[str]) -> dict[str, tup
         for rid, ok, detail in session.execute(query.where(a.resource_id.in_(chunk))):
             found[str(rid)] = (bool(ok), str(detail))
     return found
+
+
+#: Columns of :func:`decision_list` (``licensewatch decisions list``).
+LISTED: Final[model.Schema] = {
+    "resource_id": model.STRING,
+    "subject": model.STRING,
+    "department": model.STRING,
+    "decision": model.STRING,
+    "keep_until": model.STRING,
+    "justification": model.STRING,
+    "decided_by": model.STRING,
+    "decided_at": model.STRING,
+    "source": model.STRING,
+}
+
+
+@storage_operation("list the decisions")
+def decision_list(session: Session, department: str | None = None) -> pd.DataFrame:
+    """The current decision of every resource that has one (:data:`LISTED`), by department.
+
+    "Current" as :func:`current_decisions` means it: the latest decision taken
+    during the resource's current dormancy. ``department`` is compared folded.
+    """
+    d = DECISIONS.c
+    s = RESOURCE_STATE.c
+    latest = select(func.max(d.id).label("id")).group_by(d.resource_id).subquery()
+    query = (
+        select(
+            d.resource_id,
+            s.subject,
+            d.department,
+            d.decision,
+            d.keep_until,
+            d.justification,
+            d.decided_by,
+            d.decided_at,
+            d.source,
+            d.imported_by,
+        )
+        .join(latest, latest.c.id == d.id)
+        .join(RESOURCE_STATE, s.resource_id == d.resource_id)
+        .where(d.decided_at >= s.first_seen_dormant)
+        .order_by(d.department, s.subject, d.resource_id)
+    )
+    wanted = model.fold_key(department) if department else None
+    out = []
+    for r in session.execute(query):
+        if wanted is not None and model.fold_key(str(r.department)) != wanted:
+            continue
+        decided_at = r.decided_at if r.decided_at.tzinfo else r.decided_at.replace(tzinfo=UTC)
+        out.append(
+            (
+                r.resource_id,
+                r.subject,
+                r.department,
+                r.decision,
+                r.keep_until.isoformat() if r.keep_until else None,
+                r.justification,
+                r.decided_by or r.imported_by,
+                decided_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                r.source or "operator",
+            )
+        )
+    return _frames.frame_of(out, LISTED)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from licensewatch import store
-from licensewatch.answers.inbox import read_answers
+from licensewatch.answers.inbox import Loop, fetch_answers
 from licensewatch.answers.mailbox.imap import ImapMailbox
 from licensewatch.answers.mailbox.options import answers_options
 from licensewatch.answers.signature import sign
@@ -87,9 +87,7 @@ def read_all(config: Path, server: LoopbackDovecot, **patch: Any) -> Any:
         with ImapMailbox(options.imap, {"LW_IMAP": "imap-pw"}) as mailbox:
             for name, value in patch.items():
                 setattr(mailbox, name, value)
-            return read_answers(
-                engine,
-                mailbox,
+            loop = Loop(
                 options=options,
                 mail=settings.mail,
                 focal_points=read_focal_points(settings.focal_points),
@@ -99,6 +97,7 @@ def read_all(config: Path, server: LoopbackDovecot, **patch: Any) -> Any:
                 clock=lambda: NOW,
                 imported_by="licensewatch",
             )
+            return fetch_answers(engine, mailbox, loop)
     finally:
         engine.dispose()
 

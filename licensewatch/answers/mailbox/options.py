@@ -8,6 +8,7 @@ rejected_folder = "licensewatch/rejected"
 trusted_authserv_id = "mx.example.org" # whose Authentication-Results are believed
 require_authenticated = true           # false only for labs: logged as a warning every run
 signing_key_env = "LICENSEWATCH_ANSWERS_KEY"   # the MAC key of the answer files
+address = "ict-licensing@example.org"  # the mailbox's address ([mail] reply_to should be it)
 [answers.imap]                         # see imap_options.py
 [answers.graph]
 mailbox = "ict-licensing@example.org"  # reuses [sources.accounts]' Graph app (Mail.ReadWrite)
@@ -36,6 +37,7 @@ OPTIONS: Final[dict[str, type]] = {
     "trusted_authserv_id": str,
     "require_authenticated": bool,
     "signing_key_env": str,
+    "address": str,
     "imap": dict,
     "graph": dict,
 }
@@ -65,11 +67,19 @@ class AnswersOptions:
     require_authenticated: bool = True
     imap: ImapOptions | None = None
     graph: GraphMailboxOptions | None = None
+    #: ``address``, else the Graph mailbox, else the IMAP user name when it is an address.
+    mailbox_address: str | None = None
 
     @property
     def address(self) -> str | None:
-        """The mailbox's address when it is known from the config (Graph), else None."""
-        return self.graph.mailbox if self.graph is not None else None
+        """The answers mailbox's email address when the config tells it, else None."""
+        if self.mailbox_address:
+            return self.mailbox_address
+        if self.graph is not None:
+            return self.graph.mailbox
+        if self.imap is not None and _ADDRESS.fullmatch(self.imap.username):
+            return self.imap.username
+        return None
 
 
 def _folder(key: str, value: str) -> str:
@@ -150,7 +160,11 @@ def answers_options(table: Mapping[str, Any] | None, base_dir: Path) -> AnswersO
             hint="set it to the name your inbound mail server writes first in its "
             "Authentication-Results headers, or require_authenticated = false in a lab",
         )
+    address = v.get("address")
+    if address is not None and not _ADDRESS.fullmatch(address.strip()):
+        raise ConfigError(f"{WHERE} address must be an email address, not {address!r}")
     return AnswersOptions(
+        mailbox_address=address.strip() if address else None,
         kind=kind,
         signing_key_env=str(key_env),
         processed_folder=_folder(
