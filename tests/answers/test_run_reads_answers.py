@@ -11,7 +11,8 @@ from licensewatch.cli.parser import main
 from tests import orgfiles
 from tests.answers.test_inbox import KEY, PASS, TRUSTED, answer_csv, reply
 from tests.imapserver import LoopbackDovecot
-from tests.smtporg import rows
+from tests.smtporg import rows, whole_text, write_smtp_org
+from tests.smtpserver import LoopbackSmtp
 
 
 def _with_answers(config: Path, server: LoopbackDovecot) -> None:
@@ -87,3 +88,30 @@ def test_a_missing_mac_key_stops_the_run_before_anything_is_read(
     dovecot.append("ict", "INBOX", reply("fp.legal@contoso.org", 1, None, results=PASS))
     assert main(["run", "--config", str(config), "--as-of", orgfiles.AS_OF]) == 2
     assert len(dovecot.folder_messages("ict", "INBOX")) == 1
+
+
+@pytest.mark.usefixtures("night_env")
+def test_the_answer_reaches_the_sender_through_the_smtp_relay_once(
+    tmp_path: Path, dovecot: LoopbackDovecot, smtp_server: LoopbackSmtp
+) -> None:
+    config = write_smtp_org(tmp_path / "org", smtp_server)
+    _with_answers(config, dovecot)
+    assert main(["run", "--config", str(config), "--as-of", orgfiles.AS_OF]) == 0
+    [(carol,)] = rows(
+        config,
+        "select resource_id from resource_state where subject = 'carol@contoso.org'"
+        " and resource_kind = 'license'",
+    )
+    later = datetime.now(UTC) + timedelta(minutes=1)
+    bad = answer_csv([f"{carol},,keep,,2020-03-31"])  # a keep needs a justification
+    dovecot.append("ict", "INBOX", reply("fp.legal@contoso.org", 5, bad), received=later)
+    before = len(smtp_server.messages)
+    assert main(["run", "--config", str(config), "--as-of", "2020-01-01"]) == 0
+    assert main(["run", "--config", str(config), "--as-of", "2020-01-01"]) == 0
+    [answer] = [m for m in smtp_server.messages[before:] if "answer_" in m.message["Message-ID"]]
+    assert answer.rcpt_tos == ["fp.legal@contoso.org"]
+    assert answer.message["In-Reply-To"] == "<reply-5@contoso.org>"
+    text = " ".join(whole_text(answer.message).split())
+    assert "Not recorded" in text and "row 2, column justification" in text
+    assert rows(config, "select count(*) from decisions") == [(0,)]
+    assert len(dovecot.folder_messages("ict", "licensewatch.rejected")) == 1
