@@ -94,3 +94,17 @@ def test_a_lab_may_go_without_authentication() -> None:
         _table(trusted_authserv_id=None, require_authenticated=False), Path(".")
     )
     assert options is not None and not options.require_authenticated
+
+
+def test_the_emails_replies_must_reach_the_answers_mailbox() -> None:
+    from licensewatch.answers.mailbox.options import reply_to_problems
+
+    options = answers_options(_table(address="ict-licensing@example.org"), Path("."))
+    assert reply_to_problems(options, "ICT <ict-licensing@example.org>", "lw@example.org") == []
+    [problem] = reply_to_problems(options, None, "lw@example.org")
+    assert "from (reply_to is not set) is 'lw@example.org'" in problem
+    [problem] = reply_to_problems(options, "other@example.org", "lw@example.org")
+    assert "set [mail] reply_to = 'ict-licensing@example.org'" in problem
+    no_address = answers_options(_table(), Path("."))
+    assert "address is not set" in reply_to_problems(no_address, None, "lw@example.org")[0]
+    assert reply_to_problems(None, None, "lw@example.org") == []

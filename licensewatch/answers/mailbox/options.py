@@ -178,3 +178,31 @@ def answers_options(table: Mapping[str, Any] | None, base_dir: Path) -> AnswersO
         imap=ImapOptions.from_table(v["imap"], base_dir) if kind == "imap" else None,
         graph=_graph(v["graph"]) if kind == "graph" else None,
     )
+
+
+def reply_to_problems(
+    answers: AnswersOptions | None, reply_to: str | None, sender: str
+) -> list[str]:
+    """What ``check-config`` says when the emails' replies would not reach the answers mailbox.
+
+    Replies go to ``[mail] reply_to``, or to ``[mail] from`` when it is unset;
+    either must be the answers mailbox's address, or the loop never closes.
+    """
+    if answers is None:
+        return []
+    from email.utils import parseaddr
+
+    address = answers.address
+    if address is None:
+        return [
+            "[answers] address is not set and the IMAP username is no address: set it to the "
+            "answers mailbox's address, so that check-config can compare it with [mail] reply_to"
+        ]
+    replies = parseaddr(reply_to or sender)[1]
+    if replies.casefold() != address.casefold():
+        key = "reply_to" if reply_to else "from (reply_to is not set)"
+        return [
+            f"[mail] {key} is {replies!r} but the answers mailbox is {address!r}: focal points' "
+            f"replies would not reach it; set [mail] reply_to = {address!r}"
+        ]
+    return []
