@@ -19,6 +19,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from licensewatch.answers.mailbox.options import OPTIONS as ANSWERS_OPTIONS
+from licensewatch.answers.mailbox.options import AnswersOptions, answers_options
 from licensewatch.config_keys import (
     MAIL_KEYS,
     Collector,
@@ -121,6 +123,8 @@ class Settings:
     device_pool_departments: Mapping[str, str] = field(default_factory=dict)
     #: ``[deprovision] graph``: ``licensewatch deprovision --apply`` removes licences through Graph.
     deprovision_graph: bool = False
+    #: ``[answers]``: the mailbox the focal points' replies are read from (None: none is read).
+    answers: AnswersOptions | None = None
 
     @property
     def base_dir(self) -> Path:
@@ -177,6 +181,7 @@ TABLE_KEYS: Mapping[str, tuple[str, ...]] = {
     "templates": ("dir",),
     "routing": ("device_pools",),
     "deprovision": ("graph",),
+    "answers": tuple(ANSWERS_OPTIONS),
 }
 #: Tables a config must have.
 REQUIRED = ("sources", "rate_card", "focal_points")
@@ -356,6 +361,9 @@ def _settings(doc: Mapping[str, Any], config_path: Path, c: Collector) -> Draft:
     pools: dict[str, str] = c.run(partial(device_pools, t.get("routing", none)), {})
     deprovision = t.get("deprovision", none)
     graph = c.run(partial(get, deprovision, "deprovision", "graph", bool, False), False)
+    answers = (
+        c.run(partial(answers_options, t["answers"], base), None) if "answers" in doc else None
+    )
     rate_card, focal_points = paths.get("rate_card"), paths.get("focal_points")
     if c.errors or rate_card is None or focal_points is None or mail is None:
         return Draft(config_path, sources, paths, None, mail)
@@ -372,5 +380,6 @@ def _settings(doc: Mapping[str, Any], config_path: Path, c: Collector) -> Draft:
         templates_dir=resolve(base, templates_dir) if templates_dir else None,
         device_pool_departments=pools,
         deprovision_graph=bool(graph),
+        answers=answers,
     )
     return Draft(config_path, sources, paths, settings, mail)

@@ -30,6 +30,8 @@ from typing import TypeVar
 
 import pandas as pd
 
+from licensewatch.answers.mailbox import imap_options
+from licensewatch.answers.mailbox import options as answers_options
 from licensewatch.config import TABLE_KEYS, Draft, Settings, SourceSettings, draft_settings
 from licensewatch.config_keys import ConfigErrors
 from licensewatch.errors import InputError, LicensewatchError
@@ -184,6 +186,8 @@ def accepted_keys() -> dict[tuple[str, str | None], tuple[str, ...] | None]:
     out[("routing.device_pools", None)] = None
     out[("mail.smtp", None)] = tuple(smtp_options.OPTIONS)
     out[("mail.graph", None)] = graph_transport.OWN_KEYS + graph_transport.CREDENTIAL_KEYS
+    out[("answers.imap", None)] = tuple(imap_options.OPTIONS)
+    out[("answers.graph", None)] = tuple(answers_options.GRAPH_OPTIONS)
     kinds: Mapping[str, Mapping[str, object]] = {
         "accounts": ACCOUNTS_KINDS,
         "phones": PHONES_KINDS,

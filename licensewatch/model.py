@@ -118,6 +118,7 @@ FOCAL_POINTS: Final[Schema] = {
     "name": STRING,
     "cc": STRING,
     "language": STRING,
+    "delegates": STRING,
 }
 
 EXEMPTIONS: Final[Schema] = {

@@ -414,8 +414,12 @@ class _Handler:
         return "221 2.0.0 Bye"
 
 
-def _server_context(folder: Path) -> tuple[ssl.SSLContext, Path]:
-    """A server context with a certificate for 127.0.0.1/localhost/::1, and its CA's PEM."""
+def write_test_certificates(folder: Path) -> tuple[Path, Path, Path]:
+    """A throw-away CA and a server certificate for 127.0.0.1/localhost/::1 in ``folder``.
+
+    Returns the CA's PEM, the server certificate's PEM and its key's PEM (PKCS#8, no
+    password); the SMTP and the IMAP test servers use them.
+    """
     now = datetime.now(UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "licensewatch test CA")])
@@ -453,6 +457,12 @@ def _server_context(folder: Path) -> tuple[ssl.SSLContext, Path]:
     key_file.write_bytes(
         key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
+    return ca_file, cert_file, key_file
+
+
+def _server_context(folder: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server context with a certificate for 127.0.0.1/localhost/::1, and its CA's PEM."""
+    ca_file, cert_file, key_file = write_test_certificates(folder)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_file, key_file)
     return context, ca_file

@@ -101,7 +101,7 @@ def test_a_missing_reference_file_is_named_by_its_key(
         assert capsys.readouterr().err.splitlines()[-1] == (
             f'licensewatch: error: [focal_points] path = "focal_points.csv": no such file '
             f"({org.parent}/focal_points.csv); expected a CSV file with the header row: "
-            "department, email, name, cc, language "
+            "department, email, name, cc, language, delegates "
             "(correct path in [focal_points], or put the file there)"
         )
 

@@ -507,3 +507,43 @@ def test_decisions_import_counts_the_cap_from_the_clock_not_from_as_of(tmp_path:
     assert decided == [(0,)]
     answer = write(tmp_path, HEADER + f"{carol[0]},,keep,maternity leave,2020-12-31\n")
     assert decisions_import(org, answer, as_of=date(2020, 1, 2), **imported) == 0
+
+
+def test_importing_the_same_file_twice_records_once_and_says_who_decided(tmp_path: Path) -> None:
+    import io
+    from datetime import UTC, datetime
+
+    from licensewatch.cli.cycle import decisions_import
+    from licensewatch.cli.parser import main
+    from licensewatch.night.run import operator
+    from tests import orgfiles
+    from tests.smtporg import rows
+
+    org = orgfiles.write_org(tmp_path / "org")
+    assert main(["run", "--config", str(org), "--as-of", orgfiles.AS_OF]) == 0
+    [carol] = rows(
+        org.parent / "licensewatch.db",
+        "select resource_id from resource_state where subject = 'carol@contoso.org'",
+    )
+    answer = write(tmp_path, HEADER + f"{carol[0]},,remove,,\n")
+    clock = lambda: datetime(2020, 1, 2, 9, 0, tzinfo=UTC)  # noqa: E731
+    said = io.StringIO()
+    for _ in range(3):
+        assert (
+            decisions_import(
+                org,
+                answer,
+                department="Legal",
+                as_of=date(2020, 1, 2),
+                date_format="iso",
+                clock=clock,
+                out=said,
+            )
+            == 0
+        )
+    recorded = rows(
+        org.parent / "licensewatch.db",
+        "select decided_by, source, message_id, length(file_digest) from decisions",
+    )
+    assert recorded == [(f"operator ({operator()})", "operator", None, 64)]
+    assert said.getvalue().count("already recorded for Legal on 2020-01-02 09:00 UTC") == 2

@@ -7,6 +7,7 @@ database (a second one waits for nothing: it exits with ``RunInProgress``).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from licensewatch import model, store
+from licensewatch.cli import answers
 from licensewatch.cli.table import Command, Group, arg, as_of_date, positive
 from licensewatch.config import Settings, load_settings
 from licensewatch.errors import EXIT_OK, EXIT_RUNTIME, ConfigError
@@ -38,7 +40,8 @@ if TYPE_CHECKING:
 
 
 @contextmanager
-def _locked(settings: Settings) -> Iterator[Engine]:
+def locked(settings: Settings) -> Iterator[Engine]:
+    """The database, migrated and held under the run lock, for one command."""
     engine = store.open_engine(settings.database_url)
     try:
         with store.run_lock(engine):
@@ -56,7 +59,7 @@ def outbox_list(config: Path, *, status: str | None, limit: int, out: TextIO | N
     """``licensewatch outbox``: the messages, newest first, and how many in each status."""
     out = out or sys.stdout
     settings = load_settings(config)
-    with _locked(settings) as engine, Session(engine) as session:
+    with locked(settings) as engine, Session(engine) as session:
         counts = outbox.counts(session)
         rows = outbox.entries(session, statuses=[status] if status else (), limit=limit)
     print("outbox: " + ", ".join(f"{n} {s}" for s, n in counts.items()), file=out)
@@ -85,7 +88,7 @@ def outbox_send(
     out = out or sys.stdout
     settings = load_settings(config)
     transport = build_transport(settings)
-    with _locked(settings) as engine:
+    with locked(settings) as engine:
         delivery = deliver(engine, transport, name=settings.mail.transport, clock=clock)
     print(
         f"outbox: {delivery.sent} sent, {delivery.failed} failed (retried later), "
@@ -114,11 +117,11 @@ def decisions_import(
     Every row is checked first; one bad row means nothing is recorded (exit 2).
     """
     from licensewatch.answers.answer_file import read_decisions
-    from licensewatch.store.decisions import record_decisions
+    from licensewatch.store.decisions import record_decisions, recorded_file
 
     out = out or sys.stdout
     settings = load_settings(config)
-    with _locked(settings) as engine, Session(engine) as session:
+    with locked(settings) as engine, Session(engine) as session:
         s = RESOURCE_STATE.c
         live = (*DORMANT, model.FindingStatus.KEPT.value)
         rows = session.execute(
@@ -137,8 +140,25 @@ def decisions_import(
             today=clock().astimezone(UTC).date(),
             date_format=date_format,
         )
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        earlier = recorded_file(session, digest, department)
+        if earlier is not None:
+            print(
+                f"{path.name}: this file was already recorded for {department} on "
+                f"{earlier:%Y-%m-%d %H:%M} UTC; nothing recorded again",
+                file=out,
+            )
+            return EXIT_OK
+        who = operator()
         recorded = record_decisions(
-            session, decisions, decided_at=clock(), source_file=path.name, imported_by=operator()
+            session,
+            decisions,
+            decided_at=clock(),
+            source_file=path.name,
+            imported_by=who,
+            decided_by=f"operator ({who})",
+            source="operator",
+            file_digest=digest,
         )
         session.commit()
     removing = int((decisions["decision"] == "remove").sum())
@@ -169,7 +189,7 @@ def deprovision(
     out = out or sys.stdout
     settings = load_settings(config)
     remover = _remover(settings, environ) if apply else None
-    with _locked(settings) as engine, Session(engine) as session:
+    with locked(settings) as engine, Session(engine) as session:
         listed = approved(session)
         todo = pending_licences(listed)
         results = []
@@ -308,7 +328,7 @@ COMMANDS = (
     Command(
         "decisions",
         "focal points' answers (remove or keep)",
-        group=Group("decisions_command", "ACTION", "what to do", (_IMPORT,)),
+        group=Group("decisions_command", "ACTION", "what to do", (_IMPORT, answers.DECISIONS_LIST)),
         config=False,
     ),
     _DEPROVISION,

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from licensewatch import __version__
-from licensewatch.cli import cycle, db, demo, pull, reports, run
+from licensewatch.cli import answers, cycle, db, demo, pull, reports, run
 from licensewatch.cli.table import Command
 from licensewatch.config import draft_settings, secret_variables
 from licensewatch.config_keys import ConfigErrors
@@ -37,6 +37,7 @@ COMMANDS: tuple[Command, ...] = (
     *pull.COMMANDS,
     *reports.COMMANDS,
     *cycle.COMMANDS,
+    *answers.COMMANDS,
     *demo.COMMANDS,
 )
 

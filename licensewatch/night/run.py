@@ -27,6 +27,7 @@ from typing import Final
 from licensewatch import model, store
 from licensewatch.config import Settings
 from licensewatch.logs import get_logger
+from licensewatch.night import answers as night_answers
 from licensewatch.night.context import (
     DRY_RUN_DIR,
     Cycle,
@@ -139,6 +140,7 @@ def run(
             # Built (options checked, secrets read) before anything is written;
             # it connects on the first send.
             mail = None if dry_run else transport or build_transport(settings)
+            replies = night_answers.prepare(settings, dry_run=dry_run)
             with open_context(
                 settings,
                 as_of,
@@ -149,7 +151,9 @@ def run(
                 stages=stages,
                 engine=engine,
             ) as ctx:
+                to_file = night_answers.read(ctx, inputs, replies)
                 outcome = _night(ctx, inputs)
+            night_answers.file(settings, replies, to_file)
             delivery = _send(ctx, outcome.verdict, mail)
             _log_end(ctx, outcome)
             return _result(ctx, outcome, delivery)

@@ -31,19 +31,21 @@ _ADDRESS = re.compile(r"[^@\s;,<>\"']+@[^@\s;,<>\"'.]+(?:\.[^@\s;,<>\"'.]+)+")
 def read_focal_points(path: Path) -> pd.DataFrame:
     """Read the focal points: one row per department (``FOCAL_POINTS``).
 
-    ``email`` and ``cc`` may hold several addresses separated by ';' or ',';
-    they come back joined by ';'. ``language`` is "en" (the default) or "fr".
+    ``email``, ``cc`` and ``delegates`` may hold several addresses separated by
+    ';' or ','; they come back joined by ';'. ``language`` is "en" (the default)
+    or "fr". ``delegates`` are people who may answer for the department without
+    receiving its notices.
     """
     log = ProblemLog(str(path))
     table = read_table(
         path,
         required=("department", "email"),
-        optional=("name", "cc", "language"),
+        optional=("name", "cc", "language", "delegates"),
         nonempty=("department", "email"),
         unique="department",
         problems=log,
     )
-    for column in ("email", "cc"):
+    for column in ("email", "cc", "delegates"):
         table[column] = _addresses(table[column], column, log)
     language = table["language"].str.casefold().fillna(DEFAULT_LANGUAGE)
     log.add_rows(

@@ -11,7 +11,7 @@ creates both. Functions here flush; callers commit.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Final
 
 import pandas as pd
@@ -33,6 +33,9 @@ from licensewatch import model
 from licensewatch.store import _frames
 from licensewatch.store.db import storage_operation
 from licensewatch.store.tables import RESOURCE_STATE, Base, BigKey, UTCDateTime
+
+#: How a decision came: a focal point's reply, an operator's import, or the no-response rule.
+SOURCES: Final = ("mail", "operator", "rule")
 
 #: The current decision of each resource that has one (see :func:`current_decisions`).
 CURRENT: Final[model.Schema] = {
@@ -64,6 +67,14 @@ class DecisionRecord(Base):
     source_file: Mapped[str] = mapped_column(Text)
     source_row: Mapped[int] = mapped_column(Integer)
     imported_by: Mapped[str] = mapped_column(Text)
+    #: Who decided: the sender's address (a reply), "operator (user)" or "rule:<name>".
+    decided_by: Mapped[str | None] = mapped_column(Text)
+    #: How the decision came: "mail", "operator" or "rule" (migration 0009).
+    source: Mapped[str | None] = mapped_column(Text)
+    #: The reply's Message-ID when the decision came by mail.
+    message_id: Mapped[str | None] = mapped_column(Text)
+    #: SHA-256 of the answer file: the same file imported twice is recorded once.
+    file_digest: Mapped[str | None] = mapped_column(Text, index=True)
 
 
 class DeprovisionAction(Base):
@@ -93,12 +104,21 @@ def record_decisions(
     decided_at: datetime,
     source_file: str,
     imported_by: str,
+    decided_by: str | None = None,
+    source: str = "operator",
+    message_id: str | None = None,
+    file_digest: str | None = None,
 ) -> int:
     """Insert validated decisions; returns how many rows were recorded.
 
     ``decisions`` has ``resource_id, department, decision, justification,
     keep_until`` (UTC midnight or NA) and ``row`` (the file's row number).
+    ``decided_by`` is who decided (default ``imported_by``); ``source`` how the
+    decision came ("operator", "mail" or "rule"); ``message_id`` the reply it
+    came in; ``file_digest`` the SHA-256 of the file (see :func:`recorded_file`).
     """
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES}, not {source!r}")
     _frames.require_columns(
         decisions, ("resource_id", "department", "decision", "keep_until", "row"), "decisions"
     )
@@ -117,11 +137,29 @@ def record_decisions(
                 "source_file": source_file,
                 "source_row": int(r["row"]),
                 "imported_by": imported_by,
+                "decided_by": decided_by or imported_by,
+                "source": source,
+                "message_id": message_id,
+                "file_digest": file_digest,
             }
         )
     for chunk in _frames.batched(rows, 10_000):
         session.execute(insert(DECISIONS), list(chunk))
     return len(rows)
+
+
+@storage_operation("read the decisions")
+def recorded_file(session: Session, file_digest: str, department: str) -> datetime | None:
+    """When the file with ``file_digest`` was recorded for ``department``, or None if never."""
+    d = DECISIONS.c
+    found = session.execute(
+        select(func.min(d.decided_at)).where(
+            d.file_digest == file_digest, d.department == department
+        )
+    ).scalar()
+    if not isinstance(found, datetime):
+        return None
+    return found if found.tzinfo is not None else found.replace(tzinfo=UTC)
 
 
 @storage_operation("read the decisions")
@@ -193,3 +231,67 @@ def last_actions(session: Session, resource_ids: Sequence[str]) -> dict[str, tup
         for rid, ok, detail in session.execute(query.where(a.resource_id.in_(chunk))):
             found[str(rid)] = (bool(ok), str(detail))
     return found
+
+
+#: Columns of :func:`decision_list` (``licensewatch decisions list``).
+LISTED: Final[model.Schema] = {
+    "resource_id": model.STRING,
+    "subject": model.STRING,
+    "department": model.STRING,
+    "decision": model.STRING,
+    "keep_until": model.STRING,
+    "justification": model.STRING,
+    "decided_by": model.STRING,
+    "decided_at": model.STRING,
+    "source": model.STRING,
+}
+
+
+@storage_operation("list the decisions")
+def decision_list(session: Session, department: str | None = None) -> pd.DataFrame:
+    """The current decision of every resource that has one (:data:`LISTED`), by department.
+
+    "Current" as :func:`current_decisions` means it: the latest decision taken
+    during the resource's current dormancy. ``department`` is compared folded.
+    """
+    d = DECISIONS.c
+    s = RESOURCE_STATE.c
+    latest = select(func.max(d.id).label("id")).group_by(d.resource_id).subquery()
+    query = (
+        select(
+            d.resource_id,
+            s.subject,
+            d.department,
+            d.decision,
+            d.keep_until,
+            d.justification,
+            d.decided_by,
+            d.decided_at,
+            d.source,
+            d.imported_by,
+        )
+        .join(latest, latest.c.id == d.id)
+        .join(RESOURCE_STATE, s.resource_id == d.resource_id)
+        .where(d.decided_at >= s.first_seen_dormant)
+        .order_by(d.department, s.subject, d.resource_id)
+    )
+    wanted = model.fold_key(department) if department else None
+    out = []
+    for r in session.execute(query):
+        if wanted is not None and model.fold_key(str(r.department)) != wanted:
+            continue
+        decided_at = r.decided_at if r.decided_at.tzinfo else r.decided_at.replace(tzinfo=UTC)
+        out.append(
+            (
+                r.resource_id,
+                r.subject,
+                r.department,
+                r.decision,
+                r.keep_until.isoformat() if r.keep_until else None,
+                r.justification,
+                r.decided_by or r.imported_by,
+                decided_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                r.source or "operator",
+            )
+        )
+    return _frames.frame_of(out, LISTED)

@@ -102,12 +102,18 @@ def backoff(attempts: int) -> timedelta:
 
 @storage_operation("queue the emails")
 def queue(
-    session: Session, messages: Sequence[Queued], *, as_of: date, run_id: int, now: datetime
+    session: Session,
+    messages: Sequence[Queued],
+    *,
+    as_of: date,
+    run_id: int | None,
+    now: datetime,
 ) -> list[str]:
     """Record ``messages`` as pending; returns the keys that were new.
 
     A key already in the outbox (whatever its status) is left as it is: the
-    same message is never queued, nor sent, twice.
+    same message is never queued, nor sent, twice. ``run_id`` is None for a
+    message queued outside a run (the answer to a reply read by ``answers fetch``).
     """
     created = _frames.aware_utc(now, "now")
     keys = [m.key for m in messages]

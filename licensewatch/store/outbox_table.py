@@ -44,6 +44,8 @@ class MessageKind(StrEnum):
     NOTICE = "notice"
     REMINDER = "reminder"
     ESCALATION = "escalation"
+    #: The answer to a focal point's reply (what was recorded or refused).
+    CONFIRMATION = "confirmation"
 
 
 #: Longest wait between two attempts at a failed message.

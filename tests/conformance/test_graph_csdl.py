@@ -35,6 +35,7 @@ import requests
 import responses
 
 from licensewatch.answers.licence_removal import GraphLicenseRemover, LicenseRemoval
+from licensewatch.answers.mailbox import graph as mailbox
 from licensewatch.demo import generate
 from licensewatch.demo.graph_pages import SELECT as DEMO_SELECT
 from licensewatch.graph.options import SIGN_IN, GraphOptions
@@ -68,6 +69,8 @@ FIXTURES = ROOT / "tests" / "fixtures"
 USER = "microsoft.graph.user"
 SKU = "microsoft.graph.subscribedSku"
 MESSAGE = "microsoft.graph.message"
+ATTACHMENT = "microsoft.graph.attachment"
+MAIL_FOLDER = "microsoft.graph.mailFolder"
 #: JSON fixtures that are no Graph resource: identity-platform answers and error bodies.
 NOT_RESOURCES = ("token", "openid_configuration", "instance_discovery", "error_")
 MAILBOX = "licensing@contoso.org"
@@ -229,8 +232,14 @@ def _resource_documents() -> Iterator[tuple[Path, str]]:
             yield path, USER
         elif path.name == "subscribedSkus.json":
             yield path, SKU
-        elif path.name.startswith("sentitems"):  # Sent Items searched before a resend
+        elif path.name.startswith("sentitems") or path.name.startswith(
+            "messages_"
+        ):  # Sent Items searched before a resend
             yield path, MESSAGE
+        elif path.name.startswith("attachments_"):
+            yield path, ATTACHMENT
+        elif path.name.startswith("folders_"):
+            yield path, MAIL_FOLDER
         else:
             assert path.name.startswith(NOT_RESOURCES), f"{path}: which Graph type is this?"
 
@@ -247,7 +256,7 @@ def _page_errors(model: Csdl, path: Path, element_type: str) -> list[str]:
                    _missing(model, USER, selected)]  # fmt: skip
     if "@odata.nextLink" in doc:
         errors += [f"{path.name}: nextLink selects {n}" for n in
-                   _missing(model, USER, _selected(doc["@odata.nextLink"]))]  # fmt: skip
+                   _missing(model, element_type, _selected(doc["@odata.nextLink"]))]  # fmt: skip
     return errors
 
 
@@ -287,3 +296,14 @@ def test_the_checker_does_refuse_what_the_csdl_forbids(graph_csdl: Csdl) -> None
     assert check_action(graph_csdl, "assignLicense", USER, {"removeLicenses": [E3]}) != []
     assert check_action(graph_csdl, "assignLicense", USER, {"addLicenses": [],
                         "removeLicenses": ["E3"]}) != []  # fmt: skip
+
+
+def test_the_answers_mailbox_reads_declared_properties_and_moves_by_the_action(
+    graph_csdl: Csdl,
+) -> None:
+    fields = mailbox._MESSAGE_FIELDS.split(",")
+    assert _missing(graph_csdl, MESSAGE, fields) == []
+    assert _missing(graph_csdl, ATTACHMENT, ["id", "name", "contentType", "size", "isInline"]) == []
+    assert graph_csdl.property("microsoft.graph.fileAttachment", "contentBytes") is not None
+    assert _missing(graph_csdl, MAIL_FOLDER, ["id", "displayName"]) == []
+    assert check_action(graph_csdl, "move", MESSAGE, {"destinationId": "F-PROC"}) == []
