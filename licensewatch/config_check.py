@@ -76,8 +76,31 @@ class Loaded:
 
 Check = Callable[[Loaded], Iterable[str]]
 
+
+def _answers_reach_the_mailbox(loaded: Loaded) -> list[str]:
+    """The answers mailbox: its secrets are set, and the emails' Reply-To (or From) is it."""
+    import os
+
+    from licensewatch.answers.mailbox.imap import read_password
+    from licensewatch.answers.signature import read_key
+
+    mail, answers = loaded.settings.mail, loaded.settings.answers
+    problems = answers_options.reply_to_problems(answers, mail.reply_to, mail.sender)
+    if answers is None:
+        return problems
+    reads: list[Callable[[], object]] = [partial(read_key, answers.signing_key_env, os.environ)]
+    if answers.imap is not None:
+        reads.append(partial(read_password, answers.imap, os.environ))
+    for read in reads:
+        try:
+            read()
+        except LicensewatchError as exc:
+            problems.append(exc.one_line())
+    return problems
+
+
 #: Further checks, run after the built-in ones (see the module docstring).
-CHECKS: list[Check] = []
+CHECKS: list[Check] = [_answers_reach_the_mailbox]
 
 
 @dataclass(frozen=True)

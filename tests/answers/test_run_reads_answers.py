@@ -115,3 +115,34 @@ def test_the_answer_reaches_the_sender_through_the_smtp_relay_once(
     assert "Not recorded" in text and "row 2, column justification" in text
     assert rows(config, "select count(*) from decisions") == [(0,)]
     assert len(dovecot.folder_messages("ict", "licensewatch.rejected")) == 1
+
+
+def test_check_config_says_when_replies_would_not_reach_the_answers_mailbox(
+    tmp_path: Path,
+    dovecot: LoopbackDovecot,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("LW_ANSWERS_KEY", raising=False)
+    monkeypatch.setenv("LW_IMAP_PW", "imap-pw")
+    config = orgfiles.write_org(tmp_path / "org")
+    _with_answers(config, dovecot)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text.replace("[answers]\n", '[answers]\naddress = "ict-licensing@contoso.org"\n'),
+        encoding="utf-8",
+    )
+    assert main(["check-config", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "[mail] from (reply_to is not set) is 'licensewatch@contoso.org'" in err
+    assert "set [mail] reply_to = 'ict-licensing@contoso.org'" in err
+    assert "signing_key_env names $LW_ANSWERS_KEY, which is not set" in err
+    monkeypatch.setenv("LW_ANSWERS_KEY", KEY.decode())
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            'from = "licensewatch@contoso.org"',
+            'from = "licensewatch@contoso.org"\nreply_to = "ICT <ict-licensing@contoso.org>"',
+        ),
+        encoding="utf-8",
+    )
+    assert main(["check-config", "--config", str(config)]) == 0

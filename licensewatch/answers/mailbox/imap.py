@@ -68,7 +68,7 @@ class ImapMailbox:
 
     def __init__(self, options: ImapOptions, environ: Mapping[str, str]) -> None:
         self.options = options
-        self._password = _read_password(options, environ)
+        self._password = read_password(options, environ)
         self._client: imaplib.IMAP4 | None = None
         self._delimiter = "/"
         self._created: set[str] = set()
@@ -266,7 +266,8 @@ class ImapMailbox:
         return MailboxUnavailable(f"{WHERE} {what} on {self.options.address}: {detail}", hint=hint)
 
 
-def _read_password(options: ImapOptions, environ: Mapping[str, str]) -> str:
+def read_password(options: ImapOptions, environ: Mapping[str, str]) -> str:
+    """The mailbox password from ``$password_env`` (registered for masking), or ``ConfigError``."""
     variable = options.password_env
     value = environ.get(variable, "")
     if not value:
