@@ -158,6 +158,7 @@ def reconcile_inputs(ctx: RunContext, inputs: Inputs) -> Gathered:
         warnings=warnings,
         neutralised=inputs.neutralised,
         implausible_dates=inputs.implausible_dates,
+        stored_history=stored,
     )
 
 
