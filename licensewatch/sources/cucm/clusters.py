@@ -73,12 +73,14 @@ def _pools(where: str, value: Any) -> dict[str, str]:
     return {str(k): str(v).strip() for k, v in value.items()}
 
 
-def cluster_specs(settings: SourceSettings, cluster_keys: Sequence[str]) -> list[ClusterSpec]:
+def cluster_specs(
+    settings: SourceSettings, cluster_keys: Sequence[str], top_keys: Sequence[str] = TOP_KEYS
+) -> list[ClusterSpec]:
     """The clusters ``[sources.<feed>]`` names (one, the default, for the single form).
 
     ``cluster_keys`` are the keys a cluster's own table may hold besides
-    :data:`CLUSTER_EXTRA` (checked by the caller's parser). Raises
-    ``ConfigError`` naming the table and key.
+    :data:`CLUSTER_EXTRA` (checked by the caller's parser); ``top_keys`` those
+    of ``[sources.<feed>]`` itself. Raises ``ConfigError`` naming the table and key.
     """
     o = settings.options
     top = f"[sources.{settings.feed}]"
@@ -86,9 +88,9 @@ def cluster_specs(settings: SourceSettings, cluster_keys: Sequence[str]) -> list
         return [ClusterSpec(model.DEFAULT_CLUSTER, top, settings)]
     reject_unknown(
         o,
-        TOP_KEYS,
+        top_keys,
         top,
-        listed=("kind", *TOP_KEYS),
+        listed=("kind", *top_keys),
         kind=settings.kind,
         hint=f"with clusters, {top} keeps only owner_match; move the rest into each cluster",
     )

@@ -243,7 +243,7 @@ class CucmExportSource(PhonesSource):
         )
         if "clusters" in settings.options:
             # A replay keeps each cluster's own device pools; the rest is in the saved pull.
-            for spec in cluster_specs(settings, ()):
+            for spec in cluster_specs(settings, (), ("path", "owner_match", "clusters")):
                 if set(spec.settings.options) - {"device_pools"}:
                     raise ConfigError(
                         f"{spec.where} of a cucm-export holds only device_pools",
