@@ -15,7 +15,9 @@ import pytest
 import responses
 
 from licensewatch import sources
+from licensewatch.cli.parser import main
 from licensewatch.errors import EXIT_RUNTIME
+from licensewatch.reports.findings import FINDINGS_COLUMNS
 from licensewatch.sources.cucm.multi import CucmClustersSource
 from tests import orgfiles
 from tests.sources.cucm.conftest import (
@@ -30,6 +32,7 @@ from tests.sources.cucm.conftest import (
 from tests.test_cli import db_counts
 from tests.test_live_sources_end_to_end import (
     AS_OF,
+    CUCM_PHONES,
     RIS_NODES,
     SQL_ROWS,
     config_with,
@@ -166,8 +169,6 @@ def test_a_failing_cluster_fails_the_night_and_sends_nothing(
 
 def main_run_later(config: Path) -> int:
     """A run of the next day (the first good night was AS_OF)."""
-    from licensewatch.cli.parser import main
-
     return main(["run", "--config", str(config), "--as-of", "2020-01-01"])
 
 
@@ -221,3 +222,15 @@ def test_a_saved_pull_of_both_clusters_replays_to_the_same_reports(
     for name in ("findings.csv", "finance_summary.csv", "unassigned.csv"):
         replayed = (other.parent / "reports" / AS_OF / name).read_bytes()
         assert replayed == (live.parent / "reports" / AS_OF / name).read_bytes(), name
+
+
+def test_the_single_cluster_form_keeps_findings_csv_as_it_was(
+    tmp_path: Path, rsps: responses.RequestsMock, clock: FakeClock
+) -> None:
+    serve_hq(rsps)
+    org = orgfiles.write_org(tmp_path / "org", config=config_with(phones=CUCM_PHONES))
+    assert run(org) == 0
+    reports = org.parent / "reports" / AS_OF
+    assert list(read_csv(reports / "findings.csv")[0]) == list(FINDINGS_COLUMNS)
+    summary = json.loads((reports / "run_summary.json").read_text(encoding="utf-8"))
+    assert summary["counts"]["phones_read.default"] == len(SQL_ROWS)
