@@ -283,14 +283,15 @@ class CucmSource(PhonesSource):
             recorder.start()
         axl, ris, limiter, rate_control = self._clients(recorder)
         method, error, complete = o.inventory, "interrupted", False
+        tag = "CUCM" if self.cluster == DEFAULT_CLUSTER else f"CUCM {self.cluster}"
         try:
-            bar = Progress("CUCM AXL inventory", unit="phones", clock=self._clock)
+            bar = Progress(f"{tag} AXL inventory", unit="phones", clock=self._clock)
             reader = AxlInventory(axl, o.axl_version, page_size=o.page_size, on_rows=bar.advance)
             inventory = reader.read(o.inventory)
             bar.finish()
             method = inventory.method
             names = list({p.name.strip().casefold(): p.name for p in inventory.phones}.values())
-            bar = Progress("CUCM RisPort", total=len(names), unit="phones", clock=self._clock)
+            bar = Progress(f"{tag} RisPort", total=len(names), unit="phones", clock=self._clock)
             regs = RisPortReader(
                 ris,
                 batch_size=o.batch_size,
@@ -307,7 +308,6 @@ class CucmSource(PhonesSource):
         finally:
             if recorder is not None and not complete:
                 recorder.finish(complete=False, inventory=method, error=error)
-        tag = "CUCM" if self.cluster == DEFAULT_CLUSTER else f"CUCM {self.cluster}"
         notes = [] if o.verify else [f"{tag}: verify_tls = false: its certificate was not checked"]
         if rate_control.faults:
             notes.append(f"{tag}: RisPort refused {rate_control.faults} requests for rate control")
