@@ -278,7 +278,7 @@ def main() -> None:
     print(
         "| organization | clusters | Graph pull (simulated) | Graph requests / 429s "
         "| phones pull (simulated) | RisPort + AXL requests / rate faults "
-        "| both pulls, one after the other | CPU seconds of this run |"
+        "| both pulls, one after the other | seconds this simulation took |"
     )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for size in sizes:
