@@ -47,6 +47,8 @@ from licensewatch.sources import (
     phones_source,
     separations_source,
 )
+from licensewatch.sources.cucm.clusters import CLUSTER_EXTRA
+from licensewatch.sources.cucm.multi import CLUSTER_KEYS
 
 T = TypeVar("T")
 
@@ -222,4 +224,12 @@ def accepted_keys() -> dict[tuple[str, str | None], tuple[str, ...] | None]:
             out[(f"sources.{feed}", kind)] = ("kind", *keys)
             if "columns" in keys:
                 out[(f"sources.{feed}.columns", kind)] = None
+    # Several call-manager clusters: each [sources.phones.clusters.<name>] table.
+    out[("sources.phones", "cucm")] = (*(out[("sources.phones", "cucm")] or ()), "clusters")
+    out[("sources.phones.clusters", "cucm")] = None
+    out[("sources.phones.clusters.*", "cucm")] = (*CLUSTER_KEYS, *CLUSTER_EXTRA)
+    out[("sources.phones.clusters.*.device_pools", "cucm")] = None
+    out[("sources.phones.clusters", "cucm-export")] = None
+    out[("sources.phones.clusters.*", "cucm-export")] = ("device_pools",)
+    out[("sources.phones.clusters.*.device_pools", "cucm-export")] = None
     return out

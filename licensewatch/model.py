@@ -100,6 +100,8 @@ PHONES: Final[Schema] = {
     "registration_status": STRING,
     "status_changed_at": DATETIME,
     "last_seen_at": DATETIME,
+    #: The call-manager cluster the phone is configured on (NA for a file inventory).
+    "cluster": STRING,
 }
 
 SEPARATIONS: Final[Schema] = {
@@ -144,7 +146,8 @@ RATE_CARD: Final[Schema] = {
 
 #: Findings as reconcile returns them: one row per dormant resource.
 #: ``resource_id`` is the stable key across runs ("license:<account_id>:<sku_id>"
-#: or "phone:<device_name>", device name case-folded); ``subject`` is what a
+#: or "phone:<key>", :func:`phone_keys`: the device name case-folded, cluster-qualified
+#: for named clusters); ``subject`` is what a
 #: person recognizes (the UPN for a licence, the device name for a phone);
 #: ``reasons`` is the ';'-joined reason codes in :data:`REASON_ORDER`;
 #: ``match_key`` is what the rate card matches (SKU part number or phone model).
@@ -161,6 +164,8 @@ FINDINGS: Final[Schema] = {
     "last_activity_at": DATETIME,
     "separation_date": DATETIME,
     "match_key": STRING,
+    #: A phone's call-manager cluster (NA for licences and file inventories).
+    "cluster": STRING,
 }
 
 #: Costed findings: FINDINGS plus what pricing adds. Money is integer cents so
@@ -223,6 +228,31 @@ def _fold_or_none(text: str) -> str | None:
 def norm_key(series: pd.Series) -> pd.Series:
     """:func:`fold_key` of every value; missing and empty strings become NA."""
     return series.astype(STRING).map(_fold_or_none, na_action="ignore").astype(STRING)
+
+
+#: The cluster of the single-cluster ``[sources.phones]`` form: its phones keep bare keys.
+DEFAULT_CLUSTER: Final = "default"
+
+
+def phone_keys(phones: pd.DataFrame) -> pd.Series:
+    """Each phone's key across runs: its device name case-folded (:func:`norm_key`).
+
+    A device name is unique within one call-manager cluster only, so a phone of
+    a named cluster other than :data:`DEFAULT_CLUSTER` is keyed
+    ``<cluster>/<device name>`` (CUCM device names hold no ``/``). Phones of the
+    default cluster and of file inventories keep the bare name, so a single
+    cluster's history, findings and decisions carry over unchanged.
+    """
+    names = norm_key(phones["device_name"])
+    if "cluster" not in phones.columns:
+        return names
+    cluster = norm_key(phones["cluster"])
+    named = (cluster.notna() & cluster.ne(DEFAULT_CLUSTER)).fillna(False).to_numpy(bool)
+    if not named.any():
+        return names
+    keys = names.copy()
+    keys[named] = cluster[named] + "/" + names[named]
+    return keys.astype(STRING)
 
 
 def money(cents: int) -> str:

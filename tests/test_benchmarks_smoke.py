@@ -50,6 +50,24 @@ def test_the_pull_benchmarks_run() -> None:
     assert "SQL saves" in _bench("benchmarks.cucm_pull", "--phones", "1500")
 
 
+def test_the_real_limits_benchmark_runs_on_its_simulated_clock() -> None:
+    out = _bench(
+        "benchmarks.real_limits", "--sizes", "2500", "--clusters", "1,2",
+        "--graph-throttle-every", "4",
+    )  # fmt: skip
+    rows = [
+        [cell.strip() for cell in line.split("|")[1:-1]]
+        for line in out.splitlines()
+        if line.startswith("| 2,500 accounts")
+    ]
+    assert [row[1] for row in rows] == ["1", "2"], out
+    # 5 users pages of 1 simulated second, one refused with a 10 s Retry-After, which was
+    # waited on the simulated clock: 15 s, whatever the machine's speed.
+    assert all(row[2] == "0:00:15" and row[3].endswith(" / 1") for row in rows), rows
+    # One AXL request a cluster, and the 3 RisPort batches of 1,000 phones or fewer.
+    assert [row[5] for row in rows] == ["4 / 0", "6 / 0"], rows
+
+
 def test_the_organization_scales_with_distinct_people(tmp_path: Path) -> None:
     org = orgs.build(tmp_path / "org", 240, as_of=date(2019, 12, 31), phones=500)
     assert org.copies == 1 and org.phones == 500

@@ -27,7 +27,16 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "licensewatch.example
 _HEADER = re.compile(r"^\s*#?\s*\[([A-Za-z0-9_.\-]+)\]")
 _KEY = re.compile(r"^\s*#?\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)")
 _KIND = re.compile(r'"([^"]+)"')
+_CLUSTER = re.compile(r"^(sources\.phones\.clusters\.)[A-Za-z0-9_-]+")
 Table = tuple[str, str | None]
+
+
+def _kind_of(table: str, kinds: dict[str, str | None]) -> str | None:
+    """The kind of ``table``: that of the latest block of its ``[sources.<feed>]``."""
+    parts = table.split(".")
+    if len(parts) >= 2 and parts[0] == "sources":
+        return kinds.get(".".join(parts[:2]))
+    return kinds.get(table)
 
 
 def documented(text: str) -> dict[Table, set[str]]:
@@ -38,12 +47,13 @@ def documented(text: str) -> dict[Table, set[str]]:
     for line in text.splitlines():
         header = _HEADER.match(line)
         if header:
-            parts = header[1].split(".")
+            # A cluster's table is named by the organization: [sources.phones.clusters.*].
+            parts = _CLUSTER.sub(r"\1*", header[1]).split(".")
             for depth in range(len(parts)):
                 parent = ".".join(parts[:depth])
-                found.setdefault((parent, kinds.get(parent)), set()).add(parts[depth])
-            name = header[1]
-            kinds[name] = kinds.get(".".join(parts[:-1])) if len(parts) > 2 else None
+                found.setdefault((parent, _kind_of(parent, kinds)), set()).add(parts[depth])
+            name = ".".join(parts)
+            kinds[name] = _kind_of(".".join(parts[:-1]), kinds) if len(parts) > 2 else None
             current = (name, kinds[name])
             found.setdefault(current, set())
             continue

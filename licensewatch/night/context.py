@@ -152,6 +152,8 @@ class Gathered:
     warnings: tuple[str, ...]
     neutralised: Mapping[str, int]
     implausible_dates: Mapping[str, int]
+    #: The history as stored when the run began (``save_history`` writes only what moved).
+    stored_history: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)

@@ -179,7 +179,7 @@ def _night(ctx: RunContext, inputs: Inputs) -> Outcome:
     if verdict.sends:
         # A braked run keeps its findings for diagnosis but must not move
         # what we remember about resources and phones.
-        store.save_history(ctx.session, gathered.history)
+        store.save_history(ctx.session, gathered.history, gathered.stored_history)
     _commit(ctx)
     publish(ctx.staging, ctx.final_dir)
     return outcome

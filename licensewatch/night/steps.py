@@ -39,10 +39,11 @@ from licensewatch.notify.transports.base import Transport
 from licensewatch.notify.transports.directory import DirectoryTransport
 from licensewatch.rules import brake, cadence, strictness
 from licensewatch.rules.brake import Baseline
-from licensewatch.rules.phone_history import apply_history
+from licensewatch.rules.phone_history import apply_history, carry_over
 from licensewatch.rules.pricing import price
 from licensewatch.rules.reconcile import reconcile
 from licensewatch.rules.removals import bookable_removals, pulled_resource_ids
+from licensewatch.sources.cucm.clusters import pool_departments
 from licensewatch.store import RunStatus
 from licensewatch.store import outbox as store_outbox
 from licensewatch.store.decisions import current_decisions
@@ -112,9 +113,13 @@ def reconcile_inputs(ctx: RunContext, inputs: Inputs) -> Gathered:
     anything is written.
     """
     settings = ctx.settings
-    phones, history = apply_history(
-        inputs.phones.phones, store.load_history(ctx.session), ctx.as_of_ts
-    )
+    stored = store.load_history(ctx.session)
+    phones, history = apply_history(inputs.phones.phones, stored, ctx.as_of_ts)
+    history = carry_over(history, stored, inputs.phones.skipped_clusters)
+    pools = {
+        **settings.device_pool_departments,
+        **pool_departments(settings.sources["phones"]),
+    }
     reconciled = ctx.stages.run(
         "reconcile",
         lambda: reconcile(
@@ -126,7 +131,7 @@ def reconcile_inputs(ctx: RunContext, inputs: Inputs) -> Gathered:
             policy=settings.policy,
             as_of=ctx.as_of_ts,
             owner_match=settings.sources["phones"].owner_match,
-            device_pool_departments=settings.device_pool_departments,
+            device_pool_departments=pools,
         ),
     )
     counts = {
@@ -134,6 +139,9 @@ def reconcile_inputs(ctx: RunContext, inputs: Inputs) -> Gathered:
         "licenses_read": len(inputs.accounts.licenses),
         "phones_read": len(phones),
         "separations_read": len(inputs.separations.separations),
+        **brake.cluster_counts(
+            {c: int(phones["cluster"].eq(c).sum()) for c in inputs.phones.clusters}
+        ),
         **reconciled.counts,
     }
     notes = (*inputs.accounts.notes, *inputs.phones.notes, *inputs.separations.notes)
@@ -154,6 +162,7 @@ def reconcile_inputs(ctx: RunContext, inputs: Inputs) -> Gathered:
         warnings=warnings,
         neutralised=inputs.neutralised,
         implausible_dates=inputs.implausible_dates,
+        stored_history=stored,
     )
 
 

@@ -63,6 +63,9 @@ def findings_table(costed: pd.DataFrame) -> pd.DataFrame:
     item and costs of "0.00". Rows are sorted by department, resource kind,
     annual cost (highest first) and subject; a frame without ``status`` (the
     pipeline's unassigned queue before it is stored) gets an empty status.
+    When any finding is a phone of a named call-manager cluster (other than the
+    single-cluster form's ``default``), a ``cluster`` column follows ``subject``
+    (empty for licences); otherwise the file is as before.
     """
     annual, accrued = costs_cents(costed)
     unpriced = unpriced_mask(costed)
@@ -101,4 +104,9 @@ def findings_table(costed: pd.DataFrame) -> pd.DataFrame:
         ascending=[True, True, False, True, True],
         kind="stable",
     )
-    return table.loc[order.index].reset_index(drop=True)
+    table = table.loc[order.index].reset_index(drop=True)
+    clusters = costed["cluster"] if "cluster" in costed.columns else None
+    if clusters is not None and clusters.dropna().ne(model.DEFAULT_CLUSTER).any():
+        # Phones from call-manager clusters: which cluster, after the device name.
+        table.insert(3, "cluster", _text(clusters.loc[order.index]).reset_index(drop=True))
+    return table

@@ -5,6 +5,11 @@ the run compares what it pulled with the last good run and with the policy;
 :func:`check` returns the reasons to stop (empty when the run may proceed). Pure:
 numbers in, reasons out.
 
+Phones read from several call-manager clusters are watched cluster by cluster
+(``phones_read.<cluster>`` counts, each against the same cluster's count in the
+last good run; a cluster left out of the run, or new, is not compared), in
+place of their total.
+
 The HR separations feed is watched like the others (a sharp drop against the
 last good run brakes), and an empty one brakes on every run, the first one
 included, unless the policy says the organization's feed may be empty
@@ -26,6 +31,14 @@ FEEDS = {
     "phones_read": "phones",
     "separations_read": "HR separations",
 }
+
+#: Counts key of one call-manager cluster's phones (``phones_read.<cluster>``).
+CLUSTER_PREFIX = "phones_read."
+
+
+def cluster_counts(clusters: Mapping[str, int]) -> dict[str, int]:
+    """The per-cluster counts keys of the phones each cluster read."""
+    return {f"{CLUSTER_PREFIX}{name}": int(n) for name, n in clusters.items()}
 
 
 @dataclass(frozen=True)
@@ -55,7 +68,18 @@ def check(counts: Mapping[str, int], baseline: Baseline | None, policy: Policy) 
         )
     if baseline is None:
         return reasons
-    for key, label in FEEDS.items():
+    per_cluster = any(k.startswith(CLUSTER_PREFIX) for k in (*counts, *baseline.counts))
+    feeds = {k: v for k, v in FEEDS.items() if not (per_cluster and k == "phones_read")}
+    # Each call-manager cluster against its own last good night: one cluster that lost half
+    # its phones brakes even when it is a small part of the total.
+    feeds.update(
+        {
+            key: f"phones of cluster {key.removeprefix(CLUSTER_PREFIX)}"
+            for key in sorted(counts)
+            if key.startswith(CLUSTER_PREFIX) and key in baseline.counts
+        }
+    )
+    for key, label in feeds.items():
         before, now = baseline.counts.get(key, 0), counts.get(key, 0)
         if before and (before - now) / before > policy.max_feed_drop:
             reasons.append(

@@ -7,7 +7,8 @@ status. :func:`apply_history` is pure: the pipeline loads the stored history,
 calls it with the pulled phones, stores the history it returns
 (:mod:`licensewatch.store.registrations`) and reconciles the phones it returns.
 
-Rules, for each phone (matched case-folded on ``device_name``):
+Rules, for each phone (matched on :func:`licensewatch.model.phone_keys`: the
+device name case-folded, ``<cluster>/``-qualified for a named cluster):
 
 - ``last_seen_at`` is the latest of what the source says, what the history
   remembers and, for a phone in use now (registered or partially registered),
@@ -65,7 +66,7 @@ def apply_history(
     stored = model.conform(history, HISTORY)
     stored = stored[stored["device_key"].notna()].drop_duplicates("device_key", keep="last")
 
-    key = model.norm_key(phones["device_name"])
+    key = model.phone_keys(phones)
     prev = pd.DataFrame({"device_key": key}).merge(stored, how="left", on="device_key")
     prev.index = phones.index
     now = pd.Series(as_of, index=phones.index).astype(model.DATETIME)
@@ -98,3 +99,20 @@ def apply_history(
         }
     )[named].drop_duplicates("device_key", keep="first")
     return model.conform(out, model.PHONES), model.conform(new_history, HISTORY)
+
+
+def carry_over(
+    history: pd.DataFrame, stored: pd.DataFrame, clusters: tuple[str, ...]
+) -> pd.DataFrame:
+    """``history`` plus the ``stored`` rows of ``clusters``, the clusters this pull left out.
+
+    An optional cluster that failed tonight is not observed at all: its phones keep
+    what we knew of them, rather than being observed afresh when it is back.
+    """
+    if not clusters:
+        return history
+    stored = model.conform(stored, HISTORY)
+    prefix = stored["device_key"].str.extract(r"^([^/]*)/", expand=False)
+    cluster = prefix.fillna(model.DEFAULT_CLUSTER)
+    kept = stored[cluster.isin(clusters) & ~stored["device_key"].isin(history["device_key"])]
+    return model.conform(pd.concat([history, kept], ignore_index=True), HISTORY)

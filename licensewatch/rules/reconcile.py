@@ -22,7 +22,8 @@ account's department, else the separation's, else ``model.UNASSIGNED``.
 account matches it, or several do), its owner account is dormant, or it is not
 registered and was last seen (else last changed status) before ``as_of -
 phone_inactive_days``. It is routed to its owner's department, else its device
-pool's (``device_pool_departments``), else ``model.UNASSIGNED``. Its
+pool's (``device_pool_departments``; a key ``<cluster>/<pool>`` is that
+cluster's pool only), else ``model.UNASSIGNED``. Its
 ``last_activity_at`` is the phone's own ``last_seen_at``.
 
 **Exemptions** in force (``expires_on`` on or after ``as_of``; none when the
@@ -127,7 +128,7 @@ def _exempted(
 ) -> tuple[pd.Series, np.ndarray, np.ndarray, pd.Series]:
     """Phone keys, which accounts and phones an exemption names, and the subjects it found."""
     exempt_account = keys["upn"].isin(subjects).to_numpy(bool)
-    device = fold(ph["device_name"])
+    device = model.phone_keys(ph)
     exempt_phone = device.isin(subjects).to_numpy(bool)
     known = pd.concat([keys["upn"][exempt_account], device[exempt_phone]])
     counts["exemptions_unknown_subject"] = int((~subjects.isin(known)).sum())
@@ -337,7 +338,7 @@ def _phone_findings(
         np.where(unregistered, stamp, NAT)[rows],
         np.where(owner_dormant[rows], at(owners.since, pos, NAT), NAT),
     )
-    pool_department = per_value(ph["device_pool"], lambda s: model.norm_key(s).map(pools))
+    pool_department = _pool_departments(ph, pools)
     frame = pd.DataFrame(
         {
             "resource_id": pd.array("phone:" + device.to_numpy(object)[rows], dtype=model.STRING),
@@ -358,10 +359,21 @@ def _phone_findings(
             "last_activity_at": timestamps(seen[rows]),
             "separation_date": timestamps(at(owners.sep_date, pos, NAT)),
             "match_key": ph["model"].array.take(rows),
+            "cluster": ph["cluster"].array.take(rows),
         }
     )
     exempted = int(((bits != 0) & named & exempt).sum())
     return frame.drop_duplicates("resource_id"), exempted
+
+
+def _pool_departments(ph: pd.DataFrame, pools: Mapping[str, str]) -> pd.Series:
+    """Each phone's pool department: its cluster's ``<cluster>/<pool>`` first, else the pool's."""
+    bare = per_value(ph["device_pool"], lambda s: model.norm_key(s).map(pools))
+    cluster = model.norm_key(ph["cluster"])
+    if cluster.isna().all():
+        return bare
+    qualified = (cluster + "/" + model.norm_key(ph["device_pool"])).map(pools)
+    return qualified.astype(model.STRING).fillna(bare.astype(model.STRING))
 
 
 def _reason_counts(reasons: pd.Series) -> dict[str, int]:

@@ -32,7 +32,7 @@ def pulled_resource_ids(licenses: pd.DataFrame, phones: pd.DataFrame) -> set[str
     """The ids of every licence and phone in this pull, case-folded."""
     held = licenses.dropna(subset=["account_id", "sku_id"])
     licence_ids = "license:" + held["account_id"].astype(str) + ":" + held["sku_id"].astype(str)
-    devices = model.norm_key(phones["device_name"]).dropna()
+    devices = model.phone_keys(phones).dropna()
     phone_ids = "phone:" + devices.astype(str)
     return {model.fold_key(rid) for rid in (*licence_ids.tolist(), *phone_ids.tolist())}
 

@@ -12,7 +12,7 @@ from licensewatch.config import SourceSettings
 from licensewatch.errors import ConfigError
 from licensewatch.sources.cucm.export import CucmExportSource
 from licensewatch.sources.cucm.inventory_csv import PhonesCsvSource
-from licensewatch.sources.cucm.live import CucmSource
+from licensewatch.sources.cucm.multi import CucmClustersSource
 from licensewatch.sources.graph.export import GraphExportSource
 from licensewatch.sources.graph.live import GraphSource
 from licensewatch.sources.hr.files import SeparationsCsvSource, SeparationsXlsxSource
@@ -28,7 +28,7 @@ ACCOUNTS_KINDS: dict[str, Callable[[SourceSettings], AccountsSource]] = {
 }
 PHONES_KINDS: dict[str, Callable[[SourceSettings], PhonesSource]] = {
     "csv": PhonesCsvSource,
-    "cucm": CucmSource,
+    "cucm": CucmClustersSource,
     "cucm-export": CucmExportSource,
 }
 SEPARATIONS_KINDS: dict[str, Callable[[SourceSettings], SeparationsSource]] = {

@@ -47,6 +47,10 @@ class PhonesPull:
     notes: tuple[str, ...] = field(default_factory=tuple)
     #: Proven to hold every phone; False books no phone removals.
     complete: bool = True
+    #: The call-manager clusters read (empty for a file inventory), and the optional
+    #: ones that failed and were left out (``licensewatch.sources.cucm.clusters``).
+    clusters: tuple[str, ...] = ()
+    skipped_clusters: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,12 @@ from licensewatch import model
 from licensewatch.config import SourceSettings
 from licensewatch.errors import ConfigError, InputError, Problem, SourceError
 from licensewatch.sources.cucm.axl import InventoryPhone, parse_list_phone, parse_sql_rows
+from licensewatch.sources.cucm.clusters import (
+    CLUSTERS_FORMAT,
+    ClusterOutcome,
+    cluster_specs,
+    combine,
+)
 from licensewatch.sources.cucm.inventory_csv import OWNER_MATCHES
 from licensewatch.sources.cucm.risport import IN_USE, RisAnswer, RisDevice, merge, parse_select
 from licensewatch.sources.cucm.soap import Exchange, parse_xml
@@ -50,7 +56,9 @@ def check_owner_match(settings: SourceSettings, value: Any) -> str:
 
 
 def assemble_phones(
-    inventory: Iterable[InventoryPhone], registrations: Mapping[str, RisDevice]
+    inventory: Iterable[InventoryPhone],
+    registrations: Mapping[str, RisDevice],
+    cluster: str = model.DEFAULT_CLUSTER,
 ) -> pd.DataFrame:
     """The PHONES frame from the AXL inventory and the merged RisPort devices.
 
@@ -58,6 +66,7 @@ def assemble_phones(
     reporting node's ``TimeStamp``; ``last_seen_at`` is the later of
     ``registrationdynamic.lastseen`` and, for a phone in use now, that
     ``TimeStamp``. The first of two phones whose names differ only in case wins.
+    Every phone carries ``cluster``, the call-manager cluster it was read from.
     """
     rows: dict[str, dict[str, Any]] = {}
     for phone in inventory:
@@ -78,6 +87,7 @@ def assemble_phones(
             "registration_status": status,
             "status_changed_at": stamp,
             "last_seen_at": max(seen) if seen else None,
+            "cluster": cluster,
         }
     frame = pd.DataFrame(list(rows.values()), columns=list(model.PHONES))
     for col in ("status_changed_at", "last_seen_at"):
@@ -139,18 +149,42 @@ class CucmRecorder(PullRecorder):
             self.abandon(text.encode("utf-8"))
 
 
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError.single(str(path), "missing: this folder holds no saved CUCM pull") from (
+            None
+        )
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError.single(str(path), f"not valid JSON: {exc}") from None
+
+
+def saved_clusters(folder: Path) -> list[dict[str, Any]] | None:
+    """The clusters a saved pull of several clusters lists; None for a single-cluster save."""
+    path = folder / MANIFEST
+    if not path.is_file():
+        return None
+    doc = _read_json(path)
+    if not isinstance(doc, dict) or doc.get("format") != CLUSTERS_FORMAT:
+        return None
+    entries = doc.get("clusters")
+    if not isinstance(entries, list) or not entries:
+        raise InputError.single(str(path), "'clusters' must be a non-empty list")
+    for n, entry in enumerate(entries, start=1):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or entry.get("folder") != name or "/" in name:
+            raise InputError.single(str(path), f"clusters entry {n}: name and folder must match")
+    return entries
+
+
 def _manifest(folder: Path) -> dict[str, Any]:
     path = folder / MANIFEST
     where = str(path)
     if not path.exists() and (folder / INCOMPLETE / MANIFEST).is_file():
         path = folder / INCOMPLETE / MANIFEST  # a failed pull: say why below
         where = str(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError.single(where, "missing: this folder holds no saved CUCM pull") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError.single(where, f"not valid JSON: {exc}") from None
+    doc = _read_json(path)
     if not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT:
         raise InputError.single(where, f"not a saved CUCM pull (format {MANIFEST_FORMAT!r})")
     if doc.get("complete") is not True:
@@ -204,10 +238,20 @@ def read_saved(folder: Path) -> tuple[list[InventoryPhone], list[RisAnswer], tup
 class CucmExportSource(PhonesSource):
     """Phones from a saved CUCM pull. Options: ``path`` (the folder), ``owner_match``."""
 
-    KEYS: ClassVar[tuple[str, ...]] = ("path", "owner_match")
+    KEYS: ClassVar[tuple[str, ...]] = ("path", "owner_match", "clusters")
 
     def __init__(self, settings: SourceSettings) -> None:
-        options = check_options(settings, self.KEYS, {"owner_match": "upn"})
+        options = check_options(
+            settings, ("path", "owner_match"), {"owner_match": "upn"}, other=("clusters",)
+        )
+        if "clusters" in settings.options:
+            # A replay keeps each cluster's own device pools; the rest is in the saved pull.
+            for spec in cluster_specs(settings, (), ("path", "owner_match", "clusters")):
+                if set(spec.settings.options) - {"device_pools"}:
+                    raise ConfigError(
+                        f"{spec.where} of a cucm-export holds only device_pools",
+                        hint="the saved pull holds the rest; remove the other keys",
+                    )
         self.owner_match = check_owner_match(settings, options["owner_match"])
         self.settings = settings
         self.folder = settings.path()
@@ -222,10 +266,30 @@ class CucmExportSource(PhonesSource):
 
     def check(self) -> None:
         """The folder holds a complete saved pull (its answers are read by ``pull``)."""
-        _manifest(self._folder())
+        folder = self._folder()
+        entries = saved_clusters(folder)
+        for entry in entries or [{"folder": None, "complete": True}]:
+            if entry.get("complete") is True:
+                _manifest(folder / entry["folder"] if entry["folder"] else folder)
 
     def pull(self) -> PhonesPull:
-        """Replay the saved answers through the live source's parsers."""
-        phones, answers, notes = read_saved(self._folder())
-        frame = assemble_phones(phones, merge(answers))
-        return PhonesPull(phones=frame, requests=0, notes=notes)
+        """Replay the saved answers through the live source's parsers (every saved cluster)."""
+        folder = self._folder()
+        entries = saved_clusters(folder)
+        if entries is None:
+            return self._replay(folder)
+        outcomes = []
+        for e in entries:
+            name, optional = e["name"], bool(e.get("optional"))
+            if e.get("complete") is True:
+                outcomes.append(ClusterOutcome(name, optional, self._replay(folder / name)))
+            else:
+                error = str(e.get("error") or "no reason saved")
+                outcomes.append(ClusterOutcome(name, optional, None, error))
+        return combine(outcomes)
+
+    def _replay(self, folder: Path) -> PhonesPull:
+        phones, answers, notes = read_saved(folder)
+        cluster = _manifest(folder).get("cluster", model.DEFAULT_CLUSTER)
+        frame = assemble_phones(phones, merge(answers), str(cluster))
+        return PhonesPull(phones=frame, requests=0, notes=notes, clusters=(str(cluster),))

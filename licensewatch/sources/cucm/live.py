@@ -29,6 +29,7 @@ import requests
 from licensewatch.config import SourceSettings
 from licensewatch.errors import ConfigError, LicensewatchError
 from licensewatch.logs import get_logger
+from licensewatch.model import DEFAULT_CLUSTER
 from licensewatch.options import reject_unknown
 from licensewatch.progress import Progress
 from licensewatch.retry import RetryPolicy
@@ -84,85 +85,104 @@ class CucmOptions:
     owner_match: str
 
 
-def _fail(key: str, message: str, hint: str | None = None) -> ConfigError:
-    return ConfigError(f"[sources.phones] {key} {message}", hint=hint)
+_WHERE = "[sources.phones]"
 
 
-def _opt(options: Mapping[str, Any], key: str, kind: type, default: Any) -> Any:
+def _fail(key: str, message: str, hint: str | None = None, where: str = _WHERE) -> ConfigError:
+    return ConfigError(f"{where} {key} {message}", hint=hint)
+
+
+def _opt(
+    options: Mapping[str, Any], key: str, kind: type, default: Any, where: str = _WHERE
+) -> Any:
     value = options.get(key, default)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if value is None or not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise _fail(key, f"must be {kind.__name__}, not {value!r}")
+        raise _fail(key, f"must be {kind.__name__}, not {value!r}", where=where)
     return value
 
 
-def _count(options: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
-    value = int(_opt(options, key, int, default))
+def _count(
+    options: Mapping[str, Any], key: str, default: int, low: int, high: int, where: str = _WHERE
+) -> int:
+    value = int(_opt(options, key, int, default, where))
     if not low <= value <= high:
-        raise _fail(key, f"must be between {low} and {high}, not {value}")
+        raise _fail(key, f"must be between {low} and {high}, not {value}", where=where)
     return value
 
 
-def _https(url: str) -> str:
+def _https(url: str, where: str) -> str:
     if urlsplit(url).scheme != "https":
-        raise _fail("risport_url", f"must be an https:// URL, not {url!r}")
+        raise _fail("risport_url", f"must be an https:// URL, not {url!r}", where=where)
     return url
 
 
-def parse_options(settings: SourceSettings) -> CucmOptions:
-    """Validate ``[sources.phones]`` for ``kind = "cucm"``; raises ``ConfigError``."""
+def parse_options(
+    settings: SourceSettings, where: str = _WHERE, keys: tuple[str, ...] = KEYS
+) -> CucmOptions:
+    """Validate one cluster's options for ``kind = "cucm"``; raises ``ConfigError``.
+
+    ``where`` is the table they come from (``[sources.phones]``, or
+    ``[sources.phones.clusters.<name>]``), named in every message; ``keys``
+    the valid keys of that table.
+    """
     o = settings.options
     reject_unknown(
         o,
-        KEYS,
-        f"[sources.{settings.feed}]",
-        listed=("kind", *KEYS),
-        kind=settings.kind,
-        hint=f"correct or remove the key in [sources.{settings.feed}]",
+        keys,
+        where,
+        listed=("kind", *keys) if where == _WHERE else keys,
+        kind=settings.kind if where == _WHERE else None,
+        hint=f"correct or remove the key in {where}",
     )
     if "axl_url" not in o:
         raise _fail(
-            "axl_url", "is missing", 'add axl_url = "https://cucm-pub.example.org:8443/axl/"'
+            "axl_url",
+            "is missing",
+            'add axl_url = "https://cucm-pub.example.org:8443/axl/"',
+            where,
         )
-    axl_url = str(_opt(o, "axl_url", str, None))
+    axl_url = str(_opt(o, "axl_url", str, None, where))
     parts = urlsplit(axl_url)
     # Basic auth sends the password with every request: never over plain http.
     if parts.scheme != "https" or not parts.hostname:
-        raise _fail("axl_url", f"must be an https:// URL, not {axl_url!r}")
+        raise _fail("axl_url", f"must be an https:// URL, not {axl_url!r}", where=where)
     version = o.get("axl_version", "12.5")
     version = f"{version:.1f}" if isinstance(version, float) else version
     if not isinstance(version, str) or not version.replace(".", "").isdigit():
-        raise _fail("axl_version", f'must be a version such as "12.5", not {version!r}')
+        raise _fail(
+            "axl_version", f'must be a version such as "12.5", not {version!r}', where=where
+        )
     for key in ("username", "password_env"):
         if not isinstance(o.get(key), str) or not o[key]:
-            raise _fail(key, "is missing", f'add {key} = "..." to [sources.phones]')
+            raise _fail(key, "is missing", f'add {key} = "..." to {where}', where)
     default_ris = f"{parts.scheme}://{parts.netloc}/realtimeservice2/services/RISService70"
-    verify: bool | str = bool(_opt(o, "verify_tls", bool, True))
+    verify: bool | str = bool(_opt(o, "verify_tls", bool, True, where))
     if "ca_bundle" in o:
         bundle = settings.path("ca_bundle")
         if not bundle.is_file():
-            raise _fail("ca_bundle", f"names {bundle}, which does not exist")
+            raise _fail("ca_bundle", f"names {bundle}, which does not exist", where=where)
         verify = str(bundle) if verify else False
-    inventory = _opt(o, "inventory", str, "sql")
+    inventory = _opt(o, "inventory", str, "sql", where)
     if inventory not in INVENTORY_METHODS:
         allowed = ", ".join(INVENTORY_METHODS)
-        raise _fail("inventory", f"must be one of {allowed}, not {inventory!r}")
-    timeout = float(_opt(o, "timeout_s", float, 120.0))
+        raise _fail("inventory", f"must be one of {allowed}, not {inventory!r}", where=where)
+    timeout = float(_opt(o, "timeout_s", float, 120.0, where))
     if timeout <= 0:
-        raise _fail("timeout_s", f"must be more than 0, not {timeout}")
+        raise _fail("timeout_s", f"must be more than 0, not {timeout}", where=where)
     return CucmOptions(
         axl_url=axl_url,
-        risport_url=_https(_opt(o, "risport_url", str, default_ris)),
+        risport_url=_https(_opt(o, "risport_url", str, default_ris, where), where),
         axl_version=version,
         username=o["username"],
         password_env=o["password_env"],
         verify=verify,
         inventory=inventory,
-        rate_per_minute=_count(o, "risport_rate_per_minute", 15, 1, 1000),
-        batch_size=_count(o, "risport_batch_size", MAX_BATCH, 1, MAX_BATCH),
-        page_size=_count(o, "axl_page_size", 1000, 1, 100_000),
-        max_retries=_count(o, "max_retries", RetryPolicy.max_retries, 0, 20),
+        rate_per_minute=_count(o, "risport_rate_per_minute", 15, 1, 1000, where),
+        batch_size=_count(o, "risport_batch_size", MAX_BATCH, 1, MAX_BATCH, where),
+        page_size=_count(o, "axl_page_size", 1000, 1, 100_000, where),
+        max_retries=_count(o, "max_retries", RetryPolicy.max_retries, 0, 20, where),
         timeout_s=timeout,
         owner_match=check_owner_match(settings, o.get("owner_match", "upn")),
     )
@@ -193,14 +213,17 @@ class CucmSource(PhonesSource):
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         environ: Mapping[str, str] | None = None,
+        cluster: str = DEFAULT_CLUSTER,
+        where: str = _WHERE,
+        keys: tuple[str, ...] = KEYS,
     ) -> None:
-        self.options = parse_options(settings)
+        self.options = parse_options(settings, where, keys)
+        self.cluster = cluster
         env = os.environ if environ is None else environ
         password = env.get(self.options.password_env, "")
         if not password:
             raise ConfigError(
-                f"[sources.phones] password_env names {self.options.password_env}, "
-                "which is not set",
+                f"{where} password_env names {self.options.password_env}, which is not set",
                 hint=f"export {self.options.password_env} with the AXL user's password",
             )
         self._auth = (self.options.username, password)
@@ -263,14 +286,15 @@ class CucmSource(PhonesSource):
             recorder.start()
         axl, ris, limiter, rate_control = self._clients(recorder)
         method, error, complete = o.inventory, "interrupted", False
+        tag = "CUCM" if self.cluster == DEFAULT_CLUSTER else f"CUCM {self.cluster}"
         try:
-            bar = Progress("CUCM AXL inventory", unit="phones", clock=self._clock)
+            bar = Progress(f"{tag} AXL inventory", unit="phones", clock=self._clock)
             reader = AxlInventory(axl, o.axl_version, page_size=o.page_size, on_rows=bar.advance)
             inventory = reader.read(o.inventory)
             bar.finish()
             method = inventory.method
             names = list({p.name.strip().casefold(): p.name for p in inventory.phones}.values())
-            bar = Progress("CUCM RisPort", total=len(names), unit="phones", clock=self._clock)
+            bar = Progress(f"{tag} RisPort", total=len(names), unit="phones", clock=self._clock)
             regs = RisPortReader(
                 ris,
                 batch_size=o.batch_size,
@@ -279,7 +303,7 @@ class CucmSource(PhonesSource):
                 on_batch=bar.advance,
             ).read(names)
             bar.finish()
-            phones = assemble_phones(inventory.phones, merge(regs.answers))
+            phones = assemble_phones(inventory.phones, merge(regs.answers), self.cluster)
             complete = True
         except LicensewatchError as exc:
             error = exc.one_line()
@@ -287,10 +311,10 @@ class CucmSource(PhonesSource):
         finally:
             if recorder is not None and not complete:
                 recorder.finish(complete=False, inventory=method, error=error)
-        notes = [] if o.verify else ["CUCM: verify_tls = false: its certificate was not checked"]
+        notes = [] if o.verify else [f"{tag}: verify_tls = false: its certificate was not checked"]
         if rate_control.faults:
-            notes.append(f"CUCM: RisPort refused {rate_control.faults} requests for rate control")
-        notes += [*inventory.notes, *(f"CUCM: {n}" for n in regs.notes)]
+            notes.append(f"{tag}: RisPort refused {rate_control.faults} requests for rate control")
+        notes += [*inventory.notes, *(f"{tag}: {n}" for n in regs.notes)]
         self.stats = PullStats(
             method, axl.requests, ris.requests, limiter.waited_s, rate_control.faults
         )
@@ -299,16 +323,23 @@ class CucmSource(PhonesSource):
                 complete=True,
                 inventory=method,
                 axl_version=o.axl_version,
+                cluster=self.cluster,
                 saved_at=datetime.now(UTC).isoformat(),
                 phones=len(phones),
                 requests={"axl": axl.requests, "risport": ris.requests},
                 notes=notes,
             )
         log.info(
-            "CUCM: %d phones (%s) in %d AXL + %d RisPort requests",
+            "%s: %d phones (%s) in %d AXL + %d RisPort requests",
+            tag,
             len(phones),
             method,
             axl.requests,
             ris.requests,
         )
-        return PhonesPull(phones=phones, requests=axl.requests + ris.requests, notes=tuple(notes))
+        return PhonesPull(
+            phones=phones,
+            requests=axl.requests + ris.requests,
+            notes=tuple(notes),
+            clusters=(self.cluster,),
+        )

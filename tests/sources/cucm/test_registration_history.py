@@ -6,12 +6,12 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
 from licensewatch import model
 from licensewatch.rules.phone_history import HISTORY, apply_history
-from licensewatch.store.registrations import load_history, save_history
+from licensewatch.store.registrations import HistoryWrites, load_history, save_history
 
 DAY1 = pd.Timestamp("2024-03-01", tz="UTC")
 INACTIVE_DAYS = 90
@@ -163,3 +163,66 @@ def test_store_refuses_duplicate_keys_and_unknown_statuses(session: Session) -> 
         save_history(session, pd.concat([history, history], ignore_index=True))
     with pytest.raises(ValueError, match="unknown statuses: Registered"):
         save_history(session, history.assign(last_status="Registered"))
+
+
+def _writes(session: Session) -> tuple[list[str], Any]:
+    """The INSERT/UPDATE/DELETE statements sent on the session's connection, as they run."""
+    seen: list[str] = []
+    engine = session.get_bind()
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().split(" ", 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    return seen, lambda: event.remove(engine, "before_cursor_execute", record)
+
+
+def test_a_night_without_changes_writes_no_row(session: Session) -> None:
+    pulled = phones(
+        phone("SEPA", "unregistered", seen="2023-06-01"),
+        phone("SEPB", "unregistered", changed="2023-09-01"),
+        phone("SEPC", "rejected"),
+    )
+    _, history = run(pulled, model.empty(HISTORY), DAY1)
+    assert save_history(session, history) == HistoryWrites(3, 0, 0)
+    stored = load_history(session)
+    _, again = run(pulled, stored, DAY1 + pd.Timedelta(days=1))
+    seen, stop = _writes(session)
+    try:
+        assert save_history(session, again, stored) == HistoryWrites(0, 0, 0)
+        assert save_history(session, again) == HistoryWrites(0, 0, 0)  # loads it itself
+    finally:
+        stop()
+    assert seen == []
+    pd.testing.assert_frame_equal(load_history(session), stored)
+
+
+def test_only_the_rows_that_moved_are_written(session: Session) -> None:
+    pulled = phones(
+        phone("SEPA", "unregistered", seen="2023-06-01"),
+        phone("SEPB", "unregistered", changed="2023-09-01"),
+        phone("SEPC", "unregistered", changed="2023-09-01"),
+    )
+    _, history = run(pulled, model.empty(HISTORY), DAY1)
+    save_history(session, history)
+    stored = load_history(session)
+    # SEPA registers again, SEPC is gone, SEPD is new; SEPB stays as it was.
+    moved = phones(
+        phone("SEPA", "registered"),
+        phone("SEPB", "unregistered", changed="2023-09-01"),
+        phone("SEPD", "unregistered"),
+    )
+    day2 = DAY1 + pd.Timedelta(days=1)
+    _, later = run(moved, stored, day2)
+    seen, stop = _writes(session)
+    try:
+        assert save_history(session, later, stored) == HistoryWrites(1, 1, 1)
+    finally:
+        stop()
+    assert len(seen) == 3  # one executemany each: the update, the insert, the delete
+    back = load_history(session)
+    assert back["device_key"].tolist() == ["sepa", "sepb", "sepd"]
+    pd.testing.assert_frame_equal(back, later.sort_values("device_key").reset_index(drop=True))
+    assert at(back.set_index("device_key"), "sepa", "last_registered_at") == day2
+    assert at(back.set_index("device_key"), "sepb", "status_changed_at") == utc("2023-09-01")
