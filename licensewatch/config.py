@@ -102,6 +102,11 @@ class Settings:
     device_pool_departments: Mapping[str, str] = field(default_factory=dict)
     #: ``[deprovision] graph``: ``licensewatch deprovision --apply`` removes licences through Graph.
     deprovision_graph: bool = False
+    #: ``[deprovision] groups``: ``--apply`` also takes accounts out of licensing groups.
+    deprovision_groups: bool = False
+    #: ``[finance]``: renewals within this many days are listed; who is told of them.
+    renewal_horizon_days: int = 120
+    finance_notify_to: tuple[str, ...] = ()
 
     @property
     def base_dir(self) -> Path:
@@ -254,12 +259,12 @@ MAIL_KEYS = (
 )
 
 
-def _addresses(table: Mapping[str, Any], key: str) -> tuple[str, ...]:
+def _addresses(table: Mapping[str, Any], key: str, name: str = "mail") -> tuple[str, ...]:
     value = table.get(key, [])
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
-        raise ConfigError(f"[mail] {key} must be an address or a list of addresses")
+        raise ConfigError(f"[{name}] {key} must be an address or a list of addresses")
     return tuple(value)
 
 
@@ -339,6 +344,7 @@ TOP_LEVEL = (
     "templates",
     "routing",
     "deprovision",
+    "finance",
 )
 
 
@@ -382,7 +388,14 @@ def _settings(doc: Mapping[str, Any], config_path: Path) -> Settings:
         )
     templates_dir = _get(templates, "templates", "dir", str, None)
     deprovision = _table(doc, "deprovision")
-    _reject_unknown(deprovision, "deprovision", ("graph",))
+    _reject_unknown(deprovision, "deprovision", ("graph", "groups"))
+    finance = _table(doc, "finance")
+    _reject_unknown(finance, "finance", ("renewal_horizon_days", "notify_to"))
+    horizon = _non_negative(
+        "finance",
+        "renewal_horizon_days",
+        _get(finance, "finance", "renewal_horizon_days", int, 120),
+    )
     rate_card = _path_of(doc, "rate_card", base, required=True)
     focal_points = _path_of(doc, "focal_points", base, required=True)
     assert rate_card is not None and focal_points is not None
@@ -399,4 +412,7 @@ def _settings(doc: Mapping[str, Any], config_path: Path) -> Settings:
         templates_dir=resolve(base, templates_dir) if templates_dir else None,
         device_pool_departments={str(k): v for k, v in pools.items()},
         deprovision_graph=bool(_get(deprovision, "deprovision", "graph", bool, False)),
+        deprovision_groups=bool(_get(deprovision, "deprovision", "groups", bool, False)),
+        renewal_horizon_days=horizon,
+        finance_notify_to=_addresses(finance, "notify_to", "finance"),
     )
