@@ -152,6 +152,8 @@ class Gathered:
     warnings: tuple[str, ...]
     neutralised: Mapping[str, int]
     implausible_dates: Mapping[str, int]
+    #: The accounts pull, for the seats (issue 17): SKUs paid, subscriptions, licence states.
+    accounts_pull: AccountsPull | None = None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,14 @@ from licensewatch.reports.csvsafe import write_csv
 from licensewatch.reports.finance import Totals, finance_summary
 from licensewatch.reports.findings import findings_table
 from licensewatch.reports.history import history_for_run, realized_savings_cents
+from licensewatch.reports.seats import (
+    SeatReport,
+    errors_csv_table,
+    renewals_csv_table,
+    seat_report,
+    seats_csv_table,
+)
+from licensewatch.sources.interface import AccountsPull
 from licensewatch.store import RunStatus
 from licensewatch.store.history import removed_state
 
@@ -70,9 +78,12 @@ def write_reports(
     gathered: Gathered,
     summary: Mapping[str, object],
     brake_reasons: Sequence[str],
+    seats: SeatReport | None = None,
 ) -> None:
-    """Write the run's findings, leavers, summary (and ``BRAKED.txt``) into ``folder``."""
+    """Write the run's findings, leavers, seats, summary (and ``BRAKED.txt``) into ``folder``."""
     write_csv(findings_table(costed), folder / "findings.csv")
+    if seats is not None:
+        write_seat_files(folder, seats)
     write_csv(finance_summary(costed), folder / "finance_summary.csv")
     write_csv(findings_table(unassigned), folder / "unassigned.csv")
     leavers = gathered.reconciled.unmatched_leavers.drop(columns="hired_on", errors="ignore")
@@ -99,6 +110,7 @@ def write_finance_reports(
     planned: pd.DataFrame,
     rates: pd.DataFrame,
     realized: int,
+    seats: SeatReport | None = None,
 ) -> None:
     """Write the finance reports of the run into its staging folder."""
     write_run_reports(
@@ -110,6 +122,7 @@ def write_finance_reports(
         realized_savings_cents=realized,
         braked_reason="; ".join(verdict.reasons) if verdict.braked else None,
         templates_dir=ctx.settings.templates_dir,
+        seats=seats,
     )
 
 
@@ -156,6 +169,9 @@ def write_outputs(ctx: RunContext, outcome: Outcome, rates: pd.DataFrame) -> Non
     summary["realized_savings_to_date_usd"] = model.money(realized)
     summary["realized_savings_annual_usd"] = model.money(removed_run_rate(session, ctx.as_of_ts))
     planned = cycle.planned
+    seats = run_seats(ctx, outcome.gathered, planned, rates)
+    summary["seats"] = seats.totals()
+    summary["warnings"] = [*outcome.gathered.warnings, *seats.warnings]
     ctx.stages.run(
         "write reports",
         lambda: write_reports(
@@ -165,9 +181,33 @@ def write_outputs(ctx: RunContext, outcome: Outcome, rates: pd.DataFrame) -> Non
             outcome.gathered,
             summary,
             verdict.reasons if verdict.braked else (),
+            seats,
         ),
     )
     ctx.stages.run(
         "write finance reports",
-        lambda: write_finance_reports(ctx, verdict, planned, rates, realized),
+        lambda: write_finance_reports(ctx, verdict, planned, rates, realized, seats),
     )
+
+
+def run_seats(
+    ctx: RunContext, gathered: Gathered, planned: pd.DataFrame, rates: pd.DataFrame
+) -> SeatReport:
+    """The run's seat figures (an accounts pull without seat data gives the held SKUs only)."""
+    pull = gathered.accounts_pull
+    if pull is None:
+        pull = AccountsPull(model.empty(model.ACCOUNTS), model.empty(model.ACCOUNT_LICENSES))
+    return seat_report(
+        pull,
+        planned,
+        rates_in_force=rates,
+        as_of=ctx.as_of_ts,
+        horizon_days=ctx.settings.renewal_horizon_days,
+    )
+
+
+def write_seat_files(folder: Path, seats: SeatReport) -> None:
+    """seats.csv (always), renewals.csv and seat_errors.csv."""
+    write_csv(seats_csv_table(seats.seats), folder / "seats.csv")
+    write_csv(renewals_csv_table(seats.renewals), folder / "renewals.csv")
+    write_csv(errors_csv_table(seats.errors), folder / "seat_errors.csv")

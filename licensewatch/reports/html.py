@@ -23,6 +23,7 @@ from licensewatch.reports.finance_view import DepartmentRow, FinanceView
 from licensewatch.reports.history import PeriodPoint
 from licensewatch.reports.render import count, render, usd
 from licensewatch.reports.risk import RiskView
+from licensewatch.reports.seats import renewals_csv_table, seats_csv_table
 
 #: Departments drawn as their own bar; the rest share one "other departments" bar.
 MAX_BARS: Final = 20
@@ -110,6 +111,18 @@ def finance_context(view: FinanceView) -> dict[str, Any]:
             "Dormant accounts and annual avoidable cost across runs",
         ),
         "trend": view.trend,
+        **seats_context(view),
+    }
+
+
+def seats_context(view: FinanceView) -> dict[str, Any]:
+    """The "Seats and renewals" section: seats.csv and renewals.csv rows, and their totals."""
+    if view.seats is None:
+        return {"seats": None}
+    return {
+        "seats": seats_csv_table(view.seats.seats).to_dict("records"),
+        "seat_totals": view.seats.totals(),
+        "renewals": renewals_csv_table(view.seats.renewals).to_dict("records"),
     }
 
 
