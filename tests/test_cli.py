@@ -77,11 +77,11 @@ def test_run_writes_expected_findings_reports_and_emails(
         "dormant_since",
         "days_dormant",
         "item",
-        "sku_part_number",
-        "via_group",
         "annual_cost_usd",
         "accrued_cost_usd",
         "status",
+        "sku_part_number",
+        "via_group",
     ]
     got = {
         (r["department"], r["subject"], r["reasons"], r["item"], r["annual_cost_usd"])

@@ -18,11 +18,11 @@ FINDINGS_COLUMNS: Final = (
     "dormant_since",
     "days_dormant",
     "item",
-    "sku_part_number",
-    "via_group",
     "annual_cost_usd",
     "accrued_cost_usd",
     "status",
+    "sku_part_number",
+    "via_group",
 )
 
 
@@ -91,12 +91,12 @@ def findings_table(costed: pd.DataFrame) -> pd.DataFrame:
             "dormant_since": _dates(costed["dormant_since"]),
             "days_dormant": _text(costed["days_dormant"]),
             "item": _text(costed["item"].mask(unpriced, pd.NA)),
-            # The product, so that an unpriced licence still says what it is (issue 17).
-            "sku_part_number": _text(costed["match_key"].where(licence, pd.NA)),
-            "via_group": _optional_text(costed, "via_group"),
             "annual_cost_usd": money_column(annual),
             "accrued_cost_usd": money_column(accrued),
             "status": _text(status),
+            # The product, so that an unpriced licence still says what it is (issue 17).
+            "sku_part_number": _text(costed["match_key"].where(licence, pd.NA)),
+            "via_group": _optional_text(costed, "via_group"),
         },
         index=costed.index,
     )

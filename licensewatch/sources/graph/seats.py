@@ -205,6 +205,8 @@ class LicenseStates:
                 self.problems.append(f"page {page} user #{pos}: a licence state has no skuId")
                 continue
             group = state.get("assignedByGroup")
+            error = state.get("error")
+            # Graph spells "no error" as the string "None" (or null).
             self._rows.append(
                 (
                     user.get("id"),
@@ -212,7 +214,7 @@ class LicenseStates:
                     group or None,
                     None,
                     state.get("state"),
-                    state.get("error") or None,
+                    None if not error or str(error).casefold() == "none" else error,
                 )
             )
 
