@@ -40,7 +40,8 @@ def test_findings_table_exact_rows() -> None:
         ("Finance", "phone", "SEP2", "", "Bob desk", "PHONE_OWNER_DORMANT",
          "", "100", "IP_PHONE", "230.00", "50.00", "new", "", ""),
         ("Legal", "license", "carol@x.org", "carol@x.org", "=cmd|' /C calc'!A0",
-         "SEPARATED;INACTIVE", "2019-06-01", "31", "M365_E3", "189.60", "3.33", "new", "SPE_E3", ""),
+         "SEPARATED;INACTIVE", "2019-06-01", "31", "M365_E3", "189.60", "3.33", "new",
+         "SPE_E3", ""),
         ("Legal", "license", "erin@x.org", "erin@x.org", "Erin Shah", "DISABLED_LICENSED",
          "2019-06-01", "30", "M365_E3", "189.60", "0.01", "new", "SPE_E3", ""),
     ]  # fmt: skip
