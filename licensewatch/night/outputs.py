@@ -12,6 +12,7 @@ from licensewatch import model, store
 from licensewatch.night.context import Assessed, Gathered, Outcome, RunContext, Verdict
 from licensewatch.night.publish import write_json
 from licensewatch.night.reports import write_run_reports
+from licensewatch.notify.renewals import renewal_messages
 from licensewatch.reports.csvsafe import write_csv
 from licensewatch.reports.finance import Totals, finance_summary
 from licensewatch.reports.findings import findings_table
@@ -25,6 +26,7 @@ from licensewatch.reports.seats import (
 )
 from licensewatch.sources.interface import AccountsPull
 from licensewatch.store import RunStatus
+from licensewatch.store import outbox as store_outbox
 from licensewatch.store.history import removed_state
 
 
@@ -170,7 +172,10 @@ def write_outputs(ctx: RunContext, outcome: Outcome, rates: pd.DataFrame) -> Non
     summary["realized_savings_annual_usd"] = model.money(removed_run_rate(session, ctx.as_of_ts))
     planned = cycle.planned
     seats = run_seats(ctx, outcome.gathered, planned, rates)
-    summary["seats"] = seats.totals()
+    summary["seats"] = {
+        **seats.totals(),
+        "renewal_notices_queued": queue_renewals(ctx, verdict, seats),
+    }
     summary["warnings"] = [*outcome.gathered.warnings, *seats.warnings]
     ctx.stages.run(
         "write reports",
@@ -204,6 +209,33 @@ def run_seats(
         as_of=ctx.as_of_ts,
         horizon_days=ctx.settings.renewal_horizon_days,
     )
+
+
+def queue_renewals(ctx: RunContext, verdict: Verdict, seats: SeatReport) -> int:
+    """Queue finance's renewal notices (a good run with ``[finance] notify_to``); how many."""
+    if not verdict.sends:
+        return 0
+    messages = renewal_messages(
+        seats.renewals,
+        store.sent_renewal_notices(ctx.session),
+        mail=ctx.settings.mail,
+        notify_to=ctx.settings.finance_notify_to,
+        horizon_days=seats.horizon_days,
+        run_key=ctx.run_key,
+        now=ctx.started,
+    )
+    added = set(
+        store_outbox.queue(
+            ctx.session,
+            [m.queued for m in messages],
+            as_of=ctx.as_of,
+            run_id=ctx.run_id,
+            now=ctx.clock(),
+        )
+    )
+    records = [m.record for m in messages if m.queued.key in added]
+    store.record_renewal_notices(ctx.session, records, queued_on=ctx.as_of)
+    return len(records)
 
 
 def write_seat_files(folder: Path, seats: SeatReport) -> None:

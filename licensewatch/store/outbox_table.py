@@ -44,6 +44,8 @@ class MessageKind(StrEnum):
     NOTICE = "notice"
     REMINDER = "reminder"
     ESCALATION = "escalation"
+    #: A subscription renewal for finance (``[finance] notify_to``; migration 0006).
+    RENEWAL = "renewal"
 
 
 #: Longest wait between two attempts at a failed message.

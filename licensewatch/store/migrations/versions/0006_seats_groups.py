@@ -16,10 +16,16 @@ branch_labels: str | None = None
 depends_on: str | None = None
 
 BIG_KEY = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+OLD_KIND = "kind IN ('notice', 'reminder', 'escalation')"
+NEW_KIND = "kind IN ('notice', 'reminder', 'escalation', 'renewal')"
 
 
 def upgrade() -> None:
-    """Add findings.via_group_id, via_group, assigned_directly; create renewal_notices."""
+    """Add findings.via_group_id, via_group, assigned_directly; create renewal_notices;
+    allow outbox messages of kind renewal."""
+    with op.batch_alter_table("outbox") as batch:
+        batch.drop_constraint(op.f("ck_outbox_kind"), type_="check")
+        batch.create_check_constraint(op.f("ck_outbox_kind"), NEW_KIND)
     with op.batch_alter_table("findings") as batch:
         batch.add_column(sa.Column("via_group_id", sa.Text(), nullable=True))
         batch.add_column(sa.Column("via_group", sa.Text(), nullable=True))
@@ -45,7 +51,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Back to 0004: drop renewal_notices and the findings' group columns."""
+    """Back to 0004: drop renewal_notices, renewal emails and the findings' group columns."""
+    op.execute("DELETE FROM outbox WHERE kind = 'renewal'")
+    with op.batch_alter_table("outbox") as batch:
+        batch.drop_constraint(op.f("ck_outbox_kind"), type_="check")
+        batch.create_check_constraint(op.f("ck_outbox_kind"), OLD_KIND)
     op.drop_table("renewal_notices")
     with op.batch_alter_table("findings") as batch:
         batch.drop_column("assigned_directly")
