@@ -8,7 +8,9 @@ hold: money with two decimals, dates as YYYY-MM-DD, missing values empty.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 import pandas as pd
@@ -167,3 +169,66 @@ def renewals_csv_table(renewals: pd.DataFrame) -> pd.DataFrame:
 def errors_csv_table(errors: pd.DataFrame) -> pd.DataFrame:
     """The rows of seat_errors.csv: licence assignments Graph holds in error."""
     return pd.DataFrame({c: _text(errors[c]) for c in rules.ERROR_ROWS})
+
+
+def _cents(values: pd.Series) -> pd.Series:
+    """Decimal text ("189.60") back to integer cents, exactly; empty as NA."""
+    out: list[object] = []
+    for text in values.fillna(""):
+        if not text:
+            out.append(pd.NA)
+            continue
+        whole, _, frac = str(text).lstrip("-").partition(".")
+        cents = int(whole) * 100 + int((frac + "00")[:2])
+        out.append(-cents if str(text).startswith("-") else cents)
+    return pd.Series(out, index=values.index, dtype="Int64")
+
+
+def _read(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+
+
+def read_seat_report(folder: Path) -> SeatReport | None:
+    """The seat figures a run wrote into ``folder`` (``report finance``), None if it wrote none."""
+    seats_path, summary_path = folder / "seats.csv", folder / "run_summary.json"
+    if not seats_path.is_file() or not summary_path.is_file():
+        return None
+    block = json.loads(summary_path.read_text(encoding="utf-8")).get("seats", {})
+    raw = _read(seats_path)
+    counts = ("purchased", "assigned", "unassigned", "dormant", "approved_removal")
+    money = {
+        "annual_rate_usd": "annual_rate_cents",
+        "unassigned_annual_usd": "unassigned_annual_cents",
+        "dormant_annual_usd": "dormant_annual_cents",
+    }
+    seats = raw.assign(
+        **{c: pd.to_numeric(raw[c].replace("", None)).astype("Int64") for c in counts},
+        **{cents: _cents(raw[text]) for text, cents in money.items()},
+        next_renewal=pd.to_datetime(raw["next_renewal"].replace("", None), utc=True),
+        errors=0,
+    )
+    errors_path, renewals_path = folder / "seat_errors.csv", folder / "renewals.csv"
+    errors = _read(errors_path) if errors_path.is_file() else model.empty(rules.ERROR_ROWS)
+    per_sku = errors["sku_id"].value_counts()
+    seats["errors"] = seats["sku_id"].map(per_sku).fillna(0).astype("int64")
+    renewals = (
+        _read(renewals_path)
+        if renewals_path.is_file()
+        else pd.DataFrame(columns=list(RENEWALS_COLUMNS))
+    )
+    renewals = renewals.assign(
+        renews_on=pd.to_datetime(renewals["renews_on"], utc=True),
+        annual_saving_cents=_cents(renewals["annual_saving_usd"]),
+        **{
+            c: renewals[c].astype("int64")
+            for c in ("days_to_renewal", "total_licenses", "seats_to_cut")
+        },
+    )
+    return SeatReport(
+        model.conform(seats, rules.SEAT_ROWS),
+        model.conform(renewals, rules.RENEWAL_ROWS),
+        model.conform(errors, rules.ERROR_ROWS),
+        (),
+        bool(block.get("renewal_data", False)),
+        int(block.get("renewal_horizon_days", 0)),
+    )
