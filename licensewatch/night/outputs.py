@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -15,8 +16,9 @@ from licensewatch.night.reports import write_run_reports
 from licensewatch.notify.renewals import renewal_messages
 from licensewatch.reports.csvsafe import write_csv
 from licensewatch.reports.finance import Totals, finance_summary
+from licensewatch.reports.finance_figures import FinanceFigures, finance_figures
 from licensewatch.reports.findings import findings_table
-from licensewatch.reports.history import history_for_run, realized_savings_cents
+from licensewatch.reports.history import RunPoint, history_for_run, realized_savings_cents
 from licensewatch.reports.seats import (
     SeatReport,
     errors_csv_table,
@@ -27,6 +29,7 @@ from licensewatch.reports.seats import (
 from licensewatch.sources.interface import AccountsPull
 from licensewatch.store import RunStatus
 from licensewatch.store import outbox as store_outbox
+from licensewatch.store.decisions import last_actions
 from licensewatch.store.history import removed_state
 
 
@@ -115,17 +118,28 @@ def write_finance_reports(
     seats: SeatReport | None = None,
 ) -> None:
     """Write the finance reports of the run into its staging folder."""
+    history = history_for_run(ctx.session, planned, as_of=ctx.as_of)
     write_run_reports(
         ctx.staging,
         planned,
         as_of=ctx.as_of,
         rate_card_in_force=rates,
-        history=history_for_run(ctx.session, planned, as_of=ctx.as_of),
+        history=history,
         realized_savings_cents=realized,
         braked_reason="; ".join(verdict.reasons) if verdict.braked else None,
         templates_dir=ctx.settings.templates_dir,
         seats=seats,
+        figures=run_figures(ctx.session, planned, history, ctx.as_of),
     )
+
+
+def run_figures(
+    session: Session, planned: pd.DataFrame, history: Sequence[RunPoint], as_of: date
+) -> FinanceFigures:
+    """By decision (a removal whose last Graph attempt failed counts as failed), by reason, MoM."""
+    results = last_actions(session, planned["resource_id"].tolist())
+    failed = {rid for rid, (ok, _) in results.items() if not ok}
+    return finance_figures(planned, failed, history, as_of)
 
 
 def store_run(

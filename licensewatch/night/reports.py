@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from licensewatch.reports.finance_figures import FinanceFigures
 from licensewatch.reports.finance_view import finance_view
 from licensewatch.reports.history import (
     PeriodPoint,
@@ -40,6 +41,7 @@ def write_run_reports(
     braked_reason: str | None = None,
     templates_dir: Path | None = None,
     seats: SeatReport | None = None,
+    figures: FinanceFigures | None = None,
 ) -> None:
     """Write ``finance_summary.xlsx`` and ``finance_summary.html`` of a run into ``folder``.
 
@@ -56,6 +58,7 @@ def write_run_reports(
         realized_savings_cents=realized_savings_cents,
         braked_reason=braked_reason,
         seats=seats,
+        figures=figures,
     )
     write_finance_xlsx(view, folder / "finance_summary.xlsx")
     write_text(folder / "finance_summary.html", finance_html(view, environment(templates_dir)))

@@ -17,6 +17,7 @@ import pandas as pd
 
 from licensewatch import model
 from licensewatch.reports.finance import Totals, finance_summary, totals
+from licensewatch.reports.finance_figures import FinanceFigures
 from licensewatch.reports.findings import costs_cents, findings_table, unpriced_mask
 from licensewatch.reports.history import PeriodPoint, as_day
 from licensewatch.reports.seats import SeatReport
@@ -57,6 +58,8 @@ class FinanceView:
     braked_reason: str | None = None
     #: Seats paid vs assigned vs dormant and renewals in the horizon ("Seats and renewals").
     seats: SeatReport | None = None
+    #: By decision, by reason, month on month (``reports.finance_figures``).
+    figures: FinanceFigures | None = None
 
 
 def departments(costed: pd.DataFrame) -> tuple[DepartmentRow, ...]:
@@ -114,6 +117,7 @@ def finance_view(
     period: tuple[date, date] | None = None,
     braked_reason: str | None = None,
     seats: SeatReport | None = None,
+    figures: FinanceFigures | None = None,
 ) -> FinanceView:
     """The view of costed findings (COSTED_FINDINGS + ``status``) as of ``as_of``."""
     return FinanceView(
@@ -129,4 +133,5 @@ def finance_view(
         period=period,
         braked_reason=braked_reason,
         seats=seats,
+        figures=figures,
     )

@@ -52,7 +52,7 @@ def trend_svg(trend: Sequence[PeriodPoint], series: Sequence[str], title: str) -
         for name in series
     ]
     labels = [p.day.isoformat() for p in trend]
-    return charts.trend_chart(labels, lines, title=title)
+    return charts.trend_chart(labels, lines, title=title, days=[p.day for p in trend])
 
 
 def _day(value: object) -> str:
@@ -112,6 +112,7 @@ def finance_context(view: FinanceView) -> dict[str, Any]:
         ),
         "trend": view.trend,
         **seats_context(view),
+        "figures_detail": view.figures,
     }
 
 

@@ -38,7 +38,7 @@ from licensewatch.reports.sheets import (
     money_text,
     write_table,
 )
-from licensewatch.reports.xlsx_seats import write_seat_sheets
+from licensewatch.reports.xlsx_seats import write_figure_sheet, write_seat_sheets
 
 _BRAKED_FONT: Final = Font(bold=True, size=36, color="C53030")
 _TITLE_FONT: Final = Font(bold=True, size=16)
@@ -189,6 +189,8 @@ def _workbook(view: FinanceView) -> Workbook:
     _trend_sheet(wb, view)
     if view.seats is not None:
         write_seat_sheets(wb, view.seats)
+    if view.figures is not None:
+        write_figure_sheet(wb, view.figures)
     return wb
 
 
