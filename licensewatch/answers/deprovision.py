@@ -117,7 +117,7 @@ def _group_steps(session: Session, listed: pd.DataFrame, findings: pd.DataFrame)
             ok, detail = done[key]
             steps.append(f"left group {group}" if ok else f"leave group {group} failed: {detail}")
         else:
-            steps.append(f"leave group {group}")
+            steps.append(f"remove from group {group}")
     return steps
 
 
