@@ -125,6 +125,11 @@ class Settings:
     deprovision_graph: bool = False
     #: ``[answers]``: the mailbox the focal points' replies are read from (None: none is read).
     answers: AnswersOptions | None = None
+    #: ``[deprovision] groups``: ``--apply`` also takes accounts out of licensing groups.
+    deprovision_groups: bool = False
+    #: ``[finance]``: renewals within this many days are listed; who is told of them.
+    renewal_horizon_days: int = 120
+    finance_notify_to: tuple[str, ...] = ()
 
     @property
     def base_dir(self) -> Path:
@@ -180,7 +185,8 @@ TABLE_KEYS: Mapping[str, tuple[str, ...]] = {
     "reports": ("dir",),
     "templates": ("dir",),
     "routing": ("device_pools",),
-    "deprovision": ("graph",),
+    "deprovision": ("graph", "groups"),
+    "finance": ("renewal_horizon_days", "notify_to"),
     "answers": tuple(ANSWERS_OPTIONS),
 }
 #: Tables a config must have.
@@ -324,6 +330,12 @@ def draft_settings(path: str | Path) -> Draft:
     return replace(draft, errors=tuple(named))
 
 
+def _horizon(finance: Mapping[str, Any]) -> int:
+    """``[finance] renewal_horizon_days``: zero or more (default 120)."""
+    days = get(finance, "finance", "renewal_horizon_days", int, 120)
+    return non_negative("finance", "renewal_horizon_days", days)
+
+
 def _tables(doc: Mapping[str, Any], c: Collector) -> dict[str, dict[str, Any]]:
     """The tables the config has, each without its unknown keys (every problem kept in ``c``)."""
     c.run(partial(unknown, doc, "top level", tuple(TABLE_KEYS)), None)
@@ -361,6 +373,11 @@ def _settings(doc: Mapping[str, Any], config_path: Path, c: Collector) -> Draft:
     pools: dict[str, str] = c.run(partial(device_pools, t.get("routing", none)), {})
     deprovision = t.get("deprovision", none)
     graph = c.run(partial(get, deprovision, "deprovision", "graph", bool, False), False)
+    groups = c.run(partial(get, deprovision, "deprovision", "groups", bool, False), False)
+    finance = t.get("finance", none)
+    horizon = c.run(partial(_horizon, finance), 120)
+    no_one: tuple[str, ...] = ()
+    notify_to = c.run(partial(addresses, finance, "notify_to", "finance"), no_one)
     answers = (
         c.run(partial(answers_options, t["answers"], base), None) if "answers" in doc else None
     )
@@ -380,6 +397,9 @@ def _settings(doc: Mapping[str, Any], config_path: Path, c: Collector) -> Draft:
         templates_dir=resolve(base, templates_dir) if templates_dir else None,
         device_pool_departments=pools,
         deprovision_graph=bool(graph),
+        deprovision_groups=bool(groups),
+        renewal_horizon_days=horizon,
+        finance_notify_to=notify_to,
         answers=answers,
     )
     return Draft(config_path, sources, paths, settings, mail)

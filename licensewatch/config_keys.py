@@ -136,13 +136,13 @@ def non_negative(name: str, key: str, value: int) -> int:
     return value
 
 
-def addresses(table: Mapping[str, Any], key: str) -> tuple[str, ...]:
-    """``[mail] key``: one address or a list of them."""
+def addresses(table: Mapping[str, Any], key: str, name: str = "mail") -> tuple[str, ...]:
+    """``[name] key`` (``[mail]`` by default): one address or a list of them."""
     value = table.get(key, [])
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
-        raise ConfigError(f"[mail] {key} must be an address or a list of addresses")
+        raise ConfigError(f"[{name}] {key} must be an address or a list of addresses")
     return tuple(value)
 
 

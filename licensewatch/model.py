@@ -179,6 +179,46 @@ COSTED_FINDINGS: Final[Schema] = {
     "annual_cost_cents": INT,
     "accrued_cost_cents": INT,
     "priced": BOOLEAN,
+    # Where a licence finding's licence comes from (issue 17): the licensing group's id and
+    # display name when inherited, and whether it is assigned directly too. NA for phones.
+    "via_group_id": STRING,
+    "via_group": STRING,
+    "assigned_directly": BOOLEAN,
+}
+
+#: What is paid per SKU, from ``subscribedSkus``: ``prepaidUnits`` and ``consumedUnits``.
+SKU_SEATS: Final[Schema] = {
+    "sku_id": STRING,
+    "sku_part_number": STRING,
+    "enabled": INT,
+    "warning": INT,
+    "suspended": INT,
+    "locked_out": INT,
+    "consumed": INT,
+}
+
+#: The organization's subscriptions, from ``GET /directory/subscriptions``.
+SUBSCRIPTIONS: Final[Schema] = {
+    "subscription_id": STRING,
+    "sku_id": STRING,
+    "sku_part_number": STRING,
+    "total_licenses": INT,
+    "status": STRING,
+    "is_trial": BOOLEAN,
+    "next_lifecycle_at": DATETIME,
+    "created_at": DATETIME,
+}
+
+#: How each account holds each licence, from the users' ``licenseAssignmentStates``:
+#: ``assigned_by_group`` is NA for a direct assignment; ``group_name`` the group's
+#: display name when it was resolved.
+LICENSE_STATES: Final[Schema] = {
+    "account_id": STRING,
+    "sku_id": STRING,
+    "assigned_by_group": STRING,
+    "group_name": STRING,
+    "state": STRING,
+    "error": STRING,
 }
 
 

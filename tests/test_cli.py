@@ -80,6 +80,8 @@ def test_run_writes_expected_findings_reports_and_emails(
         "annual_cost_usd",
         "accrued_cost_usd",
         "status",
+        "sku_part_number",
+        "via_group",
     ]
     got = {
         (r["department"], r["subject"], r["reasons"], r["item"], r["annual_cost_usd"])

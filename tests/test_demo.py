@@ -29,7 +29,7 @@ PBI = "f8a1db68-be16-40ed-86d5-cb42ce701560"
 VISIO = "c5928f49-12ba-48f7-ada3-0d743a3601d5"
 SELECT = (
     "id,userPrincipalName,mail,employeeId,displayName,department,accountEnabled,userType,"
-    "createdDateTime,assignedLicenses,signInActivity"
+    "createdDateTime,assignedLicenses,licenseAssignmentStates,signInActivity"
 )
 SIGN_IN_KEYS = {
     "lastSignInDateTime",

@@ -36,7 +36,12 @@ from licensewatch.store.state import DORMANT
 from licensewatch.store.tables import RESOURCE_STATE
 
 if TYPE_CHECKING:
-    from licensewatch.answers.licence_removal import GraphLicenseRemover
+    from licensewatch.answers.group_removal import GraphGroupRemover, GroupResult
+    from licensewatch.answers.licence_removal import (
+        GraphLicenseRemover,
+        LicenseRemoval,
+        RemovalResult,
+    )
 
 
 @contextmanager
@@ -184,24 +189,18 @@ def deprovision(
     environ: dict[str, str] | None = None,
 ) -> int:
     """``licensewatch deprovision``: write the approved list; ``--apply`` removes the licences."""
-    from licensewatch.answers.deprovision import apply_removals, approved, pending_licences
+    from licensewatch.answers.deprovision import INTERNAL, approved
 
     out = out or sys.stdout
     settings = load_settings(config)
     remover = _remover(settings, environ) if apply else None
+    groups = _group_remover(settings, environ) if apply and settings.deprovision_groups else None
     with locked(settings) as engine, Session(engine) as session:
+        todo, results, left = _apply(session, remover, groups, clock)
         listed = approved(session)
-        todo = pending_licences(listed)
-        results = []
-        if remover is not None and todo:
-            try:
-                results = apply_removals(session, todo, remover, clock=clock, operator=operator())
-            finally:
-                remover.close()
-            listed = approved(session)
     path = out_path or settings.reports_dir / f"deprovision_{clock():%Y-%m-%d}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(listed.drop(columns="annual_cost_cents"), path)
+    write_csv(listed.drop(columns=list(INTERNAL)), path)
     licences = int((listed["resource_kind"] == model.ResourceKind.LICENSE.value).sum())
     total = int(listed["annual_cost_cents"].sum()) if len(listed) else 0
     print(
@@ -209,6 +208,9 @@ def deprovision(
         f"USD {usd(total)} a year; list for the service desk: {path}",
         file=out,
     )
+    desk = int(listed["group_step"].str.startswith("service desk").sum()) if len(listed) else 0
+    if desk:
+        print(f"  {desk} licences need a group removal by the service desk (group_step)", file=out)
     if remover is None:
         print(
             f"  {sum(len(r.sku_ids) for r in todo)} licences still to remove"
@@ -218,7 +220,51 @@ def deprovision(
         return EXIT_OK
     ok = sum(r.ok for r in results)
     print(f"  Graph: {ok} licences removed, {len(results) - ok} refused (see the list)", file=out)
-    return EXIT_OK if ok == len(results) else EXIT_RUNTIME
+    if groups is not None:
+        done = sum(r.ok for r in left)
+        print(f"  Graph: {done} group memberships removed, {len(left) - done} refused", file=out)
+    failed = len(results) - ok + sum(not r.ok for r in left)
+    return EXIT_OK if failed == 0 else EXIT_RUNTIME
+
+
+def _apply(
+    session: Session,
+    remover: GraphLicenseRemover | None,
+    groups: GraphGroupRemover | None,
+    clock: Callable[[], datetime],
+) -> tuple[list[LicenseRemoval], list[RemovalResult], list[GroupResult]]:
+    """Remove the approved direct licences, then leave the licensing groups (when allowed)."""
+    from licensewatch.answers import deprovision as dep
+
+    todo = dep.pending_licences(dep.approved(session))
+    results: list[RemovalResult] = []
+    left: list[GroupResult] = []
+    try:
+        if remover is not None and todo:
+            results = dep.apply_removals(session, todo, remover, clock=clock, operator=operator())
+        if groups is not None:
+            pending = dep.pending_groups(session, dep.approved(session))
+            left = dep.apply_group_removals(
+                session, pending, groups, clock=clock, operator=operator()
+            )
+    finally:
+        for closing in (remover, groups):
+            if closing is not None:
+                closing.close()
+    return todo, results, left
+
+
+def _group_remover(settings: Settings, environ: dict[str, str] | None) -> GraphGroupRemover:
+    """The group remover of ``[deprovision] groups = true`` (same app registration)."""
+    from licensewatch.answers.group_removal import GraphGroupRemover
+    from licensewatch.graph.auth import load_credential
+    from licensewatch.graph.client import LazyGraph
+    from licensewatch.graph.options import GraphOptions
+
+    options = GraphOptions.from_settings(settings.sources["accounts"])
+    return GraphGroupRemover(
+        LazyGraph(options, load_credential(options, environ)), options.graph_url
+    )
 
 
 def _remover(settings: Settings, environ: dict[str, str] | None) -> GraphLicenseRemover:

@@ -42,6 +42,7 @@ from licensewatch.reports.history import (
 from licensewatch.reports.html import finance_html, risk_html, risk_markdown
 from licensewatch.reports.render import environment, write_text
 from licensewatch.reports.risk import risk_view
+from licensewatch.reports.seats import read_seat_report
 from licensewatch.reports.xlsx import write_finance_xlsx
 from licensewatch.rules.pricing import rates_in_force
 from licensewatch.sources.reference import read_rate_card
@@ -128,6 +129,8 @@ def _period_views(
         realized_savings_cents=realized_savings_cents(session, as_of=end.as_of),
         title="Avoidable cost of dormant accounts and phones over a period",
         period=(first, last),
+        # The seats as the period's last run wrote them (seats are not kept in the database).
+        seats=read_seat_report(settings.reports_dir / end.as_of.isoformat()),
     )
     return view, chosen
 

@@ -38,6 +38,7 @@ from licensewatch.demo.reference import (
     shipped_rate_card,
     write_config,
 )
+from licensewatch.demo.seats import add_group_licensing, subscriptions
 from licensewatch.demo.tables import (
     CITIES,
     DEPARTMENTS,
@@ -137,8 +138,12 @@ def _generate(
     phones = phone_inventory(rng, moments, people)
     prepare(root, f"seed={seed} accounts={accounts} departments={departments} as_of={as_of}")
     users = sorted((a.user for a in people.accounts), key=lambda u: str(u["id"]))
+    groups = add_group_licensing(seed, users)  # its own random stream: findings stay as they were
     write_pages(root / "exports" / "graph", users)
-    write_json(root / "exports" / "graph" / "subscribedSkus.json", subscribed_skus(rng, users))
+    skus_doc = subscribed_skus(rng, users)
+    write_json(root / "exports" / "graph" / "subscribedSkus.json", skus_doc)
+    write_json(root / "exports" / "graph" / "subscriptions.json", subscriptions(skus_doc, as_of))
+    write_json(root / "exports" / "graph" / "groups.json", {"value": groups})
     write_csv(root / "exports" / "phones.csv", PHONE_COLUMNS, phones)
     write_separations(root / "exports" / "separations.csv", people.separations)
     copy_rate_card(shipped_rates, root)

@@ -19,7 +19,7 @@ from licensewatch.demo.tables import SKUS
 PAGE_SIZE = 500
 SELECT = (
     "id,userPrincipalName,mail,employeeId,displayName,department,accountEnabled,userType,"
-    "createdDateTime,assignedLicenses,signInActivity"
+    "createdDateTime,assignedLicenses,licenseAssignmentStates,signInActivity"
 )
 GRAPH = "https://graph.microsoft.com/v1.0"
 

@@ -191,6 +191,11 @@ class GraphHttp:
         """
         return self._request("POST", url, encode_json(body), False, False)
 
+    def delete(self, url: str) -> requests.Response:
+        """DELETE ``url`` (no body); answers and raises as :meth:`post_json` (not idempotent here:
+        a DELETE whose answer was lost is reported unknown, never silently repeated)."""
+        return self._request("DELETE", url, None, False, False)
+
     def _request(
         self,
         method: str,

@@ -34,6 +34,7 @@ OPTIONS: dict[str, type] = {
     "max_retries": int,
     "timeout_s": float,
     "verify_count": bool,
+    "seats": bool,
 }
 
 
@@ -56,6 +57,8 @@ class GraphOptions:
     timeout_s: float = 60.0
     #: Cross-check the paged users with ``GET /users/$count`` (see sources/graph_chain.py).
     verify_count: bool = True
+    #: Also read seats, subscriptions and group licensing (issue 17; sources/graph/seats.py).
+    seats: bool = False
 
     @classmethod
     def from_settings(cls, settings: SourceSettings) -> GraphOptions:
@@ -89,6 +92,7 @@ class GraphOptions:
             max_retries=v.get("max_retries", cls.max_retries),
             timeout_s=v.get("timeout_s", cls.timeout_s),
             verify_count=v.get("verify_count", cls.verify_count),
+            seats=v.get("seats", cls.seats),
         )
         _check_ranges(where, options)
         return options

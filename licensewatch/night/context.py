@@ -154,6 +154,8 @@ class Gathered:
     implausible_dates: Mapping[str, int]
     #: The history as stored when the run began (``save_history`` writes only what moved).
     stored_history: pd.DataFrame | None = None
+    #: The accounts pull, for the seats (issue 17): SKUs paid, subscriptions, licence states.
+    accounts_pull: AccountsPull | None = None
 
 
 @dataclass(frozen=True)

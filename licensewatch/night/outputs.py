@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -12,11 +13,23 @@ from licensewatch import model, store
 from licensewatch.night.context import Assessed, Gathered, Outcome, RunContext, Verdict
 from licensewatch.night.publish import write_json
 from licensewatch.night.reports import write_run_reports
+from licensewatch.notify.renewals import renewal_messages
 from licensewatch.reports.csvsafe import write_csv
 from licensewatch.reports.finance import Totals, finance_summary
+from licensewatch.reports.finance_figures import FinanceFigures, finance_figures
 from licensewatch.reports.findings import findings_table
-from licensewatch.reports.history import history_for_run, realized_savings_cents
+from licensewatch.reports.history import RunPoint, history_for_run, realized_savings_cents
+from licensewatch.reports.seats import (
+    SeatReport,
+    errors_csv_table,
+    renewals_csv_table,
+    seat_report,
+    seats_csv_table,
+)
+from licensewatch.sources.interface import AccountsPull
 from licensewatch.store import RunStatus
+from licensewatch.store import outbox as store_outbox
+from licensewatch.store.decisions import last_actions
 from licensewatch.store.history import removed_state
 
 
@@ -70,9 +83,12 @@ def write_reports(
     gathered: Gathered,
     summary: Mapping[str, object],
     brake_reasons: Sequence[str],
+    seats: SeatReport | None = None,
 ) -> None:
-    """Write the run's findings, leavers, summary (and ``BRAKED.txt``) into ``folder``."""
+    """Write the run's findings, leavers, seats, summary (and ``BRAKED.txt``) into ``folder``."""
     write_csv(findings_table(costed), folder / "findings.csv")
+    if seats is not None:
+        write_seat_files(folder, seats)
     write_csv(finance_summary(costed), folder / "finance_summary.csv")
     write_csv(findings_table(unassigned), folder / "unassigned.csv")
     leavers = gathered.reconciled.unmatched_leavers.drop(columns="hired_on", errors="ignore")
@@ -99,18 +115,31 @@ def write_finance_reports(
     planned: pd.DataFrame,
     rates: pd.DataFrame,
     realized: int,
+    seats: SeatReport | None = None,
 ) -> None:
     """Write the finance reports of the run into its staging folder."""
+    history = history_for_run(ctx.session, planned, as_of=ctx.as_of)
     write_run_reports(
         ctx.staging,
         planned,
         as_of=ctx.as_of,
         rate_card_in_force=rates,
-        history=history_for_run(ctx.session, planned, as_of=ctx.as_of),
+        history=history,
         realized_savings_cents=realized,
         braked_reason="; ".join(verdict.reasons) if verdict.braked else None,
         templates_dir=ctx.settings.templates_dir,
+        seats=seats,
+        figures=run_figures(ctx.session, planned, history, ctx.as_of),
     )
+
+
+def run_figures(
+    session: Session, planned: pd.DataFrame, history: Sequence[RunPoint], as_of: date
+) -> FinanceFigures:
+    """By decision (a removal whose last Graph attempt failed counts as failed), by reason, MoM."""
+    results = last_actions(session, planned["resource_id"].tolist())
+    failed = {rid for rid, (ok, _) in results.items() if not ok}
+    return finance_figures(planned, failed, history, as_of)
 
 
 def store_run(
@@ -156,6 +185,12 @@ def write_outputs(ctx: RunContext, outcome: Outcome, rates: pd.DataFrame) -> Non
     summary["realized_savings_to_date_usd"] = model.money(realized)
     summary["realized_savings_annual_usd"] = model.money(removed_run_rate(session, ctx.as_of_ts))
     planned = cycle.planned
+    seats = run_seats(ctx, outcome.gathered, planned, rates)
+    summary["seats"] = {
+        **seats.totals(),
+        "renewal_notices_queued": queue_renewals(ctx, verdict, seats),
+    }
+    summary["warnings"] = [*outcome.gathered.warnings, *seats.warnings]
     ctx.stages.run(
         "write reports",
         lambda: write_reports(
@@ -165,9 +200,60 @@ def write_outputs(ctx: RunContext, outcome: Outcome, rates: pd.DataFrame) -> Non
             outcome.gathered,
             summary,
             verdict.reasons if verdict.braked else (),
+            seats,
         ),
     )
     ctx.stages.run(
         "write finance reports",
-        lambda: write_finance_reports(ctx, verdict, planned, rates, realized),
+        lambda: write_finance_reports(ctx, verdict, planned, rates, realized, seats),
     )
+
+
+def run_seats(
+    ctx: RunContext, gathered: Gathered, planned: pd.DataFrame, rates: pd.DataFrame
+) -> SeatReport:
+    """The run's seat figures (an accounts pull without seat data gives the held SKUs only)."""
+    pull = gathered.accounts_pull
+    if pull is None:
+        pull = AccountsPull(model.empty(model.ACCOUNTS), model.empty(model.ACCOUNT_LICENSES))
+    return seat_report(
+        pull,
+        planned,
+        rates_in_force=rates,
+        as_of=ctx.as_of_ts,
+        horizon_days=ctx.settings.renewal_horizon_days,
+    )
+
+
+def queue_renewals(ctx: RunContext, verdict: Verdict, seats: SeatReport) -> int:
+    """Queue finance's renewal notices (a good run with ``[finance] notify_to``); how many."""
+    if not verdict.sends:
+        return 0
+    messages = renewal_messages(
+        seats.renewals,
+        store.sent_renewal_notices(ctx.session),
+        mail=ctx.settings.mail,
+        notify_to=ctx.settings.finance_notify_to,
+        horizon_days=seats.horizon_days,
+        run_key=ctx.run_key,
+        now=ctx.started,
+    )
+    added = set(
+        store_outbox.queue(
+            ctx.session,
+            [m.queued for m in messages],
+            as_of=ctx.as_of,
+            run_id=ctx.run_id,
+            now=ctx.clock(),
+        )
+    )
+    records = [m.record for m in messages if m.queued.key in added]
+    store.record_renewal_notices(ctx.session, records, queued_on=ctx.as_of)
+    return len(records)
+
+
+def write_seat_files(folder: Path, seats: SeatReport) -> None:
+    """seats.csv (always), renewals.csv and seat_errors.csv."""
+    write_csv(seats_csv_table(seats.seats), folder / "seats.csv")
+    write_csv(renewals_csv_table(seats.renewals), folder / "renewals.csv")
+    write_csv(errors_csv_table(seats.errors), folder / "seat_errors.csv")

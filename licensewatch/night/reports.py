@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from licensewatch.reports.finance_figures import FinanceFigures
 from licensewatch.reports.finance_view import finance_view
 from licensewatch.reports.history import (
     PeriodPoint,
@@ -23,6 +24,7 @@ from licensewatch.reports.history import (
 )
 from licensewatch.reports.html import finance_html
 from licensewatch.reports.render import environment, write_text
+from licensewatch.reports.seats import SeatReport
 from licensewatch.reports.xlsx import write_finance_xlsx
 
 __all__ = ["history_for_run", "realized_savings_cents", "write_run_reports"]
@@ -38,6 +40,8 @@ def write_run_reports(
     realized_savings_cents: int = 0,
     braked_reason: str | None = None,
     templates_dir: Path | None = None,
+    seats: SeatReport | None = None,
+    figures: FinanceFigures | None = None,
 ) -> None:
     """Write ``finance_summary.xlsx`` and ``finance_summary.html`` of a run into ``folder``.
 
@@ -53,6 +57,8 @@ def write_run_reports(
         trend=[PeriodPoint(p.as_of, p) for p in history],
         realized_savings_cents=realized_savings_cents,
         braked_reason=braked_reason,
+        seats=seats,
+        figures=figures,
     )
     write_finance_xlsx(view, folder / "finance_summary.xlsx")
     write_text(folder / "finance_summary.html", finance_html(view, environment(templates_dir)))

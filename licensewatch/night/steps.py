@@ -43,6 +43,7 @@ from licensewatch.rules.phone_history import apply_history, carry_over
 from licensewatch.rules.pricing import price
 from licensewatch.rules.reconcile import reconcile
 from licensewatch.rules.removals import bookable_removals, pulled_resource_ids
+from licensewatch.rules.seats import attach_groups
 from licensewatch.sources.cucm.clusters import pool_departments
 from licensewatch.store import RunStatus
 from licensewatch.store import outbox as store_outbox
@@ -163,6 +164,7 @@ def reconcile_inputs(ctx: RunContext, inputs: Inputs) -> Gathered:
         neutralised=inputs.neutralised,
         implausible_dates=inputs.implausible_dates,
         stored_history=stored,
+        accounts_pull=inputs.accounts,
     )
 
 
@@ -182,6 +184,8 @@ def assess(ctx: RunContext, gathered: Gathered) -> Assessed:
     findings = findings.assign(dormant_since=since.astype(model.DATETIME))
     rate_card = gathered.reference.rate_card
     costed = ctx.stages.run("price", lambda: price(findings, rate_card, ctx.as_of_ts))
+    pull = gathered.accounts_pull
+    costed = attach_groups(costed, None if pull is None else pull.license_states)
     new = int((~costed["resource_id"].isin(state["resource_id"])).sum())
     return Assessed(costed, state, {**gathered.counts, "new_findings": new})
 

@@ -62,6 +62,8 @@ def prepare(costed: pd.DataFrame) -> pd.DataFrame:
             "accrued_cents": accrued,
             "cycle": _optional(costed, "cycle", "new").astype(model.STRING),
             "asked_on": _dates(asked),
+            # The licensing group the licence is inherited from: the account leaves it (issue 17).
+            "via_group": _optional(costed, "via_group", pd.NA).astype(model.STRING),
         }
     )
     return rows.sort_values(
@@ -86,6 +88,7 @@ def body_rows(rows: pd.DataFrame, language: str) -> list[dict[str, str]]:
             "item": _cell(r["item"]),
             "annual_cost": usd(int(r["annual_cents"]), language),
             "asked_on": _cell(r["asked_on"]) if r["cycle"] != "new" else "",
+            "via_group": _cell(r["via_group"]),
         }
         for r in rows.to_dict("records")
     ]

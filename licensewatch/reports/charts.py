@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from html import escape
 from typing import Final
 
@@ -129,8 +130,22 @@ def nice_scale(peak: int, ticks: int = 4) -> tuple[int, int]:
     return step, step * math.ceil(peak / step)
 
 
+def time_positions(days: Sequence[date]) -> list[float]:
+    """Where each day sits on a time axis, 0 (first) to 1 (last): runs weeks apart stay apart."""
+    if len(days) < 2 or days[-1] == days[0] or list(days) != sorted(days):
+        return [0.5 if len(days) == 1 else i / max(len(days) - 1, 1) for i in range(len(days))]
+    span = (days[-1] - days[0]).days
+    return [(d - days[0]).days / span for d in days]
+
+
 def _panel(
-    series: Series, color: str, labels: Sequence[str], top_y: int, width: int, height: int
+    series: Series,
+    color: str,
+    labels: Sequence[str],
+    top_y: int,
+    width: int,
+    height: int,
+    positions: Sequence[float] | None = None,
 ) -> list[str]:
     left, right = 90, 50
     plot_w, plot_h = width - left - right, height - 50
@@ -148,7 +163,10 @@ def _panel(
             f"{FONT} fill='{TEXT_COLOR}'>{escape(series.text(value))}</text>"
         )
     n = len(series.values)
-    xs = [left + (plot_w * i / (n - 1) if n > 1 else plot_w / 2) for i in range(n)]
+    if positions is not None:
+        xs = [left + plot_w * p for p in positions]
+    else:
+        xs = [left + (plot_w * i / (n - 1) if n > 1 else plot_w / 2) for i in range(n)]
     ys = [base - plot_h * max(v, 0) / peak for v in series.values]
     coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys, strict=True))
     body.append(
@@ -176,8 +194,12 @@ def trend_chart(
     title: str,
     width: int = 760,
     panel_height: int = 190,
+    days: Sequence[date] | None = None,
 ) -> Markup:
     """One line panel per series, stacked, sharing the x labels (one value per label).
+
+    With ``days`` (one per label, ascending) the x axis is time: points sit at
+    their dates (:func:`time_positions`), not evenly spaced.
 
     Each line is a ``<polyline class='line'>``; with at most
     :data:`MAX_MARKERS` points each point is also a ``<circle class='point'>``.
@@ -186,8 +208,11 @@ def trend_chart(
         raise ValueError("every series needs one value per label")
     if not labels or not series:
         return _empty(width, title, "No runs to show yet", "chart trend-chart")
+    if days is not None and len(days) != len(labels):
+        raise ValueError("every label needs its day")
+    positions = None if days is None else time_positions(days)
     body: list[str] = []
     for k, one in enumerate(series):
         color = LINE_COLORS[k % len(LINE_COLORS)]
-        body.extend(_panel(one, color, labels, k * panel_height, width, panel_height))
+        body.extend(_panel(one, color, labels, k * panel_height, width, panel_height, positions))
     return _svg(width, panel_height * len(series), title, body, "chart trend-chart")

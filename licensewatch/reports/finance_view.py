@@ -17,8 +17,10 @@ import pandas as pd
 
 from licensewatch import model
 from licensewatch.reports.finance import Totals, finance_summary, totals
+from licensewatch.reports.finance_figures import FinanceFigures
 from licensewatch.reports.findings import costs_cents, findings_table, unpriced_mask
 from licensewatch.reports.history import PeriodPoint, as_day
+from licensewatch.reports.seats import SeatReport
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,10 @@ class FinanceView:
     period: tuple[date, date] | None = None
     #: Set when the run was stopped by the safety brake: the report says so in large letters.
     braked_reason: str | None = None
+    #: Seats paid vs assigned vs dormant and renewals in the horizon ("Seats and renewals").
+    seats: SeatReport | None = None
+    #: By decision, by reason, month on month (``reports.finance_figures``).
+    figures: FinanceFigures | None = None
 
 
 def departments(costed: pd.DataFrame) -> tuple[DepartmentRow, ...]:
@@ -110,6 +116,8 @@ def finance_view(
     title: str = "Avoidable cost of dormant accounts and phones",
     period: tuple[date, date] | None = None,
     braked_reason: str | None = None,
+    seats: SeatReport | None = None,
+    figures: FinanceFigures | None = None,
 ) -> FinanceView:
     """The view of costed findings (COSTED_FINDINGS + ``status``) as of ``as_of``."""
     return FinanceView(
@@ -124,4 +132,6 @@ def finance_view(
         trend=tuple(trend),
         period=period,
         braked_reason=braked_reason,
+        seats=seats,
+        figures=figures,
     )

@@ -21,6 +21,8 @@ FINDINGS_COLUMNS: Final = (
     "annual_cost_usd",
     "accrued_cost_usd",
     "status",
+    "sku_part_number",
+    "via_group",
 )
 
 
@@ -55,10 +57,18 @@ def _text(series: pd.Series) -> pd.Series:
     return series.astype(model.STRING).fillna("")
 
 
+def _optional_text(costed: pd.DataFrame, column: str) -> pd.Series:
+    """A text column the frame may lack (frames built before issue 17): empty then."""
+    if column not in costed.columns:
+        return pd.Series("", index=costed.index, dtype=model.STRING)
+    return _text(costed[column])
+
+
 def findings_table(costed: pd.DataFrame) -> pd.DataFrame:
     """Costed findings (``COSTED_FINDINGS`` + ``status``) as the rows of findings.csv.
 
-    Columns are :data:`FINDINGS_COLUMNS`, all text: dates as YYYY-MM-DD, money
+    Columns are :data:`FINDINGS_COLUMNS`, all text (``sku_part_number`` is the
+    licence's product, ``via_group`` the group it is inherited from): dates as YYYY-MM-DD, money
     with two decimals, missing values empty. Unpriced findings have an empty
     item and costs of "0.00". Rows are sorted by department, resource kind,
     annual cost (highest first) and subject; a frame without ``status`` (the
@@ -69,6 +79,7 @@ def findings_table(costed: pd.DataFrame) -> pd.DataFrame:
     """
     annual, accrued = costs_cents(costed)
     unpriced = unpriced_mask(costed)
+    licence = costed["resource_kind"] == model.ResourceKind.LICENSE.value
     status = (
         costed["status"] if "status" in costed.columns else pd.Series(pd.NA, index=costed.index)
     )
@@ -86,6 +97,9 @@ def findings_table(costed: pd.DataFrame) -> pd.DataFrame:
             "annual_cost_usd": money_column(annual),
             "accrued_cost_usd": money_column(accrued),
             "status": _text(status),
+            # The product, so that an unpriced licence still says what it is (issue 17).
+            "sku_part_number": _text(costed["match_key"].where(licence, pd.NA)),
+            "via_group": _optional_text(costed, "via_group"),
         },
         index=costed.index,
     )

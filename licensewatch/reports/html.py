@@ -23,6 +23,7 @@ from licensewatch.reports.finance_view import DepartmentRow, FinanceView
 from licensewatch.reports.history import PeriodPoint
 from licensewatch.reports.render import count, render, usd
 from licensewatch.reports.risk import RiskView
+from licensewatch.reports.seats import renewals_csv_table, seats_csv_table
 
 #: Departments drawn as their own bar; the rest share one "other departments" bar.
 MAX_BARS: Final = 20
@@ -51,7 +52,7 @@ def trend_svg(trend: Sequence[PeriodPoint], series: Sequence[str], title: str) -
         for name in series
     ]
     labels = [p.day.isoformat() for p in trend]
-    return charts.trend_chart(labels, lines, title=title)
+    return charts.trend_chart(labels, lines, title=title, days=[p.day for p in trend])
 
 
 def _day(value: object) -> str:
@@ -110,6 +111,19 @@ def finance_context(view: FinanceView) -> dict[str, Any]:
             "Dormant accounts and annual avoidable cost across runs",
         ),
         "trend": view.trend,
+        **seats_context(view),
+        "figures_detail": view.figures,
+    }
+
+
+def seats_context(view: FinanceView) -> dict[str, Any]:
+    """The "Seats and renewals" section: seats.csv and renewals.csv rows, and their totals."""
+    if view.seats is None:
+        return {"seats": None}
+    return {
+        "seats": seats_csv_table(view.seats.seats).to_dict("records"),
+        "seat_totals": view.seats.totals(),
+        "renewals": renewals_csv_table(view.seats.renewals).to_dict("records"),
     }
 
 

@@ -3,7 +3,8 @@
 Sheets: ``Overview`` (headline figures; BRAKED in large letters when the
 safety brake stopped the run), ``Summary`` (department × item, as
 finance_summary.csv, with a total row), ``Departments``, ``Findings`` (as
-findings.csv), ``Rate card`` (the rates in force) and ``Trend``. Every table
+findings.csv), ``Rate card`` (the rates in force), ``Trend`` and, for a run,
+``Seats and renewals`` and ``Renewals`` (:mod:`licensewatch.reports.xlsx_seats`). Every table
 is written by :func:`licensewatch.reports.sheets.write_table`: typed cells,
 frozen header, filter, sized columns, text neutralized.
 """
@@ -37,6 +38,7 @@ from licensewatch.reports.sheets import (
     money_text,
     write_table,
 )
+from licensewatch.reports.xlsx_seats import write_figure_sheet, write_seat_sheets
 
 _BRAKED_FONT: Final = Font(bold=True, size=36, color="C53030")
 _TITLE_FONT: Final = Font(bold=True, size=16)
@@ -185,6 +187,10 @@ def _workbook(view: FinanceView) -> Workbook:
         ],
     )  # fmt: skip
     _trend_sheet(wb, view)
+    if view.seats is not None:
+        write_seat_sheets(wb, view.seats)
+    if view.figures is not None:
+        write_figure_sheet(wb, view.figures)
     return wb
 
 

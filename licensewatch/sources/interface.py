@@ -36,6 +36,12 @@ class AccountsPull:
     notes: tuple[str, ...] = field(default_factory=tuple)
     #: Proven to hold every account (see the module docstring); False books no removals.
     complete: bool = True
+    #: What is paid per SKU (``model.SKU_SEATS``); None when the source does not read it.
+    seats: pd.DataFrame | None = None
+    #: The subscriptions (``model.SUBSCRIPTIONS``); None: no renewal data.
+    subscriptions: pd.DataFrame | None = None
+    #: How each licence is held (``model.LICENSE_STATES``); None when not read.
+    license_states: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)

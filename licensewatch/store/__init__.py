@@ -28,6 +28,7 @@ from licensewatch.store.db import (
 )
 from licensewatch.store.lock import run_lock
 from licensewatch.store.registrations import load_history, save_history
+from licensewatch.store.renewals import record_renewal_notices, sent_renewal_notices
 from licensewatch.store.repository import (
     STORED_FINDINGS,
     RunRecord,
@@ -65,11 +66,13 @@ __all__ = [
     "mark_removed",
     "model_metadata",
     "open_engine",
+    "record_renewal_notices",
     "run_lock",
     "safe_url",
     "save_findings",
     "save_history",
     "schema_revision",
+    "sent_renewal_notices",
     "session_factory",
     "start_run",
     "storage_errors",

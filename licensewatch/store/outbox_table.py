@@ -46,6 +46,8 @@ class MessageKind(StrEnum):
     ESCALATION = "escalation"
     #: The answer to a focal point's reply (what was recorded or refused).
     CONFIRMATION = "confirmation"
+    #: A subscription renewal for finance (``[finance] notify_to``; migration 0006).
+    RENEWAL = "renewal"
 
 
 #: Longest wait between two attempts at a failed message.

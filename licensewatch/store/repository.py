@@ -49,6 +49,8 @@ STORED_FINDINGS: Final[model.Schema] = {
 _REQUIRED: Final = tuple(
     c.name for c in FINDINGS.columns if not c.nullable and c.name in STORED_FINDINGS
 )
+#: Columns a caller may leave out (added by migration 0006; NA when the pull read no groups).
+_OPTIONAL: Final = ("via_group_id", "via_group", "assigned_directly")
 #: Rows per executemany: bounds memory for a million findings, keeps each batch fast.
 INSERT_BATCH: Final = 10_000
 
@@ -133,6 +135,12 @@ def save_findings(session: Session, run_id: int, costed: pd.DataFrame) -> None:
     Bulk executemany in batches of :data:`INSERT_BATCH` rows, so time and
     memory grow linearly with the number of findings.
     """
+    missing = {
+        c: pd.Series(pd.NA, index=costed.index, dtype=STORED_FINDINGS[c])
+        for c in _OPTIONAL
+        if c not in costed.columns
+    }
+    costed = costed.assign(**missing) if missing else costed
     _frames.require_columns(costed, STORED_FINDINGS, "costed findings")
     _frames.require_values(costed, _REQUIRED, "costed findings")
     duplicated = costed["resource_id"].duplicated()

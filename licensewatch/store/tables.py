@@ -156,6 +156,10 @@ class Finding(Base):
     annual_cost_cents: Mapped[int] = mapped_column(BigInteger)
     accrued_cost_cents: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(Text)
+    #: Where a licence comes from (migration 0006): the licensing group, and direct too.
+    via_group_id: Mapped[str | None] = mapped_column(Text)
+    via_group: Mapped[str | None] = mapped_column(Text)
+    assigned_directly: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class ResourceState(Base):

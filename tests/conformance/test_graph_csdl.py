@@ -240,6 +240,10 @@ def _resource_documents() -> Iterator[tuple[Path, str]]:
             yield path, ATTACHMENT
         elif path.name.startswith("folders_"):
             yield path, MAIL_FOLDER
+        elif path.name == "subscriptions.json":  # GET /directory/subscriptions (issue 17)
+            yield path, "microsoft.graph.companySubscription"
+        elif path.name.startswith("group_"):
+            continue  # one group, not a collection: test_graph_seats_csdl checks it
         else:
             assert path.name.startswith(NOT_RESOURCES), f"{path}: which Graph type is this?"
 

@@ -4,7 +4,8 @@ The folder holds the pages of ``GET /v1.0/users?$select=id,userPrincipalName,
 mail,employeeId,displayName,department,accountEnabled,userType,createdDateTime,
 assignedLicenses,signInActivity`` exactly as Graph returned them (read in
 natural order: ``users_2.json`` before ``users_10.json``) and the answer of
-``GET /v1.0/subscribedSkus`` as ``subscribedSkus.json``. A pull saved by
+``GET /v1.0/subscribedSkus`` as ``subscribedSkus.json`` (and, optionally, the
+seats' ``subscriptions.json`` and ``groups.json``: :mod:`.seats`). A pull saved by
 ``licensewatch pull --save`` also holds ``manifest.json``, the page chain the
 replay is checked against (:mod:`licensewatch.sources.graph.chain`).
 
@@ -29,6 +30,7 @@ from licensewatch import model
 from licensewatch.config import SourceSettings
 from licensewatch.errors import InputError, Problem
 from licensewatch.sources.graph.chain import MANIFEST_FILE, check_saved_chain
+from licensewatch.sources.graph.seats import saved_seats
 from licensewatch.sources.graph.usage_report import apply_usage_activity, parse_usage_report
 from licensewatch.sources.interface import AccountsPull, AccountsSource
 from licensewatch.sources.options import source_path
@@ -111,7 +113,8 @@ class GraphExportSource(AccountsSource):
         raises ``SourceError``.
         """
         pages, skus_path = self._files()
-        skus = parse_subscribed_skus(load_json(skus_path), origin=str(skus_path))
+        skus_doc = load_json(skus_path)
+        skus = parse_subscribed_skus(skus_doc, origin=str(skus_path))
         # A pull saved on the usage-report fallback holds pages read without
         # signInActivity plus the report; replay it the same way the live pull read it.
         report = self.folder / USAGE_REPORT_FILE
@@ -130,8 +133,17 @@ class GraphExportSource(AccountsSource):
             accounts = apply_usage_activity(accounts, usage.last_activity)
             signal = "usage-report"
             notes.append(f"activity from the saved usage report {report.name}")
+        seats = saved_seats(self.folder, skus_doc, [doc for _, doc in docs], load_json)
         return AccountsPull(
-            accounts, licenses, signal=signal, requests=0, notes=tuple(notes), complete=complete
+            accounts,
+            licenses,
+            signal=signal,
+            requests=0,
+            notes=(*notes, *seats.notes),
+            complete=complete,
+            seats=seats.seats,
+            subscriptions=seats.subscriptions,
+            license_states=seats.license_states,
         )
 
 

@@ -39,6 +39,8 @@ from licensewatch.sources.graph.export import (
     unknown_sku_note,
 )
 from licensewatch.sources.graph.record import REPORT_FILE, Recorder, check_record_folder
+from licensewatch.sources.graph.seats import STATES_FIELD, LicenseStates, SeatData
+from licensewatch.sources.graph.seats_live import read_live_seats
 from licensewatch.sources.graph.usage_report import (
     UsageActivity,
     apply_usage_activity,
@@ -142,7 +144,7 @@ class GraphSource(AccountsSource):
                 random=self._random,
                 clock=self._clock,
             )
-            accounts, licenses, signal, notes, complete = self._read(http, recorder)
+            accounts, licenses, signal, notes, complete, seats = self._read(http, recorder)
         finally:
             session.close()
             if recorder is not None:
@@ -162,17 +164,21 @@ class GraphSource(AccountsSource):
             licenses,
             signal=signal,
             requests=http.requests + http.token_requests,
-            notes=notes,
+            notes=(*notes, *(seats.notes if seats else ())),
             complete=complete,
+            seats=seats.seats if seats else None,
+            subscriptions=seats.subscriptions if seats else None,
+            license_states=seats.license_states if seats else None,
         )
 
     def _read(
         self, http: GraphHttp, recorder: Recorder | None
-    ) -> tuple[pd.DataFrame, pd.DataFrame, str, tuple[str, ...], bool]:
-        """Accounts, licences, activity signal, notes and whether ``$count`` proved it complete."""
+    ) -> tuple[pd.DataFrame, pd.DataFrame, str, tuple[str, ...], bool, SeatData | None]:
+        """Accounts, licences, signal, notes, whether ``$count`` proved it complete, seats."""
         try:
             run = _Run(self.options, http, recorder, self._progress_stream)
             accounts, licenses, signal, notes = run.read()
+            seats = run.seats()
             if recorder is not None:
                 recorder.activity = signal
             complete = run.verify_count()
@@ -188,7 +194,7 @@ class GraphSource(AccountsSource):
             ) from None
         if recorder is not None:
             recorder.commit()
-        return accounts, licenses, signal, notes, complete
+        return accounts, licenses, signal, notes, complete, seats
 
 
 class _Run:
@@ -208,10 +214,20 @@ class _Run:
         self.base = self.options.graph_url
         #: Users in the value arrays of the last users pass (what $count is checked against).
         self.paged = 0
+        #: With ``seats = true``: the users' licence states and the subscribedSkus answer.
+        self.states = LicenseStates()
+        self.skus_doc: Any = None
+
+    def seats(self) -> SeatData | None:
+        """Seats, subscriptions and licensing groups (``seats = true``), after the users."""
+        if not self.options.seats:
+            return None
+        return read_live_seats(self.http, self.base, self.skus_doc, self.states, self._save)
 
     def read(self) -> tuple[pd.DataFrame, pd.DataFrame, str, tuple[str, ...]]:
         doc, raw = self.http.get_json(f"{self.base}/subscribedSkus")
         self._save(SKUS_FILE, raw)
+        self.skus_doc = doc
         skus = parse_subscribed_skus(doc, origin="GET /subscribedSkus")
         notes: list[str] = []
         if self.options.activity == SIGN_IN:
@@ -255,10 +271,15 @@ class _Run:
         self, skus: Mapping[str, str], *, sign_in: bool
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
         fields = ",".join(USER_FIELDS + ((SIGN_IN,) if sign_in else ()))
+        if self.options.seats:  # issue 17: how each licence is held (sources/graph/seats.py)
+            fields += f",{STATES_FIELD}"
+            self.states = LicenseStates()
         url = f"{self.base}/users?$select={fields}&$top={self.options.page_size}"
         progress = Progress("Graph users", unit="pages", stream=self.stream)
         self.paged = 0
         pages = self._pages(url, progress, keep_context=sign_in)
+        if self.options.seats:
+            pages = self.states.watch(pages)
         accounts, licenses = parse_users_pages(pages, skus, origin="GET /users")
         progress.finish()
         return accounts, licenses

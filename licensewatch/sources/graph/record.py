@@ -18,6 +18,7 @@ from licensewatch.logs import get_logger
 from licensewatch.sources.graph.chain import MANIFEST_FILE, Page, encode_manifest
 from licensewatch.sources.graph.chain import manifest as _manifest
 from licensewatch.sources.graph.export import SKUS_FILE, USAGE_REPORT_FILE
+from licensewatch.sources.graph.seats import GROUPS_FILE, SUBSCRIPTIONS_FILE
 from licensewatch.sources.record import PullRecorder
 
 # The Graph source's logger name, as before this module existed: one pull logs under one name.
@@ -39,7 +40,8 @@ def check_record_folder(folder: Path) -> None:
 
 
 def _saved_name(name: str) -> bool:
-    return name.startswith("users") or name in (SKUS_FILE, REPORT_FILE, MANIFEST_FILE)
+    saved = (SKUS_FILE, REPORT_FILE, MANIFEST_FILE, SUBSCRIPTIONS_FILE, GROUPS_FILE)
+    return name.startswith("users") or name in saved
 
 
 class Recorder(PullRecorder):
