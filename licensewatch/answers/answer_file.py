@@ -84,6 +84,7 @@ DECISIONS: Final[model.Schema] = {
 _COLUMNS: Final = ("resource_id", "subject", "justification", "keep_until")
 _WORD_VALUES: Final = {word: decision.value for word, decision in WORDS.items()}
 _FRENCH: Final = "supprimer or conserver in French"
+_WORKBOOK_SUFFIXES: Final = (".xlsx", ".xlsm")
 _NUMERIC_DATE: Final = re.compile(r"\d{1,2}([/.-])\d{1,2}\1\d{4}")
 
 
@@ -166,6 +167,10 @@ def read_decisions(
 def _read(path: Path, encoding: str, order: str, log: ProblemLog) -> pd.DataFrame:
     """The file's table: an Excel workbook's first sheet, or a CSV file."""
     if _is_workbook(path):
+        if path.suffix.casefold() not in _WORKBOOK_SUFFIXES:
+            raise InputError.single(
+                log.file, "is an Excel workbook saved under another name; rename it to .xlsx"
+            )
         expected = "expected the answer workbook with a decision column"
         grid = load_sheet(path, sheet=None, label=log.file, expected=expected)
         spec = TableSpec(("decision",), _COLUMNS, any_of=("resource_id", "subject"))
@@ -182,7 +187,7 @@ def _read(path: Path, encoding: str, order: str, log: ProblemLog) -> pd.DataFram
 
 def _is_workbook(path: Path) -> bool:
     """An .xlsx name, or a file that starts like a zip archive (a workbook renamed)."""
-    if path.suffix.casefold() in (".xlsx", ".xlsm"):
+    if path.suffix.casefold() in _WORKBOOK_SUFFIXES:
         return True
     try:
         with path.open("rb") as fh:

@@ -64,7 +64,7 @@ def answer_xlsx(table: pd.DataFrame, *, as_of: date, language: str = "en") -> by
     last = len(table) + 1
     for i, name in enumerate(columns, start=1):
         letter = get_column_letter(i)
-        sheet.column_dimensions[letter].width = _WIDTHS.get(name, 14)
+        sheet.column_dimensions[letter].width = max(_WIDTHS.get(name, 14), len(name) + 2)
         header = sheet.cell(row=1, column=i)
         header.font = Font(bold=True)
         header.alignment = Alignment(vertical="top")
