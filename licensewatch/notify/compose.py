@@ -180,7 +180,9 @@ def _context(route: Route, rows: pd.DataFrame, kind: str, key: str, s: _Shared) 
         "new_count": int((~waiting).sum()),
         "waiting_count": int(waiting.sum()),
         "first_asked": asked[0] if asked else "",
-        "first_deadline": "",
+        # Each person's "asked on" only tells something when not all were asked the same day.
+        "show_asked": bool(asked) and (len(set(asked)) > 1 or bool((~waiting).any())),
+        "first_deadline": _after(asked[0], s.mail.response_days) if asked else "",
         "escalate_after_days": s.mail.escalate_after_days,
         "focal_points": ", ".join(route.to),
         "annual_total": usd(int(rows["annual_cents"].sum()), lang),
@@ -197,6 +199,11 @@ def _context(route: Route, rows: pd.DataFrame, kind: str, key: str, s: _Shared) 
         "attachment_bytes": answer_xlsx(table, as_of=s.as_of.date(), language=lang),
         "attachment_text": answer_csv(table, language=lang),
     }
+
+
+def _after(day: str, days: int) -> str:
+    """The ISO day ``days`` after the ISO day ``day``."""
+    return f"{pd.Timestamp(day) + pd.Timedelta(days=days):%Y-%m-%d}"
 
 
 def _suffix(kind: str) -> str:

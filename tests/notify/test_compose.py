@@ -170,7 +170,7 @@ def test_body_says_what_of_whom_by_when_and_why(sent: dict[str, EmailMessage]) -
     assert "bob@x.org — last sign-in 2019-06-01 — USD 189.60 a year" in text
     assert "   Microsoft 365 E3 licence (SPE_E3)\n" in text
     # The phone is flagged for its owner, not for itself: no "last activity" for it.
-    assert "phone SEP000000000002, Cisco 8845 — owner inactive" in text
+    assert "phone, Cisco 8845 (SEP000000000002) — owner inactive" in text
     assert (
         "IP_PHONE — IP desk phone with PC port: USD 230.00 a year,"
         " effective 2018-07-01 to 2020-06-30" in text
