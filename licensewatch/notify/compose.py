@@ -169,10 +169,11 @@ def _context(route: Route, rows: pd.DataFrame, kind: str, key: str, s: _Shared) 
         "greeting_name": route.name,
         "kind": kind,
         "as_of": f"{s.as_of:%Y-%m-%d}",
+        # The names the cycle's own context uses (next_step_code: a code of notify.asks.STEPS).
         "deadline": asks.deadline,
-        "next_step": asks.next_step,
+        "next_step_code": asks.next_step,
         "next_step_on": asks.next_step_on,
-        "ask": asks,
+        "escalates": bool(s.mail.escalation_to),
         "account_count": int(rows.loc[licences, "account_id"].nunique()),
         "license_count": int(licences.sum()),
         "phone_count": int((rows["resource_kind"] == model.ResourceKind.PHONE.value).sum()),
