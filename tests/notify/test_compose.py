@@ -421,3 +421,28 @@ def test_a_department_name_with_markup_is_escaped_in_every_part_of_the_html() ->
     notice = next(n for n in notices if n.department == evil)
     html = body(notice.message, "html")
     assert "<b>Labs</b>" not in html and "&lt;b&gt;Labs&lt;/b&gt;" in html
+
+
+def test_data_in_the_people_table_is_escaped_once(tmp_path: Path) -> None:
+    findings = costed(
+        {**finding("license:m:e3", "Finance", "m@x.org", name="M & Co"),
+         "item_description": "<b>Microsoft</b> 365"},
+        {**finding("license:m:x", "Finance", "m@x.org", name="M & Co", item=None),
+         "match_key": "<s>SKU</s>"},
+        {**finding("phone:sep9", "Finance", "SEP<9>", kind="phone", account_id="m@x.org",
+                   item="IP_PHONE", rate=23000, reasons="PHONE_OWNER_DORMANT"),
+         "match_key": "<u>model</u>"},
+    )  # fmt: skip
+    phones = pd.DataFrame(
+        {"device_name": ["SEP<9>"], "model": ["<u>model</u>"], "device_pool": ["<i>pool</i>"],
+         "directory_number": ["<1>"]}
+    )  # fmt: skip
+    notices, _ = compose(findings, phones=phones)
+    html = body(deliver(notices, tmp_path)["Finance"], "html")
+    for raw in ("<b>", "<s>", "<u>", "<i>", "SEP<9>", "<1>", "M & Co"):
+        assert raw not in html, raw
+    phone = "ext. &lt;1&gt;, &lt;u&gt;model&lt;/u&gt;, &lt;i&gt;pool&lt;/i&gt; (SEP&lt;9&gt;)"
+    for escaped in ("&lt;b&gt;Microsoft&lt;/b&gt; 365", "licence &lt;s&gt;SKU&lt;/s&gt;", phone,
+                    "M &amp; Co"):  # fmt: skip
+        assert escaped in html, escaped
+    assert "&amp;lt;" not in html  # not escaped twice

@@ -122,8 +122,8 @@ def test_legal_html_is_french_and_escaped(sent: dict[str, EmailMessage]) -> None
     assert f"coût évitable de 189,60{NBSP}USD par an" in html
     assert '<th style="padding: 6px;">Personne</th>' in html and ">USD par an</th>" in html
     assert "départ le 2019-11-30" in html and ">hors barème</span>" in html
-    # Data is escaped, the template's own apostrophes are not (in the macros too).
-    assert "Ont quitté l'organisation" in html
+    # Data is escaped, the template's own apostrophes are not (the macros' text is escaped whole).
+    assert "Ont quitté l&#39;organisation" in html
     assert "=HYPERLINK(&#34;http://evil.example/" in html
     assert "<strong>remove</strong> (supprimer" in html
 
