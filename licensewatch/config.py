@@ -100,6 +100,9 @@ class MailSettings:
     reminder_days: int = 14
     escalate_after_days: int = 28
     escalation_to: tuple[str, ...] = ()
+    #: The most people one email lists (every separated person is listed even past it;
+    #: the attachments always hold every row).
+    max_people_in_email: int = 50
     #: Language of the escalation and unassigned-queue emails (focal points have their own).
     language: str = "en"
     #: The transport's own table: ``[mail.smtp]`` or ``[mail.graph]`` (validated by the transport).
@@ -235,6 +238,16 @@ def _language(t: Mapping[str, Any]) -> str:
     return str(language)
 
 
+def _max_people(t: Mapping[str, Any]) -> int:
+    value = get(t, "mail", "max_people_in_email", int, 50)
+    if value < 1:
+        raise ConfigError(
+            f"[mail] max_people_in_email must be at least 1, not {value}",
+            hint="the email lists that many people; the attachments always hold every row",
+        )
+    return int(value)
+
+
 def _mail(t: Mapping[str, Any], base: Path) -> MailSettings:
     transport = get(t, "mail", "transport", str, "directory")
     if transport not in TRANSPORTS:
@@ -271,6 +284,7 @@ def _mail(t: Mapping[str, Any], base: Path) -> MailSettings:
         reminder_days=reminder,
         escalate_after_days=escalate,
         escalation_to=addresses(t, "escalation_to"),
+        max_people_in_email=_max_people(t),
         language=_language(t),
         options=options,
     )

@@ -49,6 +49,7 @@ MAIL_KEYS = (
     "escalate_after_days",
     "escalation_to",
     "language",
+    "max_people_in_email",
     "smtp",
     "graph",
 )

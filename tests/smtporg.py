@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import email
 import email.policy
+import io
 import json
 import sqlite3
 from collections import Counter
 from email.message import EmailMessage
 from pathlib import Path
 
+import openpyxl
 from sqlalchemy import text
 
 from licensewatch import store
@@ -76,8 +78,25 @@ def whole_text(message: EmailMessage) -> str:
         if part.get_content_maintype() == "multipart":
             continue
         content = part.get_content()
+        if isinstance(content, bytes) and content.startswith(b"PK\x03\x04"):
+            texts.append(workbook_text(content))  # the .xlsx answer file
+            continue
         texts.append(content if isinstance(content, str) else content.decode("utf-8"))
     return "\n".join(texts)
+
+
+def workbook_text(data: bytes) -> str:
+    """Every cell of an .xlsx workbook, as text."""
+    book = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
+    cells = [
+        str(value)
+        for sheet in book.worksheets
+        for row in sheet.iter_rows(values_only=True)
+        for value in row
+        if value is not None
+    ]
+    book.close()
+    return "\n".join(cells)
 
 
 def parse(data: bytes) -> EmailMessage:

@@ -86,19 +86,23 @@ def kind(message: EmailMessage) -> str:
 
 
 def answered(notice: EmailMessage, answers: dict[str, tuple[str, str, str]], path: Path) -> Path:
-    """The notice's CSV attachment as the focal point returns it, decisions filled in."""
-    attachment = next(iter(notice.iter_attachments()))
+    """The notice's CSV attachment as the focal point returns it, decisions filled in.
+
+    Saved back as Excel does: with its byte-order mark and its separator (``;`` for French).
+    """
+    attachment = next(p for p in notice.iter_attachments() if p.get_content_type() == "text/csv")
     content = attachment.get_content()
-    assert isinstance(content, str)
-    table = list(csv.DictReader(io.StringIO(content)))
+    assert isinstance(content, str) and content.startswith("\ufeff")
+    delimiter = ";" if "resource_id;" in content else ","
+    table = list(csv.DictReader(io.StringIO(content[1:]), delimiter=delimiter))
     for row in table:
         if row["subject"] in answers:
             row["decision"], row["justification"], row["keep_until"] = answers[row["subject"]]
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(table[0]))
+    writer = csv.DictWriter(out, fieldnames=list(table[0]), delimiter=delimiter)
     writer.writeheader()
     writer.writerows(table)
-    path.write_text(out.getvalue(), encoding="utf-8")
+    path.write_text(out.getvalue(), encoding="utf-8-sig")
     return path
 
 
@@ -131,8 +135,10 @@ def test_notice_reminder_answers_escalation_removal_and_a_keep_that_expires(
     # A file naming another department's finding is refused whole: nothing recorded.
     wrong = answered(legal_notice, {**LEGAL_ANSWERS}, tmp_path / "legal-wrong.csv")
     ((bobs,),) = rows(db, "select min(resource_id) from resource_state where subject like 'bob@%'")
+    sep = ";" if "resource_id;" in wrong.read_text(encoding="utf-8-sig") else ","
     with wrong.open("a", encoding="utf-8") as fh:
-        fh.write(f"{bobs},license,bob@contoso.org,Bob,,,,,,,remove,,\n")
+        fh.write(sep.join([bobs, "license", "bob@contoso.org", "Bob", *[""] * 7, "remove", "", ""]))
+        fh.write("\n")
     importing = ["decisions", "import", "--config", str(org), "--as-of", DAY14]
     assert main([*importing, str(wrong), "--department", "Legal"]) == 2
     assert error_lines(capsys.readouterr().err) == [
@@ -189,4 +195,9 @@ def test_notice_reminder_answers_escalation_removal_and_a_keep_that_expires(
     assert [kind(m) for m in day29_mail] == ["notice"]
     assert "] Legal:" in str(day29_mail[0]["Subject"])
     text = whole_text(day29_mail[0])
-    assert "SEP000000000004" in text and "carol@contoso.org" not in text
+    # Carol's kept licence stays out; she is named as the phone's owner only.
+    assert "SEP000000000004" in text and "Microsoft 365" not in text
+    assert "carol@contoso.org — never signed in — USD 230.00 a year" in text
+    csv_part = next(p for p in day29_mail[0].iter_attachments() if p.get_filename().endswith("csv"))
+    attached = csv_part.get_content().lstrip("\ufeff")
+    assert [line.split(",")[2] for line in attached.splitlines()[1:]] == ["SEP000000000004"]

@@ -35,7 +35,9 @@ def _findings(demo_dir: Path) -> list[dict[str, str]]:
 def _attachment_rows(msg: EmailMessage) -> list[dict[str, str]]:
     for part in msg.iter_attachments():
         if part.get_content_type() == "text/csv":
-            return list(csv.DictReader(io.StringIO(part.get_content())))
+            text = part.get_content()
+            delimiter = ";" if text.split("\n", 1)[0].count(";") > 1 else ","
+            return list(csv.DictReader(io.StringIO(text.lstrip("\ufeff")), delimiter=delimiter))
     raise AssertionError("no CSV attachment")
 
 

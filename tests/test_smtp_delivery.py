@@ -99,7 +99,7 @@ def test_mime_structure_and_headers_as_received(org: Path, server: LoopbackSmtp)
     assert run(org) == 0
     legal = by_department(server)["Legal"]
     assert legal.get_content_type() == "multipart/mixed"
-    alternative, attachment = legal.get_payload()  # type: ignore[misc]
+    alternative, workbook, attachment = legal.get_payload()  # type: ignore[misc]
     assert alternative.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in alternative.get_payload()] == [
         "text/plain",
@@ -107,7 +107,10 @@ def test_mime_structure_and_headers_as_received(org: Path, server: LoopbackSmtp)
     ]
     assert attachment.get_content_type() == "text/csv"
     assert attachment.get_filename() == f"licensewatch_legal_{AS_OF}.csv"
+    assert workbook.get_filename() == f"licensewatch_legal_{AS_OF}.xlsx"
+    assert workbook.get_content().startswith(b"PK\x03\x04")  # an .xlsx is a zip archive
     header = attachment.get_content().splitlines()[0]
+    assert header.startswith("\ufeff")  # Excel opens a UTF-8 file right when it has a BOM
     assert header.endswith("decision,justification,keep_until")
     assert str(legal["Reply-To"]) == "ict-licensing@contoso.org"
     assert str(legal["To"]) == "fp.legal@contoso.org" and legal["Bcc"] is None

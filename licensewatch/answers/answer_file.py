@@ -1,9 +1,11 @@
 """A focal point's returned decisions file: read, checked and matched to the findings.
 
-Each department's email carries a CSV attachment of its findings with three
+Each department's email carries the same rows twice, as an Excel workbook and
+as a CSV file (:mod:`licensewatch.answers.answer_sheet`), with three
 columns to fill: ``decision`` (``remove`` or ``keep``; French templates say
 ``supprimer`` or ``conserver``, which are read as the same), ``justification``
-(why a resource is kept) and ``keep_until`` (until when). The file comes back
+(why a resource is kept) and ``keep_until`` (until when). A workbook (``.xlsx``,
+or any file that is one) is read from its first sheet; a CSV file comes back
 the way Excel saved it: any encoding :mod:`~licensewatch.sources.tabular.text`
 reads (and Windows-1252 when it is not UTF-8), ``,`` ``;`` or tab separated,
 columns reordered, added or removed, blank rows. :func:`read_decisions` checks
@@ -29,8 +31,15 @@ from licensewatch.errors import InputError, Problem
 from licensewatch.reports.csvsafe import neutralize
 from licensewatch.sources.options import TableOptions
 from licensewatch.sources.tabular.dates import FORMATS, ISO, DateFormat, date_problem, parse_dates
-from licensewatch.sources.tabular.table import ProblemLog, constant, read_table
+from licensewatch.sources.tabular.table import (
+    ProblemLog,
+    TableSpec,
+    check_grid,
+    constant,
+    read_table,
+)
 from licensewatch.sources.tabular.text import AUTO, decode
+from licensewatch.sources.tabular.xlsx import load_sheet
 
 
 class Decision(StrEnum):
@@ -75,6 +84,7 @@ DECISIONS: Final[model.Schema] = {
 _COLUMNS: Final = ("resource_id", "subject", "justification", "keep_until")
 _WORD_VALUES: Final = {word: decision.value for word, decision in WORDS.items()}
 _FRENCH: Final = "supprimer or conserver in French"
+_WORKBOOK_SUFFIXES: Final = (".xlsx", ".xlsm")
 _NUMERIC_DATE: Final = re.compile(r"\d{1,2}([/.-])\d{1,2}\1\d{4}")
 
 
@@ -139,14 +149,7 @@ def read_decisions(
     now = day if today is None else date(today.year, today.month, today.day)
     order = _checked_options(date_format, encoding, known)
     log = ProblemLog(str(path))
-    table = read_table(
-        path,
-        required=("decision",),
-        optional=_COLUMNS,
-        any_of=("resource_id", "subject"),
-        options=TableOptions(encoding=_encoding(path, encoding), date_format=order),
-        problems=log,
-    )
+    table = _read(path, encoding, order, log)
     if model.fold_key(department) not in _keys(known["department"]):
         raise _unknown_department(log.file, department, known)
     rows, words = _answered_rows(table, log)
@@ -159,6 +162,38 @@ def read_decisions(
     log.raise_if_any()
     found = found.drop_duplicates("resource_id").sort_values(["row", "resource_id"])
     return model.conform(found, DECISIONS)
+
+
+def _read(path: Path, encoding: str, order: str, log: ProblemLog) -> pd.DataFrame:
+    """The file's table: an Excel workbook's first sheet, or a CSV file."""
+    if _is_workbook(path):
+        if path.suffix.casefold() not in _WORKBOOK_SUFFIXES:
+            raise InputError.single(
+                log.file, "is an Excel workbook saved under another name; rename it to .xlsx"
+            )
+        expected = "expected the answer workbook with a decision column"
+        grid = load_sheet(path, sheet=None, label=log.file, expected=expected)
+        spec = TableSpec(("decision",), _COLUMNS, any_of=("resource_id", "subject"))
+        return check_grid(grid, spec, TableOptions(date_format=order), log)
+    return read_table(
+        path,
+        required=("decision",),
+        optional=_COLUMNS,
+        any_of=("resource_id", "subject"),
+        options=TableOptions(encoding=_encoding(path, encoding), date_format=order),
+        problems=log,
+    )
+
+
+def _is_workbook(path: Path) -> bool:
+    """An .xlsx name, or a file that starts like a zip archive (a workbook renamed)."""
+    if path.suffix.casefold() in _WORKBOOK_SUFFIXES:
+        return True
+    try:
+        with path.open("rb") as fh:
+            return fh.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False  # read_table says what is wrong with the path
 
 
 def _answered_rows(table: pd.DataFrame, log: ProblemLog) -> tuple[pd.DataFrame, pd.Series]:

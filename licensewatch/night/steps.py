@@ -247,6 +247,7 @@ def compose(
             rate_card_in_force=rates,
             templates_dir=ctx.settings.templates_dir,
             run_key=ctx.run_key,
+            phones=gathered.phones,
             date=ctx.started,
         ),
     )

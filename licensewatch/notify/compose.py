@@ -30,20 +30,22 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import jinja2
 import pandas as pd
 
 from licensewatch import model, resources
+from licensewatch.answers.answer_sheet import XLSX_TYPE, answer_csv, answer_xlsx
 from licensewatch.config import MailSettings
 from licensewatch.errors import ConfigError
+from licensewatch.notify.asks import ask
 from licensewatch.notify.mime import POLICY
 from licensewatch.notify.routes import Route, configured_addresses, focal_routes, header_text
 from licensewatch.notify.rows import (
     ATTACHMENT_COLUMNS,
-    attachment_csv,
-    body_rows,
+    attachment_table,
+    people,
     prepare,
     rate_basis,
 )
@@ -51,7 +53,6 @@ from licensewatch.notify.wording import usd
 
 __all__ = [
     "ATTACHMENT_COLUMNS",
-    "MAX_BODY_ROWS",
     "DepartmentNotice",
     "compose_notices",
     "environment",
@@ -60,16 +61,14 @@ __all__ = [
     "slug",
 ]
 
-#: The body lists at most this many rows; the attachment always carries all of them.
-MAX_BODY_ROWS: Final = 200
-
 
 @dataclass(frozen=True)
 class DepartmentNotice:
     """One composed email: to a department's focal points, a queue, or the escalation address.
 
     ``kind`` is ``notice`` (it lists new findings, and any still unanswered),
-    ``reminder`` (only unanswered ones) or ``escalation``.
+    ``reminder`` (only unanswered ones), ``overdue`` (past their deadline) or
+    ``escalation``.
     """
 
     department: str
@@ -149,7 +148,7 @@ class _Shared:
     mail: MailSettings
     rates: pd.DataFrame
     run_key: str
-    max_body_rows: int
+    max_people: int
 
 
 def _context(route: Route, rows: pd.DataFrame, kind: str, key: str, s: _Shared) -> dict[str, Any]:
@@ -159,6 +158,10 @@ def _context(route: Route, rows: pd.DataFrame, kind: str, key: str, s: _Shared) 
     asked = sorted(a for a in rows.loc[waiting, "asked_on"].dropna().tolist() if a)
     items = sorted(set(rows["item"].dropna().tolist()))
     unassigned = route.label == model.UNASSIGNED
+    name = f"licensewatch_{slug(route.label)}{_suffix(kind)}_{s.as_of:%Y-%m-%d}"
+    asks = ask(rows, kind, s.as_of, s.mail, (f"{name}.xlsx", f"{name}.csv"))
+    listed = people(rows, lang, s.max_people)
+    table = attachment_table(rows, with_department=unassigned)
     return {
         "organization": s.mail.organization,
         "department": route.label,
@@ -166,7 +169,11 @@ def _context(route: Route, rows: pd.DataFrame, kind: str, key: str, s: _Shared) 
         "greeting_name": route.name,
         "kind": kind,
         "as_of": f"{s.as_of:%Y-%m-%d}",
-        "deadline": f"{s.as_of + pd.Timedelta(days=s.mail.response_days):%Y-%m-%d}",
+        # The names the cycle's own context uses (next_step_code: a code of notify.asks.STEPS).
+        "deadline": asks.deadline,
+        "next_step_code": asks.next_step,
+        "next_step_on": asks.next_step_on,
+        "escalates": bool(s.mail.escalation_to),
         "account_count": int(rows.loc[licences, "account_id"].nunique()),
         "license_count": int(licences.sum()),
         "phone_count": int((rows["resource_kind"] == model.ResourceKind.PHONE.value).sum()),
@@ -174,19 +181,30 @@ def _context(route: Route, rows: pd.DataFrame, kind: str, key: str, s: _Shared) 
         "new_count": int((~waiting).sum()),
         "waiting_count": int(waiting.sum()),
         "first_asked": asked[0] if asked else "",
+        # Each person's "asked on" only tells something when not all were asked the same day.
+        "show_asked": bool(asked) and (len(set(asked)) > 1 or bool((~waiting).any())),
+        "first_deadline": _after(asked[0], s.mail.response_days) if asked else "",
         "escalate_after_days": s.mail.escalate_after_days,
         "focal_points": ", ".join(route.to),
         "annual_total": usd(int(rows["annual_cents"].sum()), lang),
         "accrued_total": usd(int(rows["accrued_cents"].sum()), lang),
         "key": key,
         "run_key": s.run_key,
-        "rows": body_rows(rows.head(s.max_body_rows), lang),
-        "more_rows": max(len(rows) - s.max_body_rows, 0),
+        "people": listed.shown,
+        "people_count": listed.total,
+        "separated_count": listed.separated,
+        "more_count": listed.more,
         "rates": rate_basis(s.rates, items, lang),
-        "attachment_name": f"licensewatch_{slug(route.label)}{_suffix(kind)}"
-        f"_{s.as_of:%Y-%m-%d}.csv",
-        "attachment_text": attachment_csv(rows, with_department=unassigned),
+        "attachment_xlsx": asks.xlsx,
+        "attachment_name": asks.csv,
+        "attachment_bytes": answer_xlsx(table, as_of=s.as_of.date(), language=lang),
+        "attachment_text": answer_csv(table, language=lang),
     }
+
+
+def _after(day: str, days: int) -> str:
+    """The ISO day ``days`` after the ISO day ``day``."""
+    return f"{pd.Timestamp(day) + pd.Timedelta(days=days):%Y-%m-%d}"
 
 
 def _suffix(kind: str) -> str:
@@ -216,6 +234,10 @@ def _message(
     msg["X-Auto-Response-Suppress"] = "All"
     msg.set_content(_render(s.env, stem, "txt", lang, ctx))
     msg.add_alternative(_render(s.env, stem, "html", lang, ctx), subtype="html")
+    maintype, subtype = XLSX_TYPE
+    msg.add_attachment(
+        ctx["attachment_bytes"], maintype=maintype, subtype=subtype, filename=ctx["attachment_xlsx"]
+    )
     msg.add_attachment(ctx["attachment_text"], subtype="csv", filename=ctx["attachment_name"])
     return msg
 
@@ -249,9 +271,10 @@ def _notice(
 
 def _for_route(route: Route, rows: pd.DataFrame, s: _Shared) -> list[DepartmentNotice]:
     notices = []
-    asking = rows[rows["cycle"].isin(["new", "reminder"]).fillna(False).astype(bool)]
+    asking = rows[rows["cycle"].isin(["new", "reminder", "overdue"]).fillna(False).astype(bool)]
     if len(asking):
-        kind = "notice" if (asking["cycle"] == "new").any() else "reminder"
+        kinds = set(asking["cycle"].tolist())
+        kind = "notice" if "new" in kinds else "overdue" if "overdue" in kinds else "reminder"
         notices.append(_notice(route, asking, kind, s))
     late = rows[(rows["cycle"] == "escalation").fillna(False).astype(bool)]
     escalation_to = configured_addresses(s.mail.escalation_to, "escalation_to")
@@ -272,7 +295,8 @@ def compose_notices(
     rate_card_in_force: pd.DataFrame,
     templates_dir: Path | None = None,
     run_key: str,
-    max_body_rows: int = MAX_BODY_ROWS,
+    max_people: int | None = None,
+    phones: pd.DataFrame | None = None,
     date: datetime | None = None,
 ) -> tuple[list[DepartmentNotice], pd.DataFrame]:
     """Compose the messages due for each department that has findings and a focal point.
@@ -282,7 +306,11 @@ def compose_notices(
     then kind) and the unassigned queue: the costed findings of departments
     without a focal point, :data:`model.UNASSIGNED` included, never dropped.
     When ``mail.unassigned_to`` is set, that queue is mailed there like a
-    department. Raises ``ConfigError`` if a template is missing or broken and
+    department. Each email lists at most ``max_people`` people (default:
+    ``mail.max_people_in_email``; every separated person is listed whatever
+    the limit) and attaches every row as a workbook and a CSV file;
+    ``phones`` (the phone inventory) gives the phones' extension and location.
+    Raises ``ConfigError`` if a template is missing or broken and
     ``InputError`` if a focal point's address is not an address.
     """
     if as_of.tzinfo is None:
@@ -294,7 +322,7 @@ def compose_notices(
         mail=mail,
         rates=rate_card_in_force,
         run_key=run_key,
-        max_body_rows=max_body_rows,
+        max_people=mail.max_people_in_email if max_people is None else max_people,
     )
     routes = focal_routes(focal_points)
     dept = model.norm_key(costed["department"])
@@ -302,12 +330,12 @@ def compose_notices(
     queue = costed[~owned].reset_index(drop=True)
     notices = []
     if owned.any():
-        rows = prepare(costed[owned])
+        rows = prepare(costed[owned], phones)
         for key, group in rows.groupby(dept[owned], sort=False):
             notices.extend(_for_route(routes[str(key)], group, shared))
     notices.sort(key=lambda n: (n.department.casefold(), n.kind, n.key))
     unassigned_to = configured_addresses(mail.unassigned_to, "unassigned_to")
     if unassigned_to and len(queue):
         route = Route(model.UNASSIGNED, unassigned_to, (), "", mail.language)
-        notices.extend(_for_route(route, prepare(queue), shared))
+        notices.extend(_for_route(route, prepare(queue, phones), shared))
     return notices, queue

@@ -1,15 +1,23 @@
-"""A notice's rows as the templates and the attachment show them."""
+"""A notice's rows as the templates and the attachments show them.
+
+The store and the attachments count resources (one licence, one phone); a
+focal point thinks in people. :func:`people` groups a department's rows by
+person (the account that holds the licences and owns the phone): separated
+staff first, then those who never signed in, then the inactive, then phones
+no one owns. The email lists at most ``limit`` people and never leaves a
+separated person out for the limit; the attachments always carry every row.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Final
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
 
 import pandas as pd
 
 from licensewatch import model
-from licensewatch.notify.wording import reason_words, usd
-from licensewatch.reports.csvsafe import csv_text
+from licensewatch.notify.wording import usd
 from licensewatch.reports.findings import costs_cents, money_column, unpriced_mask
 
 ATTACHMENT_COLUMNS: Final = (
@@ -22,10 +30,16 @@ ATTACHMENT_COLUMNS: Final = (
     "last_activity",
     "separation_date",
     "item",
+    "product",
     "annual_cost_usd",
     "decision",
     "justification",
     "keep_until",
+)
+#: People in the order a focal point reads them: the most urgent first.
+STANDING: Final = ("separated", "never_signed_in", "inactive", "disabled", "phone")
+_PHONE_ONLY: Final = frozenset(
+    {model.Reason.PHONE_OWNER_DORMANT, model.Reason.PHONE_UNREGISTERED, model.Reason.PHONE_NO_OWNER}
 )
 
 
@@ -40,8 +54,32 @@ def _optional(costed: pd.DataFrame, column: str, default: object) -> pd.Series:
     return pd.Series(default, index=costed.index, dtype=object)
 
 
-def prepare(costed: pd.DataFrame) -> pd.DataFrame:
-    """The fields a notice shows, as text, sorted by annual cost (highest first)."""
+def _phone_details(costed: pd.DataFrame, phones: pd.DataFrame | None) -> pd.DataFrame:
+    """Extension, model and location (device pool) of each phone finding, from the inventory."""
+    out = pd.DataFrame(index=costed.index, columns=["extension", "model", "location"], dtype=object)
+    is_phone = costed["resource_kind"] == model.ResourceKind.PHONE.value
+    out.loc[is_phone.to_numpy(bool), "model"] = costed.loc[is_phone, "match_key"]
+    if phones is None or phones.empty or not is_phone.any():
+        return out.astype(model.STRING)
+    known = phones.assign(key=model.norm_key(phones["device_name"])).drop_duplicates("key")
+    known = known.set_index("key")
+    keys = model.norm_key(costed["subject"]).where(is_phone)
+    for column, source in (
+        ("extension", "directory_number"),
+        ("location", "device_pool"),
+        ("model", "model"),
+    ):
+        found = keys.map(known[source].astype(object).to_dict())
+        out[column] = found.where(found.notna(), out[column])
+    return out.astype(model.STRING)
+
+
+def prepare(costed: pd.DataFrame, phones: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The fields a notice shows, as text, sorted by person then annual cost (highest first).
+
+    ``phones`` is the phone inventory (canonical phones frame) the phones'
+    extension and location come from; without it they are left empty.
+    """
     annual, accrued = costs_cents(costed)
     unpriced = unpriced_mask(costed)
     text = {c: costed[c].astype(model.STRING) for c in ("resource_id", "subject", "department")}
@@ -50,13 +88,19 @@ def prepare(costed: pd.DataFrame) -> pd.DataFrame:
         {
             **text,
             "resource_kind": costed["resource_kind"].astype(model.STRING),
+            "person": costed["account_id"].astype(model.STRING).fillna(text["resource_id"]),
             "account_id": costed["account_id"].astype(model.STRING).fillna(text["subject"]),
+            "owner_upn": costed["owner_upn"].astype(model.STRING),
             "display_name": costed["display_name"].astype(model.STRING),
             "reasons": costed["reasons"].astype(model.STRING),
             "dormant_since": _dates(costed["dormant_since"]),
             "last_activity": _dates(costed["last_activity_at"]),
             "separation_date": _dates(costed["separation_date"]),
             "item": costed["item"].astype(model.STRING).mask(unpriced, pd.NA),
+            "item_description": _optional(costed, "item_description", pd.NA)
+            .astype(model.STRING)
+            .mask(unpriced, pd.NA),
+            "product": costed["match_key"].astype(model.STRING),
             "annual_cost_usd": money_column(annual),
             "annual_cents": annual,
             "accrued_cents": accrued,
@@ -66,32 +110,139 @@ def prepare(costed: pd.DataFrame) -> pd.DataFrame:
             "via_group": _optional(costed, "via_group", pd.NA).astype(model.STRING),
         }
     )
-    return rows.sort_values(
-        ["annual_cents", "subject", "resource_id"], ascending=[False, True, True], kind="stable"
+    rows = rows.join(_phone_details(costed, phones))
+    rows["standing"] = _standing(rows)
+    person_cents = rows.groupby("person")["annual_cents"].transform("sum")
+    rank = rows["standing"].map({s: i for i, s in enumerate(STANDING)})
+    return (
+        rows.assign(_rank=rank, _person_cents=person_cents)
+        .sort_values(
+            ["_rank", "_person_cents", "person", "resource_kind", "annual_cents", "resource_id"],
+            ascending=[True, False, True, True, False, True],
+            kind="stable",
+        )
+        .drop(columns=["_rank", "_person_cents"])
     )
+
+
+def _standing(rows: pd.DataFrame) -> pd.Series:
+    """Each row's person's standing (:data:`STANDING`), the same for all rows of a person."""
+    codes = rows["reasons"].fillna("").str.split(";")
+    has = {
+        reason: codes.map(lambda c, r=reason.value: r in c).groupby(rows["person"]).transform("any")
+        for reason in (model.Reason.SEPARATED, model.Reason.NEVER_SIGNED_IN, model.Reason.INACTIVE)
+    }
+    left = rows["separation_date"].notna().groupby(rows["person"]).transform("any")
+    licensed = (
+        (rows["resource_kind"] == model.ResourceKind.LICENSE.value)
+        .groupby(rows["person"])
+        .transform("any")
+    )
+    owner_dormant = (
+        codes.map(lambda c: model.Reason.PHONE_OWNER_DORMANT.value in c)
+        .groupby(rows["person"])
+        .transform("any")
+    )
+    standing = pd.Series("disabled", index=rows.index, dtype=object)
+    standing[~licensed] = "phone"
+    standing[~licensed & owner_dormant] = "inactive"  # the owner is dormant, holds no licence here
+    standing[has[model.Reason.INACTIVE]] = "inactive"
+    standing[has[model.Reason.NEVER_SIGNED_IN]] = "never_signed_in"
+    standing[has[model.Reason.SEPARATED] | left] = "separated"
+    return standing.astype(model.STRING)
 
 
 def _cell(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
-def body_rows(rows: pd.DataFrame, language: str) -> list[dict[str, str]]:
-    return [
-        {
-            "name": _cell(r["display_name"]),
-            "subject": _cell(r["subject"]),
-            "department": _cell(r["department"]),
-            "kind": _cell(r["resource_kind"]),
-            "reasons": reason_words(r["reasons"], language),
-            "last_activity": _cell(r["last_activity"]),
-            "separation_date": _cell(r["separation_date"]),
-            "item": _cell(r["item"]),
-            "annual_cost": usd(int(r["annual_cents"]), language),
-            "asked_on": _cell(r["asked_on"]) if r["cycle"] != "new" else "",
-            "via_group": _cell(r["via_group"]),
-        }
-        for r in rows.to_dict("records")
-    ]
+@dataclass(frozen=True)
+class People:
+    """The people an email lists, and how many it leaves to the attachments."""
+
+    shown: list[dict[str, Any]]
+    total: int
+    separated: int
+
+    @property
+    def more(self) -> int:
+        """People in the attachments but not in the email."""
+        return self.total - len(self.shown)
+
+
+def people(rows: pd.DataFrame, language: str, limit: int) -> People:
+    """``rows`` (from :func:`prepare`) as one entry per person, at most ``limit`` of them.
+
+    Every separated person is listed even past ``limit``; the others fill what
+    is left of it, in :data:`STANDING` order, highest annual cost first.
+    """
+    entries = [_person(group, language) for _, group in rows.groupby("person", sort=False)]
+    separated = sum(e["standing"] == "separated" for e in entries)
+    room = max(limit - separated, 0)
+    shown = [e for e in entries if e["standing"] == "separated"]
+    shown += [e for e in entries if e["standing"] != "separated"][:room]
+    order = {id(e): i for i, e in enumerate(entries)}
+    shown.sort(key=lambda e: order[id(e)])
+    return People(shown=shown, total=len(entries), separated=separated)
+
+
+def _person(group: pd.DataFrame, language: str) -> dict[str, Any]:
+    """One person's entry: who, why, their licences and phones, the cost."""
+    first = group.iloc[0]
+    licences = group[group["resource_kind"] == model.ResourceKind.LICENSE.value]
+    phones = group[group["resource_kind"] == model.ResourceKind.PHONE.value]
+    upn = _first(licences["subject"]) or _first(group["owner_upn"])
+    waiting = group.loc[group["cycle"] != "new", "asked_on"].dropna()
+    return {
+        "name": _first(group["display_name"]),
+        "upn": upn,
+        "department": _cell(first["department"]),
+        "standing": _cell(first["standing"]),
+        "separation_date": _first(group["separation_date"]),
+        "last_activity": _first(licences["last_activity"].sort_values(ascending=False)),
+        "asked_on": min(waiting.tolist()) if len(waiting) else "",
+        "annual_cost": usd(int(group["annual_cents"].sum()), language),
+        "priced": bool(group["item"].notna().any()),
+        "licences": [
+            {
+                "description": _cell(r["item_description"]) or _cell(r["item"]),
+                "product": _cell(r["product"]),
+                "priced": isinstance(r["item"], str),
+                "cost": usd(int(r["annual_cents"]), language),
+                "via_group": _cell(r["via_group"]),
+            }
+            for r in licences.to_dict("records")
+        ],
+        "phones": [_phone(r, language) for r in phones.to_dict("records")],
+    }
+
+
+def _phone(r: Mapping[Hashable, Any], language: str) -> dict[str, Any]:
+    codes = set(_cell(r["reasons"]).split(";"))
+    if model.Reason.PHONE_UNREGISTERED.value in codes:
+        why, since = "unregistered", _cell(r["last_activity"]) or _cell(r["dormant_since"])
+    elif model.Reason.PHONE_NO_OWNER.value in codes:
+        why, since = "no_owner", ""
+    elif _cell(r["separation_date"]):
+        why, since = "owner_left", _cell(r["separation_date"])
+    else:
+        why, since = "owner_inactive", ""
+    return {
+        "device": _cell(r["subject"]),
+        "extension": _cell(r["extension"]),
+        "model": _cell(r["model"]),
+        "location": _cell(r["location"]),
+        "priced": isinstance(r["item"], str),
+        "description": _cell(r["item_description"]) or _cell(r["item"]),
+        "why": why,
+        "since": since,
+        "cost": usd(int(r["annual_cents"]), language),
+    }
+
+
+def _first(values: pd.Series) -> str:
+    present = values.dropna()
+    return _cell(present.iloc[0]) if len(present) else ""
 
 
 def rate_basis(rates: pd.DataFrame, items: Sequence[str], language: str) -> list[dict[str, str]]:
@@ -113,9 +264,9 @@ def _day(value: object) -> str:
     return f"{value:%Y-%m-%d}" if isinstance(value, pd.Timestamp) and not pd.isna(value) else ""
 
 
-def attachment_csv(rows: pd.DataFrame, *, with_department: bool) -> str:
+def attachment_table(rows: pd.DataFrame, *, with_department: bool) -> pd.DataFrame:
+    """Every row of a notice in :data:`ATTACHMENT_COLUMNS` (department too for the queue)."""
     columns = list(ATTACHMENT_COLUMNS)
     if with_department:
         columns.insert(2, "department")
-    table = rows.assign(decision="", justification="", keep_until="")
-    return csv_text(table[columns])
+    return rows.assign(decision="", justification="", keep_until="")[columns]

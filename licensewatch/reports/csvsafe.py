@@ -75,21 +75,24 @@ class _LineFeedSink:
         return len(record)
 
 
-def _write_frame(frame: pd.DataFrame, write: Callable[[str], object]) -> None:
+def _write_frame(frame: pd.DataFrame, write: Callable[[str], object], delimiter: str = ",") -> None:
     if frame.columns.has_duplicates:
         raise ValueError(f"duplicate column names: {list(frame.columns)}")
     header, rows = _rows(frame)
     writer = csv.writer(
-        _LineFeedSink(write), lineterminator=_WRITER_TERMINATOR, quoting=csv.QUOTE_MINIMAL
+        _LineFeedSink(write),
+        delimiter=delimiter,
+        lineterminator=_WRITER_TERMINATOR,
+        quoting=csv.QUOTE_MINIMAL,
     )
     writer.writerow(header)
     writer.writerows(rows)
 
 
-def csv_text(frame: pd.DataFrame) -> str:
+def csv_text(frame: pd.DataFrame, delimiter: str = ",") -> str:
     """``frame`` as CSV text: header plus one record per row, text cells neutralized."""
     buffer = io.StringIO()
-    _write_frame(frame, buffer.write)
+    _write_frame(frame, buffer.write, delimiter)
     return buffer.getvalue()
 
 

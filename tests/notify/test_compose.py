@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from openpyxl import load_workbook
 
 from licensewatch import model
 from licensewatch.config import MailSettings
@@ -37,12 +38,27 @@ OWN = {
 }
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
 def attachment(msg: EmailMessage) -> tuple[str, list[dict[str, str]]]:
+    """The CSV answer file: its name and rows (``;``-separated for French readers)."""
     parts = list(msg.iter_attachments())
-    assert len(parts) == 1
-    text = parts[0].get_content()
-    assert isinstance(text, str)
-    return str(parts[0].get_filename()), list(csv.DictReader(io.StringIO(text)))
+    assert [p.get_content_type() for p in parts] == [XLSX, "text/csv"]
+    text = parts[1].get_content()
+    assert isinstance(text, str) and text.startswith("\ufeff")  # Excel reads it as UTF-8
+    header = text.split("\n", 1)[0]
+    delimiter = ";" if header.count(";") > header.count(",") else ","
+    rows = list(csv.DictReader(io.StringIO(text[1:]), delimiter=delimiter))
+    return str(parts[1].get_filename()), rows
+
+
+def workbook(msg: EmailMessage) -> tuple[str, bytes]:
+    """The Excel answer file: its name and bytes."""
+    part = next(p for p in msg.iter_attachments() if p.get_content_type() == XLSX)
+    data = part.get_content()
+    assert isinstance(data, bytes)
+    return str(part.get_filename()), data
 
 
 def body(msg: EmailMessage, kind: str) -> str:
@@ -96,8 +112,10 @@ def test_no_other_departments_rows_anywhere_in_a_message(sent: dict[str, EmailMe
 def test_mime_structure(sent: dict[str, EmailMessage]) -> None:
     for msg in sent.values():
         assert msg.get_content_type() == "multipart/mixed"
-        alternative, csv_part = list(msg.iter_parts())
+        alternative, xlsx_part, csv_part = list(msg.iter_parts())
         assert alternative.get_content_type() == "multipart/alternative"
+        assert xlsx_part.get_content_type() == XLSX
+        assert xlsx_part.get_content_disposition() == "attachment"
         assert [p.get_content_type() for p in alternative.iter_parts()] == [
             "text/plain",
             "text/html",
@@ -107,6 +125,7 @@ def test_mime_structure(sent: dict[str, EmailMessage]) -> None:
         assert csv_part.get_content_charset() == "utf-8"
     assert attachment(sent["Finance"])[0] == "licensewatch_finance_2019-12-31.csv"
     assert attachment(sent["LEGAL"])[0] == "licensewatch_legal_2019-12-31.csv"
+    assert workbook(sent["Finance"])[0] == "licensewatch_finance_2019-12-31.xlsx"
 
 
 def test_utf8_subject_and_names_survive(sent: dict[str, EmailMessage], tmp_path: Path) -> None:
@@ -137,23 +156,35 @@ def test_utf8_subject_and_names_survive(sent: dict[str, EmailMessage], tmp_path:
 def test_body_says_what_of_whom_by_when_and_why(sent: dict[str, EmailMessage]) -> None:
     text = body(sent["Finance"], "plain")
     lines = text.splitlines()
-    assert lines[2].startswith("What we ask: please review the 1 dormant account and 1 phone")
-    assert "by 2020-01-14" in lines[2] and "licensewatch_finance_2019-12-31.csv" in lines[2]
-    assert lines[4].startswith("Why:") and "USD 419.60 a year" in lines[4]
+    assert lines[2].startswith("Why: the 1 dormant account and 1 phone of Finance")
+    assert "USD 419.60 a year" in lines[2]
+    # What is asked, by when and how come before the table.
+    ask = text.index("What we ask, by 2020-01-14: for each line of the attached file")
+    how = text.index("How to answer: open licensewatch_finance_2019-12-31.xlsx in Excel")
+    none = text.index("Without an answer: we send you a reminder on 2020-01-14.")
+    assert ask < how < none < text.index("bob@x.org")
+    assert "at most one year ahead" in text and "licensewatch_finance_2019-12-31.csv" in text
     assert "Accrued avoidable cost:  USD 110.64" in text
-    # Highest annual cost first: the phone (230.00) before the licence (189.60).
+    # One entry per person, highest annual cost first within the inactive.
     assert text.index("SEP000000000002") < text.index("bob@x.org")
-    assert "Last activity: 2019-06-01" in text and "Last activity: never" in text
+    assert "bob@x.org — last sign-in 2019-06-01 — USD 189.60 a year" in text
+    assert "   Microsoft 365 E3 licence (SPE_E3)\n" in text
+    # The phone is flagged for its owner, not for itself: no "last activity" for it.
+    assert "phone, Cisco 8845 (SEP000000000002) — owner inactive" in text
     assert (
         "IP_PHONE — IP desk phone with PC port: USD 230.00 a year,"
         " effective 2018-07-01 to 2020-06-30" in text
     )
     assert "M365_E3 — Microsoft 365 E3 licence: USD 189.60 a year, effective 2016-01-01\n" in text
     assert "UNUSED_ITEM" not in text  # the basis lists the items that priced this email
-    assert "decision column write remove or keep" in text
     legal = body(sent["LEGAL"], "plain")
-    assert "Date de départ\u00a0: 2019-11-30" in legal  # LEGAL reads French
-    assert "le titulaire a quitté l'organisation; aucune connexion depuis plus longtemps" in legal
+    assert "carol@x.org — départ le 2019-11-30 — 189,60\u00a0USD par an" in legal
+    # Separated staff first, even though Erin's licence is listed in the same email.
+    assert legal.index("Ont quitté l'organisation") < legal.index("carol@x.org")
+    assert legal.index("carol@x.org") < legal.index("erin@x.org")
+    # An unpriced licence shows its product, never "0.00".
+    assert "erin@x.org — compte désactivé — hors barème" in legal
+    assert "   licence SPE_E3, hors barème\n" in legal and "0,00\u00a0USD par an" not in legal
     assert "Hors barème\u00a0: 1 ressource" in legal
 
 
@@ -188,15 +219,19 @@ def test_attachment_rows_are_neutralized_and_ready_for_decisions(
         "last_activity": "",
         "separation_date": "2019-11-30",
         "item": "M365_E3",
-        "annual_cost_usd": "189.60",
+        "product": "SPE_E3",
+        "annual_cost_usd": "189,60",
         "decision": "",
         "justification": "",
         "keep_until": "",
     }
     assert (
         by_subject["erin@x.org"]["item"] == ""
-        and by_subject["erin@x.org"]["annual_cost_usd"] == "0.00"
+        and by_subject["erin@x.org"]["product"] == "SPE_E3"
+        and by_subject["erin@x.org"]["annual_cost_usd"] == "0,00"  # LEGAL reads French
     )
+    _, english = attachment(sent["Finance"])
+    assert [r["annual_cost_usd"] for r in english] == ["230.00", "189.60"]
 
 
 def test_header_injection_is_neutralised(tmp_path: Path) -> None:
@@ -277,7 +312,7 @@ def test_a_focal_point_for_unassigned_does_not_capture_the_queue() -> None:
     assert "frank@x.org" in set(queue["subject"])
 
 
-def test_large_department_lists_200_rows_and_attaches_all(tmp_path: Path) -> None:
+def test_large_department_lists_50_people_and_attaches_every_row(tmp_path: Path) -> None:
     rows = [
         finding(f"license:{i}:e3", "Finance", f"user{i:04d}@x.org", rate=10000 + i)
         for i in range(250)
@@ -285,13 +320,47 @@ def test_large_department_lists_200_rows_and_attaches_all(tmp_path: Path) -> Non
     notices, _ = compose(costed(*rows))
     msg = deliver(notices, tmp_path)["Finance"]
     text = body(msg, "plain")
-    assert "\n200. " in text and "\n201. " not in text
-    assert "… and 50 more in the attached CSV." in text
-    assert "… and 50 more in the attached CSV." in body(msg, "html")
+    assert "\n50. " in text and "\n51. " not in text
+    more = "… and 200 more people in the attached licensewatch_finance_2019-12-31.xlsx"
+    assert more in text and more in body(msg, "html")
     assert text.index("user0249@") < text.index("user0248@")  # highest annual cost first
-    assert "user0049@" not in text
+    assert "user0199@" not in text
     _, attached = attachment(msg)
     assert len(attached) == 250 and attached[0]["subject"] == "user0249@x.org"
+    assert len(load_workbook(io.BytesIO(workbook(msg)[1])).active["A"]) == 251
+
+
+def people_listed(text: str) -> list[str]:
+    return re.findall(r"^\d+\. \S+ — (\S+@x\.org)", text, flags=re.MULTILINE)
+
+
+@pytest.mark.parametrize(
+    ("separated", "inactive", "limit"), [(60, 30, 50), (10, 80, 50), (3, 3, 1)]
+)
+def test_the_limit_never_hides_a_separated_person(
+    separated: int, inactive: int, limit: int, tmp_path: Path
+) -> None:
+    rows = [
+        finding(f"license:s{i}:e3", "Finance", f"left{i:03d}@x.org", name=f"L{i}", rate=100 + i,
+                reasons="SEPARATED", separation="2019-10-01")
+        for i in range(separated)
+    ] + [
+        # The inactive cost more: the limit still keeps the separated ahead of them.
+        finding(f"license:i{i}:e3", "Finance", f"idle{i:03d}@x.org", name=f"I{i}", rate=50000 + i)
+        for i in range(inactive)
+    ]  # fmt: skip
+    mail = MailSettings(sender="lw@contoso.org", max_people_in_email=limit)
+    msg = deliver(compose(costed(*rows), mail=mail)[0], tmp_path)["Finance"]
+    text = body(msg, "plain")
+    listed = people_listed(text)
+    left = [p for p in listed if p.startswith("left")]
+    idle = [p for p in listed if p.startswith("idle")]
+    assert len(left) == separated
+    assert len(idle) == max(limit - separated, 0)
+    assert listed == left + idle  # the separated first
+    hidden = separated + inactive - len(listed)
+    assert f"… and {hidden} more people in the attached" in text
+    assert len(attachment(msg)[1]) == separated + inactive
 
 
 def test_keys_are_stable_filename_safe_and_distinct() -> None:
@@ -320,7 +389,7 @@ def test_template_override_and_language_variant(tmp_path: Path) -> None:
     assert body(by_dept["LEGAL"], "plain") == "Bonjour José Ñúñez, réponse avant le 2020-01-14.\n"
     assert body(by_dept["Finance"], "plain").startswith("Dear Zoë Müller,")
     # No French HTML in the override folder: the bundled French one is used.
-    assert "Demande\u00a0:" in body(by_dept["LEGAL"], "html")
+    assert "Demande, au plus tard le 2020-01-14\u00a0:" in body(by_dept["LEGAL"], "html")
 
 
 def test_bad_templates_are_config_errors(tmp_path: Path) -> None:
@@ -352,3 +421,28 @@ def test_a_department_name_with_markup_is_escaped_in_every_part_of_the_html() ->
     notice = next(n for n in notices if n.department == evil)
     html = body(notice.message, "html")
     assert "<b>Labs</b>" not in html and "&lt;b&gt;Labs&lt;/b&gt;" in html
+
+
+def test_data_in_the_people_table_is_escaped_once(tmp_path: Path) -> None:
+    findings = costed(
+        {**finding("license:m:e3", "Finance", "m@x.org", name="M & Co"),
+         "item_description": "<b>Microsoft</b> 365"},
+        {**finding("license:m:x", "Finance", "m@x.org", name="M & Co", item=None),
+         "match_key": "<s>SKU</s>"},
+        {**finding("phone:sep9", "Finance", "SEP<9>", kind="phone", account_id="m@x.org",
+                   item="IP_PHONE", rate=23000, reasons="PHONE_OWNER_DORMANT"),
+         "match_key": "<u>model</u>"},
+    )  # fmt: skip
+    phones = pd.DataFrame(
+        {"device_name": ["SEP<9>"], "model": ["<u>model</u>"], "device_pool": ["<i>pool</i>"],
+         "directory_number": ["<1>"]}
+    )  # fmt: skip
+    notices, _ = compose(findings, phones=phones)
+    html = body(deliver(notices, tmp_path)["Finance"], "html")
+    for raw in ("<b>", "<s>", "<u>", "<i>", "SEP<9>", "<1>", "M & Co"):
+        assert raw not in html, raw
+    phone = "ext. &lt;1&gt;, &lt;u&gt;model&lt;/u&gt;, &lt;i&gt;pool&lt;/i&gt; (SEP&lt;9&gt;)"
+    for escaped in ("&lt;b&gt;Microsoft&lt;/b&gt; 365", "licence &lt;s&gt;SKU&lt;/s&gt;", phone,
+                    "M &amp; Co"):  # fmt: skip
+        assert escaped in html, escaped
+    assert "&amp;lt;" not in html  # not escaped twice

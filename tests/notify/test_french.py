@@ -32,6 +32,9 @@ ENGLISH = (
     "Rate card", "How to answer", "Rows without a decision", "This message was sent",
     "asked on", "Asked on", "never", "(no name)", "listed below", "In total", "Annual cost",
     "Licences:", "Phones", "Unanswered", "more in the attached", 'lang="en"',
+    "Without an answer", "left on", "last sign-in", "owner inactive", "owner left", "not priced",
+    "Never signed in", "Inactive", "more people", "Left the organization", "Licences and phone",
+    ">Person<", "ext.", "not connected", "USD a year",
 )  # fmt: skip
 #: English money ("USD 189.60", "4,115.20"); French writes "189,60 USD".
 ENGLISH_MONEY = re.compile(r"USD \d|\d,\d{3}\.|\d\.\d\d\b")
@@ -78,29 +81,33 @@ def test_legal_notice_is_in_french(sent: dict[str, EmailMessage]) -> None:
     legal = sent["LEGAL"]
     text = body(legal, "plain")
     lines = text.splitlines()
-    # What is asked, of whom, by when, then why and what it costs, in the first lines.
+    # Why and what it costs, then what is asked, by when and how, before the table.
     assert lines[0] == "Bonjour José Ñúñez,"
     assert lines[2].startswith(
-        f"Demande{NBSP}: nous vous prions d'examiner les 2 comptes inactifs du département LEGAL"
+        f"Motif{NBSP}: les 2 comptes inactifs du département LEGAL figurant ci-dessous"
     )
-    assert "au plus tard le 2020-01-14" in lines[2]
-    assert "licensewatch_legal_2019-12-31.csv" in lines[2]
-    assert lines[4].startswith(f"Motif{NBSP}:")
-    assert f"coût évitable de 189,60{NBSP}USD par an" in lines[4]
+    assert f"coût évitable de 189,60{NBSP}USD par an" in lines[2]
+    assert lines[4].startswith(f"Demande, au plus tard le 2020-01-14{NBSP}: pour chaque ligne")
+    assert "un an au plus" in lines[4]
+    assert lines[6].startswith(
+        f"Comment répondre{NBSP}: ouvrez licensewatch_legal_2019-12-31.xlsx dans Excel"
+    )
+    assert "licensewatch_legal_2019-12-31.csv contient les mêmes lignes" in lines[6]
+    assert lines[8] == (
+        f"Sans réponse{NBSP}: nous vous enverrons un rappel le 2020-01-14."
+        " Les lignes laissées sans décision restent sur la liste."
+    )
     assert f"Coût évitable cumulé{NBSP}:       0,00{NBSP}USD" in text
-    assert "le titulaire a quitté l'organisation; aucune connexion depuis plus longtemps" in text
-    assert "compte désactivé mais toujours sous licence" in text
-    assert f"Date de départ{NBSP}: 2019-11-30" in text
-    assert f"Dernière activité{NBSP}: jamais" in text
-    assert f"Poste du barème{NBSP}: hors barème · 0,00{NBSP}USD par an" in text
+    assert f"carol@x.org — départ le 2019-11-30 — 189,60{NBSP}USD par an" in text
+    assert "Comptes désactivés, toujours sous licence" in text
+    assert "erin@x.org — compte désactivé — hors barème\n   licence SPE_E3, hors barème" in text
     assert (
         f"M365_E3 — Microsoft 365 E3 licence{NBSP}: 189,60{NBSP}USD par an,"
         " en vigueur depuis le 2016-01-01\n" in text
     )
-    assert f"Hors barème{NBSP}: 1 ressource indiquée à 0,00{NBSP}USD" in text
-    assert "Dans la colonne decision, indiquez remove ou keep" in text
-    assert "supprimer et conserver sont également acceptés" in text
-    assert "justification et keep_until (AAAA-MM-JJ" in text
+    assert f"Hors barème{NBSP}: 1 ressource indiquée avec son produit et sans coût" in text
+    assert "choisissez remove ou keep dans la colonne decision" in text
+    assert f"remove (supprimer{NNBSP}; nous retirons" in text
     assert text.rstrip().endswith("Ce message a été envoyé par licensewatch pour Contoso.")
     # Highest annual cost first: Carol's priced licence before Erin's unpriced one.
     assert text.index("carol@x.org") < text.index("erin@x.org")
@@ -110,15 +117,15 @@ def test_legal_html_is_french_and_escaped(sent: dict[str, EmailMessage]) -> None
     html = body(sent["LEGAL"], "html")
     assert '<html lang="fr">' in html
     assert "<p>Bonjour José Ñúñez,</p>" in html
-    assert f"<strong>Demande{NBSP}:</strong> nous vous prions d'examiner les 2 comptes" in html
-    assert "<strong>au plus tard le 2020-01-14</strong>" in html
+    assert f"<strong>Demande, au plus tard le 2020-01-14{NBSP}:</strong> pour chaque" in html
+    assert f"<strong>Motif{NBSP}:</strong> les 2 comptes inactifs" in html
     assert f"coût évitable de 189,60{NBSP}USD par an" in html
-    assert "<th>Motif</th>" in html and "<th>Date de départ</th>" in html
-    assert "<td>jamais</td>" in html and "<td>hors barème</td>" in html
-    # Data is escaped, the template's own apostrophes are not.
-    assert "le titulaire a quitté l&#39;organisation" in html
+    assert '<th style="padding: 6px;">Personne</th>' in html and ">USD par an</th>" in html
+    assert "départ le 2019-11-30" in html and ">hors barème</span>" in html
+    # Data is escaped, the template's own apostrophes are not (the macros' text is escaped whole).
+    assert "Ont quitté l&#39;organisation" in html
     assert "=HYPERLINK(&#34;http://evil.example/" in html
-    assert "<em>supprimer</em> et <em>conserver</em> sont également acceptés" in html
+    assert "<strong>remove</strong> (supprimer" in html
 
 
 def test_french_words_in_the_instructions_are_read_by_the_importer(
@@ -140,7 +147,7 @@ def test_english_departments_stay_english(sent: dict[str, EmailMessage]) -> None
         msg = sent[department]
         assert "a year avoidable — reply by 2020-01-14" in str(msg["Subject"])
         assert body(msg, "plain").startswith("Dear ")
-        assert "What we ask: please review" in body(msg, "plain")
+        assert "What we ask, by 2020-01-14: for each line" in body(msg, "plain")
         assert '<html lang="en">' in body(msg, "html")
         for text in french(msg):
             assert "Bonjour" not in text and "Demande" not in text and "barème" not in text
@@ -192,7 +199,7 @@ def test_one_account_and_one_phone_read_in_the_singular(tmp_path: Path) -> None:
         "[licensewatch] Finance : 1 compte inactif et 1 téléphone — coût évitable de 419,60 USD"
     )
     text = body(msg, "plain")
-    assert "d'examiner le compte inactif et le téléphone du département Finance" in text
+    assert "Motif\u00a0: le compte inactif et le téléphone du département Finance" in text
     assert f"Licences{NBSP}:                   1 (sur 1 compte)" in text
     assert "<td>sur 1 compte</td>" in body(msg, "html")
     assert f"IP_PHONE — IP desk phone with PC port{NBSP}: 230,00{NBSP}USD par an," in text
@@ -215,11 +222,18 @@ def test_reminder_is_in_french(tmp_path: Path) -> None:
     text = body(msg, "plain")
     assert text.startswith("Bonjour José Ñúñez,")
     assert f"Rappel{NBSP}: nous vous avons écrit le 2019-12-17" in text
-    assert "la question sera portée devant le comité de pilotage des TIC" in text
-    assert "· demandé le 2019-12-17" in text
+    # No escalation_to: nothing more is sent, and the email does not pretend otherwise.
+    assert f"Sans réponse{NBSP}: les éléments restent sur la liste et dans les rapports." in text
+    # Both were asked the same day: the date is said once, not on every person.
+    assert "— demandé le" not in text
     html = body(msg, "html")
     assert f"<strong>Rappel{NBSP}:</strong> nous vous avons écrit le 2019-12-17" in html
-    assert "<th>Demandé le</th>" in html and "<td>2019-12-17</td>" in html
+    assert ">demandé le 2019-12-17</span>" not in html
+    committee = MailSettings(sender="lw@contoso.org", escalation_to=("sc@contoso.org",))
+    (told,) = [n for n in compose(findings, mail=committee)[0] if n.department == "LEGAL"]
+    assert "portée devant le comité de pilotage des TIC le 2020-01-14" in body(
+        deliver([told], tmp_path / "sc")["LEGAL"], "plain"
+    )
     assert attachment(msg)[0] == "licensewatch_legal_reminder_2019-12-31.csv"
     assert_no_english(msg)
 
@@ -230,8 +244,8 @@ def test_new_and_waiting_rows_are_counted_in_french(tmp_path: Path) -> None:
     expected = f"1 élément est nouveau{NNBSP}; 1 élément attend votre réponse depuis le 2019-12-17"
     assert f"{expected} (mention «{NBSP}demandé le{NBSP}»)." in body(msg, "plain")
     html = body(msg, "html")
-    assert f"{expected} (voir la colonne «{NBSP}Demandé le{NBSP}»)." in html
-    assert "<td>nouveau</td>" in html and "<td>2019-12-17</td>" in html
+    assert f"{expected} (mention «{NBSP}demandé le{NBSP}»)." in html
+    assert ">nouveau</span>" in html and ">demandé le 2019-12-17</span>" in html
     assert_no_english(msg)
 
 
@@ -272,10 +286,10 @@ def test_escalation_is_in_french_when_mail_language_is_french(tmp_path: Path) ->
     assert "au plus tard le 2020-01-14" in lines[4]
     assert lines[6].startswith(f"Motif{NBSP}:") and f"419,60{NBSP}USD par an" in lines[6]
     assert f"110,64{NBSP}USD" in lines[6]
-    assert "· demandé le 2019-12-03" in text
+    assert "— demandé le 2019-12-03" in text
     assert "colonnes decision, justification et keep_until" in text
     html = body(msg, "html")
-    assert '<html lang="fr">' in html and "<th>Demandé le</th>" in html
+    assert '<html lang="fr">' in html and ">demandé le 2019-12-03</span>" in html
     assert f"<strong>Escalade{NBSP}:</strong> le département Finance" in html
     assert_no_english(msg)
     # The same escalation with the default language stays English.
@@ -293,13 +307,16 @@ def test_unassigned_queue_in_french(tmp_path: Path) -> None:
     assert text.startswith("Madame, Monsieur,\n")
     assert "figurant ci-dessous (aucun point focal de département n'en est responsable)" in text
     assert f"Département{NBSP}: HR" in text
-    assert "<th>Département</th>" in body(msg, "html")
+    assert f"département{NBSP}: HR</span>" in body(msg, "html")
 
 
-def test_rows_beyond_the_body_limit_are_announced_in_french(tmp_path: Path) -> None:
-    msg = deliver(compose(max_body_rows=1)[0], tmp_path)["LEGAL"]
+def test_people_beyond_the_limit_are_announced_in_french(tmp_path: Path) -> None:
+    msg = deliver(compose(max_people=1)[0], tmp_path)["LEGAL"]
     for kind in ("plain", "html"):
-        assert "… et 1 autre élément figure dans le fichier CSV joint." in body(msg, kind)
+        assert (
+            "… et 1 autre personne figure dans le fichier joint licensewatch_legal_2019-12-31.xlsx"
+            " (il contient toutes les lignes)." in body(msg, kind)
+        )
     assert "erin@x.org" not in body(msg, "plain")
     assert len(attachment(msg)[1]) == 2
 
@@ -325,13 +342,14 @@ def test_markup_in_a_department_name_is_escaped_once(tmp_path: Path) -> None:
 def test_every_english_template_has_a_french_one() -> None:
     folder = resources.templates_dir() / "email"
     english = sorted(p for p in folder.glob("*.j2") if ".fr." not in p.name)
-    assert len(english) == 7
+    assert len(english) >= 10
     for path in english:
         stem, _, rest = path.name.partition(".")
         variant = folder / f"{stem}.fr.{rest}"
         assert variant.is_file(), variant
         text = variant.read_text(encoding="utf-8")
-        assert "macros.fr.j2" in text or stem == "macros"
+        # The answer to a reply has no table, so it needs no macros.
+        assert "macros.fr.j2" in text or stem in ("macros", "confirmation", "confirmation_subject")
         assert "|safe" not in text.replace(" ", "")
 
 

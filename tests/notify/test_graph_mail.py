@@ -129,14 +129,17 @@ def test_the_notice_becomes_the_documented_send_mail_json(
         {"name": "X-Licensewatch-Key", "value": FINANCE.key},
         {"name": "X-Auto-Response-Suppress", "value": "All"},
     ]
-    (attachment,) = msg["attachments"]
-    (part,) = FINANCE.message.iter_attachments()
+    workbook, attachment = msg["attachments"]
+    xlsx, part = FINANCE.message.iter_attachments()
+    assert workbook["name"] == xlsx.get_filename() == "licensewatch_finance_2019-12-31.xlsx"
+    assert workbook["contentType"] == xlsx.get_content_type()
+    assert base64.b64decode(workbook["contentBytes"]) == xlsx.get_payload(decode=True)
     assert attachment["@odata.type"] == "#microsoft.graph.fileAttachment"
     assert attachment["name"] == part.get_filename() == "licensewatch_finance_2019-12-31.csv"
     assert attachment["contentType"] == "text/csv"
     data = base64.b64decode(attachment["contentBytes"], validate=True)
     assert data == part.get_payload(decode=True)
-    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
     assert {r["subject"] for r in rows} == {"bob@x.org", "SEP000000000002"}
 
 
