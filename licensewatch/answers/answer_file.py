@@ -166,7 +166,7 @@ def read_decisions(
 
 def _read(path: Path, encoding: str, order: str, log: ProblemLog) -> pd.DataFrame:
     """The file's table: an Excel workbook's first sheet, or a CSV file."""
-    if _is_workbook(path):
+    if is_workbook(path):
         if path.suffix.casefold() not in _WORKBOOK_SUFFIXES:
             raise InputError.single(
                 log.file, "is an Excel workbook saved under another name; rename it to .xlsx"
@@ -185,7 +185,7 @@ def _read(path: Path, encoding: str, order: str, log: ProblemLog) -> pd.DataFram
     )
 
 
-def _is_workbook(path: Path) -> bool:
+def is_workbook(path: Path) -> bool:
     """An .xlsx name, or a file that starts like a zip archive (a workbook renamed)."""
     if path.suffix.casefold() in _WORKBOOK_SUFFIXES:
         return True

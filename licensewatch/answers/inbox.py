@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 from typing import Protocol
 
 import pandas as pd
@@ -32,12 +31,12 @@ from sqlalchemy.orm import Session
 from licensewatch import model
 from licensewatch.answers.answer_file import read_decisions
 from licensewatch.answers.confirmation import compose_confirmation
-from licensewatch.answers.judge import Rules, Verdict, identity_of, judge, rows_reader
+from licensewatch.answers.identity import identify
+from licensewatch.answers.judge import Rules, Verdict, judge, rows_reader
 from licensewatch.answers.mailbox.incoming import Incoming
 from licensewatch.answers.mailbox.options import AnswersOptions
 from licensewatch.config import MailSettings
 from licensewatch.logs import get_logger
-from licensewatch.sources.tabular.table import read_table
 from licensewatch.store import outbox
 from licensewatch.store.answer_messages import PROCESSED, REJECTED, handled, record_handled
 from licensewatch.store.decisions import record_decisions, recorded_file
@@ -88,11 +87,6 @@ def known_findings(session: Session) -> pd.DataFrame:
     return model.conform(
         pd.DataFrame(rows, columns=columns), {name: model.STRING for name in columns}
     )
-
-
-def _identify(path: Path) -> tuple[str, str, str]:
-    table = read_table(path, required=(), optional=("department", "notice_key", "mac"))
-    return identity_of(table, path.name)
 
 
 def _costs(session: Session, verdict: Verdict) -> dict[str, int]:
@@ -194,7 +188,7 @@ def handle_reply(session: Session, incoming: Incoming, loop: Loop, summary: Read
         focal_points=loop.focal_points,
         key=loop.key,
         require_authenticated=loop.options.require_authenticated,
-        identify=_identify,
+        identify=identify,
         read_rows=rows_reader(
             known_findings(session), as_of=loop.as_of, today=now.date(), read=read_decisions
         ),

@@ -40,8 +40,6 @@ from licensewatch.answers.workbook_guard import xlsx_problem
 from licensewatch.errors import InputError, Problem
 from licensewatch.store.answer_messages import PROCESSED, REJECTED
 
-#: The columns an answer file carries to say whose it is (the same value on every row).
-IDENTITY_COLUMNS: Final = ("department", "notice_key", "mac")
 _SAFE_NAME: Final = re.compile(r"[^A-Za-z0-9._-]+")
 
 #: Reads the identity columns of a saved answer file: (department, notice key, mac) or raises.
@@ -190,33 +188,6 @@ def _renamed(problem: Problem, filename: str) -> Problem:
 
 def _first(exc: InputError) -> str:
     return exc.problems[0].message if exc.problems else exc.message
-
-
-def identity_of(table: pd.DataFrame, filename: str) -> tuple[str, str, str]:
-    """(department, notice key, mac) from an answer file's identity columns, one value each.
-
-    Raises ``InputError`` when a column is missing or holds more than one value
-    (a file put together from two notices).
-    """
-    problems: list[Problem] = []
-    found: list[str] = []
-    for column in IDENTITY_COLUMNS:
-        values = table[column].dropna().astype(str).str.strip() if column in table else pd.Series()
-        distinct = sorted(set(values) - {""})
-        if len(distinct) != 1:
-            problems.append(
-                Problem(
-                    filename,
-                    f"the file must carry one {column} on its rows, as the job wrote it "
-                    f"(found {len(distinct)}): reply with the file attached to your notice",
-                    column=column,
-                )
-            )
-        else:
-            found.append(distinct[0])
-    if problems:
-        raise InputError(problems)
-    return found[0], found[1], found[2]
 
 
 def rows_reader(

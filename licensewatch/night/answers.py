@@ -42,16 +42,18 @@ def prepare(
     options = settings.answers
     if options is None:
         return None
+    env = dict(os.environ) if environ is None else environ
+    # Read (and checked) even for a dry run: the answer files it previews carry the MAC.
+    key = read_key(options.signing_key_env, env)
     if dry_run:
         log.info("dry run: the answers mailbox is not read")
         return None
-    env = dict(os.environ) if environ is None else environ
     if not options.require_authenticated:
         log.warning(
             "[answers] require_authenticated = false: replies are believed without the "
             "organization's authentication (acceptable in a lab only)"
         )
-    return Answers(options, read_key(options.signing_key_env, env), env)
+    return Answers(options, key, env)
 
 
 def read(ctx: RunContext, inputs: Inputs, answers: Answers | None) -> list[tuple[str, str]]:

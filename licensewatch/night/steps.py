@@ -11,6 +11,7 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from functools import partial
 
 import pandas as pd
 
@@ -249,8 +250,21 @@ def compose(
             run_key=ctx.run_key,
             phones=gathered.phones,
             date=ctx.started,
+            signer=answer_signer(ctx.settings),
         ),
     )
+
+
+def answer_signer(settings: Settings) -> Callable[[str, str], str] | None:
+    """The MAC of each department's answer files when an answers mailbox is read, else None.
+
+    The key was checked before the run wrote anything (``night.answers.prepare``).
+    """
+    if settings.answers is None:
+        return None
+    from licensewatch.answers.signature import read_key, sign
+
+    return partial(sign, read_key(settings.answers.signing_key_env, os.environ))
 
 
 def queue_or_preview(

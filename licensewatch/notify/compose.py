@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -37,6 +37,7 @@ import pandas as pd
 
 from licensewatch import model, resources
 from licensewatch.answers.answer_sheet import XLSX_TYPE, answer_csv, answer_xlsx
+from licensewatch.answers.identity import sign_table
 from licensewatch.config import MailSettings
 from licensewatch.errors import ConfigError
 from licensewatch.notify.asks import ask
@@ -149,6 +150,8 @@ class _Shared:
     rates: pd.DataFrame
     run_key: str
     max_people: int
+    #: (department, notice key) → the answer file's MAC; None: the files carry none.
+    signer: Callable[[str, str], str] | None = None
 
 
 def _context(route: Route, rows: pd.DataFrame, kind: str, key: str, s: _Shared) -> dict[str, Any]:
@@ -162,6 +165,9 @@ def _context(route: Route, rows: pd.DataFrame, kind: str, key: str, s: _Shared) 
     asks = ask(rows, kind, s.as_of, s.mail, (f"{name}.xlsx", f"{name}.csv"))
     listed = people(rows, lang, s.max_people)
     table = attachment_table(rows, with_department=unassigned)
+    if s.signer is not None and not unassigned:
+        # Whose the file is, in locked cells: the answers mailbox checks it (answers.identity).
+        table = sign_table(table, route.label, key, s.signer(route.label, key))
     return {
         "organization": s.mail.organization,
         "department": route.label,
@@ -298,6 +304,7 @@ def compose_notices(
     max_people: int | None = None,
     phones: pd.DataFrame | None = None,
     date: datetime | None = None,
+    signer: Callable[[str, str], str] | None = None,
 ) -> tuple[list[DepartmentNotice], pd.DataFrame]:
     """Compose the messages due for each department that has findings and a focal point.
 
@@ -310,6 +317,8 @@ def compose_notices(
     ``mail.max_people_in_email``; every separated person is listed whatever
     the limit) and attaches every row as a workbook and a CSV file;
     ``phones`` (the phone inventory) gives the phones' extension and location.
+    ``signer`` (department, notice key → MAC) makes each department's answer
+    files carry their department, notice key and MAC (the answers mailbox).
     Raises ``ConfigError`` if a template is missing or broken and
     ``InputError`` if a focal point's address is not an address.
     """
@@ -323,6 +332,7 @@ def compose_notices(
         rates=rate_card_in_force,
         run_key=run_key,
         max_people=mail.max_people_in_email if max_people is None else max_people,
+        signer=signer,
     )
     routes = focal_routes(focal_points)
     dept = model.norm_key(costed["department"])

@@ -15,7 +15,8 @@ from tests.smtporg import rows, whole_text, write_smtp_org
 from tests.smtpserver import LoopbackSmtp
 
 
-def _with_answers(config: Path, server: LoopbackDovecot) -> None:
+def with_answers(config: Path, server: LoopbackDovecot) -> None:
+    """Point ``config`` at ``server`` as its IMAP answers mailbox (and its replies there)."""
     text = config.read_text(encoding="utf-8")
     text += (
         '\n[answers]\nkind = "imap"\n'
@@ -38,7 +39,7 @@ def test_tonights_run_records_this_mornings_reply_and_files_it(
     tmp_path: Path, dovecot: LoopbackDovecot
 ) -> None:
     config = orgfiles.write_org(tmp_path / "org")
-    _with_answers(config, dovecot)
+    with_answers(config, dovecot)
     assert main(["run", "--config", str(config), "--as-of", orgfiles.AS_OF]) == 0
     db = config.parent / "licensewatch.db"
     [(dave,)] = rows(db, "select resource_id from resource_state where subject = 'dave@contoso.org'"
@@ -67,7 +68,7 @@ def test_a_failed_run_leaves_the_reply_waiting_and_records_nothing(
     tmp_path: Path, dovecot: LoopbackDovecot
 ) -> None:
     config = orgfiles.write_org(tmp_path / "org")
-    _with_answers(config, dovecot)
+    with_answers(config, dovecot)
     assert main(["run", "--config", str(config), "--as-of", orgfiles.AS_OF]) == 0
     db = config.parent / "licensewatch.db"
     dovecot.append("ict", "INBOX", reply("fp.legal@contoso.org", 1, answer_csv(["x,,remove,,"])))
@@ -84,7 +85,7 @@ def test_a_missing_mac_key_stops_the_run_before_anything_is_read(
     monkeypatch.setenv("LW_IMAP_PW", "imap-pw")
     monkeypatch.delenv("LW_ANSWERS_KEY", raising=False)
     config = orgfiles.write_org(tmp_path / "org")
-    _with_answers(config, dovecot)
+    with_answers(config, dovecot)
     dovecot.append("ict", "INBOX", reply("fp.legal@contoso.org", 1, None, results=PASS))
     assert main(["run", "--config", str(config), "--as-of", orgfiles.AS_OF]) == 2
     assert len(dovecot.folder_messages("ict", "INBOX")) == 1
@@ -95,7 +96,7 @@ def test_the_answer_reaches_the_sender_through_the_smtp_relay_once(
     tmp_path: Path, dovecot: LoopbackDovecot, smtp_server: LoopbackSmtp
 ) -> None:
     config = write_smtp_org(tmp_path / "org", smtp_server)
-    _with_answers(config, dovecot)
+    with_answers(config, dovecot)
     assert main(["run", "--config", str(config), "--as-of", orgfiles.AS_OF]) == 0
     [(carol,)] = rows(
         config,
@@ -126,7 +127,7 @@ def test_check_config_says_when_replies_would_not_reach_the_answers_mailbox(
     monkeypatch.delenv("LW_ANSWERS_KEY", raising=False)
     monkeypatch.setenv("LW_IMAP_PW", "imap-pw")
     config = orgfiles.write_org(tmp_path / "org")
-    _with_answers(config, dovecot)
+    with_answers(config, dovecot)
     text = config.read_text(encoding="utf-8")
     config.write_text(
         text.replace("[answers]\n", '[answers]\naddress = "ict-licensing@contoso.org"\n'),
