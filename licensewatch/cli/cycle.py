@@ -14,31 +14,23 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-import pandas as pd
-from sqlalchemy import select
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
-
-from licensewatch import model, store
-from licensewatch.cli.table import Command, Group, arg, as_of_date, positive
+from licensewatch.cli.table import Command, Group, arg, as_of_date, positive, utc_now
 from licensewatch.config import Settings, load_settings
 from licensewatch.errors import EXIT_OK, EXIT_RUNTIME, ConfigError
-from licensewatch.logs import redact
-from licensewatch.night.run import operator, utc_now
-from licensewatch.notify.delivery import deliver, undelivered_error
-from licensewatch.notify.transports import build_transport
-from licensewatch.notify.wording import usd
-from licensewatch.reports.csvsafe import write_csv
-from licensewatch.store import outbox
-from licensewatch.store.state import DORMANT
-from licensewatch.store.tables import RESOURCE_STATE
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
     from licensewatch.answers.licence_removal import GraphLicenseRemover
+
+# The heavy libraries (pandas, SQLAlchemy, the notify stack) are imported inside
+# the commands, so that ``licensewatch --help`` does not pay for them.
 
 
 @contextmanager
 def _locked(settings: Settings) -> Iterator[Engine]:
+    from licensewatch import store
+
     engine = store.open_engine(settings.database_url)
     try:
         with store.run_lock(engine):
@@ -54,6 +46,11 @@ def _when(value: datetime | None) -> str:
 
 def outbox_list(config: Path, *, status: str | None, limit: int, out: TextIO | None = None) -> int:
     """``licensewatch outbox``: the messages, newest first, and how many in each status."""
+    from sqlalchemy.orm import Session
+
+    from licensewatch.logs import redact
+    from licensewatch.store import outbox
+
     out = out or sys.stdout
     settings = load_settings(config)
     with _locked(settings) as engine, Session(engine) as session:
@@ -82,6 +79,9 @@ def outbox_send(
     config: Path, *, out: TextIO | None = None, clock: Callable[[], datetime] = utc_now
 ) -> int:
     """``licensewatch outbox send``: send what is due now (pending, interrupted, retries due)."""
+    from licensewatch.notify.delivery import deliver, undelivered_error
+    from licensewatch.notify.transports import build_transport
+
     out = out or sys.stdout
     settings = load_settings(config)
     transport = build_transport(settings)
@@ -113,8 +113,16 @@ def decisions_import(
 
     Every row is checked first; one bad row means nothing is recorded (exit 2).
     """
+    import pandas as pd
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from licensewatch import model
     from licensewatch.answers.answer_file import read_decisions
+    from licensewatch.night.steps import operator
     from licensewatch.store.decisions import record_decisions
+    from licensewatch.store.state import DORMANT
+    from licensewatch.store.tables import RESOURCE_STATE
 
     out = out or sys.stdout
     settings = load_settings(config)
@@ -164,7 +172,13 @@ def deprovision(
     environ: dict[str, str] | None = None,
 ) -> int:
     """``licensewatch deprovision``: write the approved list; ``--apply`` removes the licences."""
+    from sqlalchemy.orm import Session
+
+    from licensewatch import model
     from licensewatch.answers.deprovision import apply_removals, approved, pending_licences
+    from licensewatch.night.steps import operator
+    from licensewatch.notify.wording import usd
+    from licensewatch.reports.csvsafe import write_csv
 
     out = out or sys.stdout
     settings = load_settings(config)

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from licensewatch import store
 from licensewatch.cli.table import Command, Group
 from licensewatch.config import load_settings
 from licensewatch.errors import EXIT_OK
@@ -15,6 +14,8 @@ from licensewatch.errors import EXIT_OK
 
 def db_upgrade(config: Path, out: TextIO | None = None) -> int:
     """``licensewatch db upgrade``: bring the database to the newest schema."""
+    from licensewatch import store
+
     out = out or sys.stdout
     settings = load_settings(config)
     engine = store.open_engine(settings.database_url)

@@ -6,17 +6,14 @@ import argparse
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from licensewatch import model
 from licensewatch.cli.table import Command, arg, as_of_date
 from licensewatch.config import load_settings
 from licensewatch.errors import EXIT_OK, SafetyBrake
-from licensewatch.night import run as pipeline
-from licensewatch.night.inputs import build_sources, read_reference
-from licensewatch.notify.delivery import undelivered_error
-from licensewatch.notify.transports import build_transport
-from licensewatch.notify.wording import usd
+
+if TYPE_CHECKING:
+    from licensewatch.night.run import RunResult
 
 
 def run(
@@ -29,6 +26,9 @@ def run(
     out: TextIO | None = None,
 ) -> int:
     """``licensewatch run``: the nightly job."""
+    from licensewatch.night import run as pipeline
+    from licensewatch.notify.delivery import undelivered_error
+
     out = out or sys.stdout
     settings = load_settings(config)
     result = pipeline.run(
@@ -49,6 +49,9 @@ def run(
 
 def check_config(config: Path, out: TextIO | None = None) -> int:
     """``licensewatch check-config``: validate the config and every file it names."""
+    from licensewatch.night.inputs import build_sources, read_reference
+    from licensewatch.notify.transports import build_transport
+
     out = out or sys.stdout
     settings = load_settings(config)
     sources = build_sources(settings)
@@ -70,8 +73,11 @@ def check_config(config: Path, out: TextIO | None = None) -> int:
     return EXIT_OK
 
 
-def print_summary(result: pipeline.RunResult, out: TextIO) -> None:
+def print_summary(result: RunResult, out: TextIO) -> None:
     """A short summary of a run for the person (or cron mail) reading stdout."""
+    from licensewatch import model
+    from licensewatch.notify.wording import usd
+
     c, t = result.counts, result.totals
     label = {"dry_run": "dry run", "braked": "BRAKED: nothing sent"}.get(result.status, "done")
     rows: list[tuple[str, str]] = [
