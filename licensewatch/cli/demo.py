@@ -22,6 +22,12 @@ def demo(
     from licensewatch.night import run as pipeline
 
     out = out or sys.stdout
+    print(
+        f"licensewatch demo: writing a synthetic organization, its database, outbox and "
+        f"reports to {folder.resolve()}",
+        file=out,
+        flush=True,
+    )
     org = generate(folder, accounts=accounts, departments=departments, seed=seed, as_of=as_of)
     print(
         f"Demo organization in {org.root}: {org.accounts:,} accounts in {org.departments} "

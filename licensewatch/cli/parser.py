@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from licensewatch import __version__
-from licensewatch.cli import cycle, db, demo, pull, reports, run
+from licensewatch.cli import cycle, db, demo, pull, reports, run, runs
 from licensewatch.cli.table import Command
 from licensewatch.config import load_settings, secret_variables
 from licensewatch.errors import (
@@ -35,6 +35,7 @@ COMMANDS: tuple[Command, ...] = (
     *db.COMMANDS,
     *pull.COMMANDS,
     *reports.COMMANDS,
+    *runs.COMMANDS,
     *cycle.COMMANDS,
     *demo.COMMANDS,
 )

@@ -54,7 +54,8 @@ def _output(out: Path, stem: str, fmt: str) -> Path:
     return out
 
 
-def _open(settings: Settings) -> Engine:
+def open_history(settings: Settings) -> Engine:
+    """The database of the run history, to read: never created or upgraded here."""
     from sqlalchemy.engine import make_url
 
     from licensewatch import store
@@ -171,7 +172,7 @@ def report_finance(
 
     if fmt not in FINANCE_FORMATS:
         raise ValueError(f"format must be one of {', '.join(FINANCE_FORMATS)}, not {fmt!r}")
-    engine = _open(settings)
+    engine = open_history(settings)
     try:
         with Session(engine) as session:
             view, chosen = _period_views(session, settings, date_from, date_to)
@@ -214,7 +215,7 @@ def report_risk(settings: Settings, *, as_of: date | None, fmt: str, out: Path) 
     if fmt not in RISK_FORMATS:
         raise ValueError(f"format must be one of {', '.join(RISK_FORMATS)}, not {fmt!r}")
     day = as_day(as_of) if as_of is not None else None
-    engine = _open(settings)
+    engine = open_history(settings)
     try:
         with Session(engine) as session:
             points = _stored_points(session, until=day)

@@ -170,8 +170,10 @@ def _night(ctx: RunContext, inputs: Inputs) -> Outcome:
     removed = book_removals(ctx, verdict, inputs, gathered, planned)
     cycle = Cycle(planned, tuple(notices), unassigned, frozenset(told), removed, totals(planned))
     outcome = Outcome(gathered, assessed, verdict, cycle)
-    write_outputs(ctx, outcome, rates)
-    ctx.stages.run("store", lambda: store_run(ctx, verdict, assessed, planned, told, cycle.totals))
+    summary = write_outputs(ctx, outcome, rates)
+    ctx.stages.run(
+        "store", lambda: store_run(ctx, verdict, assessed, planned, told, cycle.totals, summary)
+    )
     if verdict.sends:
         # A braked run keeps its findings for diagnosis but must not move
         # what we remember about resources and phones.

@@ -37,6 +37,7 @@ from licensewatch.rules.phone_history import apply_history
 from licensewatch.rules.pricing import price
 from licensewatch.rules.reconcile import reconcile
 from licensewatch.rules.removals import bookable_removals, pulled_resource_ids
+from licensewatch.rules.warning_kinds import summarise
 from licensewatch.store import RunStatus
 from licensewatch.store import outbox as store_outbox
 from licensewatch.store.decisions import current_decisions
@@ -136,8 +137,7 @@ def reconcile_inputs(ctx: RunContext, inputs: Inputs) -> Gathered:
     for note in notes:
         log.warning("%s", note)
     warnings = (*inputs.warnings, *reconciled.warnings)
-    for warning in warnings:
-        log.warning("data: %s", warning)
+    log_warnings(warnings)
     strictness.enforce(warnings, strict=ctx.options.strict)
     return Gathered(
         inputs.reference,
@@ -151,6 +151,14 @@ def reconcile_inputs(ctx: RunContext, inputs: Inputs) -> Gathered:
         neutralised=inputs.neutralised,
         implausible_dates=inputs.implausible_dates,
     )
+
+
+def log_warnings(warnings: Sequence[str]) -> None:
+    """One WARNING line per kind of data warning (count and first); each one at DEBUG."""
+    for warning in warnings:
+        log.debug("data: %s", warning)
+    for kind in summarise(warnings):
+        log.warning("data: %s", kind.line)
 
 
 def assess(ctx: RunContext, gathered: Gathered) -> Assessed:

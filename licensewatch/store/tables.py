@@ -128,6 +128,8 @@ class Run(Base):
     accrued_avoidable_cents: Mapped[int] = mapped_column(BigInteger)
     findings_count: Mapped[int] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(Text)
+    #: The run summary (``run_summary.json`` without the per-item warnings); migration 0008.
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
 
 
 class Finding(Base):
