@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from licensewatch.errors import ConfigError
+from licensewatch.filemodes import FileModes, file_modes
 from licensewatch.options import reject_unknown, typed
 
 ACTIVITY_SIGNALS = ("successful", "any")
@@ -102,6 +103,8 @@ class Settings:
     device_pool_departments: Mapping[str, str] = field(default_factory=dict)
     #: ``[deprovision] graph``: ``licensewatch deprovision --apply`` removes licences through Graph.
     deprovision_graph: bool = False
+    #: ``[reports] file_mode`` and ``group``: of every report and email file and folder.
+    file_modes: FileModes = field(default_factory=FileModes)
 
     @property
     def base_dir(self) -> Path:
@@ -369,7 +372,7 @@ def _settings(doc: Mapping[str, Any], config_path: Path) -> Settings:
     _reject_unknown(doc, "top level", TOP_LEVEL)
     base = config_path.parent
     reports = _table(doc, "reports")
-    _reject_unknown(reports, "reports", ("dir",))
+    _reject_unknown(reports, "reports", ("dir", "file_mode", "group"))
     templates = _table(doc, "templates")
     _reject_unknown(templates, "templates", ("dir",))
     routing = _table(doc, "routing")
@@ -399,4 +402,5 @@ def _settings(doc: Mapping[str, Any], config_path: Path) -> Settings:
         templates_dir=resolve(base, templates_dir) if templates_dir else None,
         device_pool_departments={str(k): v for k, v in pools.items()},
         deprovision_graph=bool(_get(deprovision, "deprovision", "graph", bool, False)),
+        file_modes=file_modes(reports),
     )

@@ -196,6 +196,7 @@ def deprovision(
     path = out_path or settings.reports_dir / f"deprovision_{clock():%Y-%m-%d}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_csv(listed.drop(columns="annual_cost_cents"), path)
+    settings.file_modes.apply(path)
     licences = int((listed["resource_kind"] == model.ResourceKind.LICENSE.value).sum())
     total = int(listed["annual_cost_cents"].sum()) if len(listed) else 0
     print(

@@ -251,6 +251,7 @@ def report(
         path = report_finance(settings, date_from=date_from, date_to=date_to, fmt=fmt, out=folder)
     else:
         path = report_risk(settings, as_of=as_of, fmt=fmt, out=folder)
+    settings.file_modes.apply(path)
     print(f"{which} report written to {path}", file=stream or sys.stdout)
     return EXIT_OK
 

@@ -178,6 +178,8 @@ def _night(ctx: RunContext, inputs: Inputs) -> Outcome:
         # A braked run keeps its findings for diagnosis but must not move
         # what we remember about resources and phones.
         store.save_history(ctx.session, gathered.history)
+    # Before the commit: a mode or group the system refuses leaves nothing recorded.
+    ctx.settings.file_modes.apply_tree(ctx.staging)
     _commit(ctx)
     publish(ctx.staging, ctx.final_dir)
     return outcome

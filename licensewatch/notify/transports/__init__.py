@@ -31,4 +31,4 @@ def build_transport(settings: Settings, *, environ: Mapping[str, str] | None = N
             settings.base_dir,
         )
         return GraphMailTransport(graph_options, environ=environ)
-    return DirectoryTransport(mail.directory)
+    return DirectoryTransport(mail.directory, settings.file_modes)
