@@ -17,6 +17,7 @@ from typing import Any
 from licensewatch.errors import ConfigError
 from licensewatch.filemodes import FileModes, file_modes
 from licensewatch.options import reject_unknown, typed
+from licensewatch.retention import Retention, retention
 
 ACTIVITY_SIGNALS = ("successful", "any")
 TRANSPORTS = ("directory", "smtp", "graph")
@@ -105,6 +106,8 @@ class Settings:
     deprovision_graph: bool = False
     #: ``[reports] file_mode`` and ``group``: of every report and email file and folder.
     file_modes: FileModes = field(default_factory=FileModes)
+    #: ``[retention]``: days of row-level history, email bodies and report folders kept.
+    retention: Retention = field(default_factory=Retention)
 
     @property
     def base_dir(self) -> Path:
@@ -342,6 +345,7 @@ TOP_LEVEL = (
     "templates",
     "routing",
     "deprovision",
+    "retention",
 )
 
 
@@ -403,4 +407,5 @@ def _settings(doc: Mapping[str, Any], config_path: Path) -> Settings:
         device_pool_departments={str(k): v for k, v in pools.items()},
         deprovision_graph=bool(_get(deprovision, "deprovision", "graph", bool, False)),
         file_modes=file_modes(reports),
+        retention=retention(doc),
     )

@@ -26,6 +26,7 @@ from typing import Final
 
 from licensewatch import model, store
 from licensewatch.config import Settings
+from licensewatch.errors import LicensewatchError
 from licensewatch.logs import get_logger
 from licensewatch.night.context import (
     DRY_RUN_DIR,
@@ -40,6 +41,7 @@ from licensewatch.night.context import (
 )
 from licensewatch.night.inputs import Sources
 from licensewatch.night.outputs import store_run, write_outputs
+from licensewatch.night.prune import describe, prune
 from licensewatch.night.publish import publish, remove_leftovers
 from licensewatch.night.stages import Stages, StageTiming
 from licensewatch.night.steps import (
@@ -151,6 +153,7 @@ def run(
             ) as ctx:
                 outcome = _night(ctx, inputs)
             delivery = _send(ctx, outcome.verdict, mail)
+            _retain(ctx)
             _log_end(ctx, outcome)
             return _result(ctx, outcome, delivery)
     finally:
@@ -206,6 +209,28 @@ def _send(ctx: RunContext, verdict: Verdict, transport: Transport | None) -> Del
     return ctx.stages.run(
         "send emails", lambda: deliver(ctx.engine, transport, name=name, clock=ctx.clock)
     )
+
+
+def _retain(ctx: RunContext) -> None:
+    """Apply ``[retention]`` after the commit, still under the lock (not on a dry run).
+
+    A failure is logged, not raised: the night is recorded and sent, and the
+    next night prunes what this one could not.
+    """
+    if ctx.options.dry_run:
+        return
+    now = ctx.clock()
+    try:
+        pruned = ctx.stages.run(
+            "retention",
+            lambda: prune(
+                ctx.engine, ctx.settings, today=now.astimezone(UTC).date(), now=now, dry_run=False
+            ),
+        )
+    except (LicensewatchError, OSError) as exc:
+        log.error("retention failed (the run is recorded; the next run retries): %s", exc)
+        return
+    log.info("%s", describe(pruned))
 
 
 def _log_end(ctx: RunContext, outcome: Outcome) -> None:

@@ -1,7 +1,9 @@
-"""Runs: the run summary as stored (brake reasons, warnings by kind, notices), for ``runs show``.
+"""Runs: the run summary as stored (for ``runs show``) and the totals of pruned findings.
 
 The run's ``run_summary.json`` lives in its report folder, which retention may
-delete; the row keeps what ``licensewatch runs show`` prints for ever.
+delete; the row keeps what ``licensewatch runs show`` prints for ever. When
+retention deletes a run's findings rows, their totals (what the trend sums
+over them) are kept in ``pruned_totals``, with when (``findings_pruned_at``).
 
 Revision ID: 0008
 Revises: 0004
@@ -20,15 +22,20 @@ branch_labels: str | None = None
 depends_on: str | None = None
 
 JSON_DOC = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+TIMESTAMPTZ = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
-    """Add runs.summary (NULL for the runs recorded before this revision)."""
+    """Add runs.summary (NULL for earlier runs), findings_pruned_at and pruned_totals."""
     with op.batch_alter_table("runs") as batch:
         batch.add_column(sa.Column("summary", JSON_DOC, nullable=True))
+        batch.add_column(sa.Column("findings_pruned_at", TIMESTAMPTZ, nullable=True))
+        batch.add_column(sa.Column("pruned_totals", JSON_DOC, nullable=True))
 
 
 def downgrade() -> None:
-    """Back to 0004: the stored summaries are dropped (the report folders keep theirs)."""
+    """Back to 0004: the stored summaries and pruned totals are dropped."""
     with op.batch_alter_table("runs") as batch:
+        batch.drop_column("pruned_totals")
+        batch.drop_column("findings_pruned_at")
         batch.drop_column("summary")
