@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from licensewatch import store
@@ -93,42 +93,72 @@ def test_db_prune_dry_run_then_prune_keeps_the_last_good_run_and_undelivered_mai
     db_url: str,  # noqa: F811 - fixture injection
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    org = _org(tmp_path, db_url, days=30)
+    org = _org(tmp_path, db_url, days=365)
     _night(org, D0)
-    _night(org, D0 + timedelta(days=1))
+    _night(org, D0 + timedelta(days=40))
     engine = store.open_engine(db_url)
     try:
-        with engine.begin() as conn:  # one of the two messages never reached its focal point
+        with engine.begin() as conn:  # one of the first two messages never reached its focal point
             first = conn.execute(select(func.min(OUTBOX.c.id))).scalar_one()
             conn.execute(update(OUTBOX).where(OUTBOX.c.id == first).values(status="failed"))
     finally:
         engine.dispose()
-    later = datetime(2020, 6, 1, 3, tzinfo=UTC)
+    config = org.read_text(encoding="utf-8").replace(" = 365\n", " = 30\n")
+    org.write_text(config, encoding="utf-8")
     before = _state(db_url)
     capsys.readouterr()
-    assert db_prune(org, dry_run=True, clock=lambda: later) == 0
+    # The machine's clock says years later: ages count from the newest as-of day, not from it.
+    assert db_prune(org, dry_run=True) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].endswith(
         ": keeping findings 30 days, email bodies 30 days, report folders 30 days"
     )
     assert lines[1].startswith(
-        f"retention would delete: findings {len(orgfiles.EXPECTED)} rows (of 1 runs; "
-        "their totals stay), outbox 1 email bodies ("
+        f"retention (ages counted from {(D0 + timedelta(days=40)).isoformat()}) would delete: "
+        f"findings {len(orgfiles.EXPECTED)} rows (of 1 runs; their totals stay), "
+        "outbox 1 email bodies ("
     )
     assert lines[1].endswith(" bytes)") and "report folders 1 (" in lines[1]
     assert lines[2].endswith(f"reports/{D0.isoformat()}")
     assert _state(db_url) == before
-    assert db_prune(org, dry_run=False, clock=lambda: later) == 0
-    assert capsys.readouterr().out.splitlines()[1].startswith("retention deleted: findings ")
+    assert db_prune(org, dry_run=False) == 0
+    assert " deleted: findings " in capsys.readouterr().out.splitlines()[1]
     after = _state(db_url)
     assert after["findings"] == {2: len(orgfiles.EXPECTED)}  # the last good run's stay
-    assert after["bodies"] == [(D0.isoformat(), True), (D0.isoformat(), False)]
+    bodies = after["bodies"]
+    assert bodies[:2] == [(D0.isoformat(), True), (D0.isoformat(), False)]  # type: ignore[index]
     assert after["annual"] == before["annual"]
     assert [p.name for p in (org.parent / "reports").iterdir() if p.is_dir()] == [
-        (D0 + timedelta(days=1)).isoformat()
+        (D0 + timedelta(days=40)).isoformat()
     ]
-    assert db_prune(org, dry_run=True, clock=lambda: later) == 0
+    assert db_prune(org, dry_run=True) == 0
     assert "findings 0 rows (of 0 runs" in capsys.readouterr().out
+
+
+def test_the_last_good_run_keeps_its_findings_and_folder_whatever_its_age(
+    tmp_path: Path,
+    db_url: str,  # noqa: F811 - fixture injection
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    org = _org(tmp_path, db_url, days=1)
+    _night(org, D0)
+    engine = store.open_engine(db_url)
+    try:
+        with engine.begin() as conn:  # a later run the brake stopped: not a good one
+            conn.execute(
+                text(
+                    "INSERT INTO runs (run_key, as_of, started_at, status, dry_run, counts, "
+                    "annual_avoidable_cents, accrued_avoidable_cents, findings_count) VALUES "
+                    "('braked', :day, :at, 'braked', false, '{}', 0, 0, 0)"
+                ),
+                {"day": D0 + timedelta(days=9), "at": datetime(2020, 1, 9, 2, tzinfo=UTC)},
+            )
+    finally:
+        engine.dispose()
+    assert db_prune(org, dry_run=False) == 0
+    assert "findings 0 rows (of 0 runs" in capsys.readouterr().out
+    assert _state(db_url)["findings"] == {1: len(orgfiles.EXPECTED)}
+    assert (org.parent / "reports" / D0.isoformat()).is_dir()
 
 
 @pytest.mark.parametrize(

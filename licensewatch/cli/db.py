@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -53,9 +53,7 @@ def db_prune(
     try:
         with store.run_lock(engine):
             store.upgrade(engine)
-            pruned = prune(
-                engine, settings, today=now.astimezone(UTC).date(), now=now, dry_run=dry_run
-            )
+            pruned = prune(engine, settings, now=now, dry_run=dry_run)
     finally:
         engine.dispose()
     r = settings.retention

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from licensewatch import store
 from licensewatch.config import Settings
 from licensewatch.night.context import DRY_RUN_DIR
-from licensewatch.store.prune import PrunedRows, prune_rows
+from licensewatch.store.prune import PrunedRows, history_day, prune_rows
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,8 @@ class Pruned:
     folders: tuple[Path, ...]
     folder_bytes: int
     dry_run: bool
+    #: The newest as-of day recorded, which the ages count back from (None: no runs yet).
+    today: date | None = None
 
 
 def old_report_folders(reports_dir: Path, before: date, keep: date | None) -> list[Path]:
@@ -56,14 +58,16 @@ def _size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
-def prune(
-    engine: Engine, settings: Settings, *, today: date, now: datetime, dry_run: bool
-) -> Pruned:
+def prune(engine: Engine, settings: Settings, *, now: datetime, dry_run: bool) -> Pruned:
     """Apply ``[retention]``: the store's part in one transaction, then the folders.
 
-    The caller holds the run lock.
+    Ages count back from the newest as-of day recorded, not from the clock
+    (``now`` only dates the pruning). The caller holds the run lock.
     """
     with Session(engine) as session:
+        today = history_day(session)
+        if today is None:
+            return Pruned(PrunedRows(0, 0, 0, 0), (), 0, dry_run)
         rows = prune_rows(session, settings.retention, today=today, now=now, dry_run=dry_run)
         last = store.last_good_run(session)
         if dry_run:
@@ -77,15 +81,17 @@ def prune(
     if not dry_run:
         for folder in folders:
             shutil.rmtree(folder)
-    return Pruned(rows, tuple(folders), size, dry_run)
+    return Pruned(rows, tuple(folders), size, dry_run, today)
 
 
 def describe(pruned: Pruned) -> str:
     """One line: rows per table, folders and bytes deleted (or that would be)."""
     rows, verb = pruned.rows, "would delete" if pruned.dry_run else "deleted"
+    day = f" (ages counted from {pruned.today.isoformat()})" if pruned.today else ""
     return (
-        f"retention {verb}: findings {rows.findings_rows:,} rows (of {rows.runs_pruned:,} runs; "
-        f"their totals stay), outbox {rows.outbox_bodies:,} email bodies "
+        f"retention{day} {verb}: findings {rows.findings_rows:,} rows "
+        f"(of {rows.runs_pruned:,} runs; their totals stay), "
+        f"outbox {rows.outbox_bodies:,} email bodies "
         f"({rows.outbox_bytes:,} bytes; the rows stay), report folders {len(pruned.folders):,} "
         f"({pruned.folder_bytes:,} bytes)"
     )

@@ -223,9 +223,7 @@ def _retain(ctx: RunContext) -> None:
     try:
         pruned = ctx.stages.run(
             "retention",
-            lambda: prune(
-                ctx.engine, ctx.settings, today=now.astimezone(UTC).date(), now=now, dry_run=False
-            ),
+            lambda: prune(ctx.engine, ctx.settings, now=now, dry_run=False),
         )
     except (LicensewatchError, OSError) as exc:
         log.error("retention failed (the run is recorded; the next run retries): %s", exc)

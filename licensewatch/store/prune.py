@@ -45,13 +45,25 @@ class PrunedRows:
     outbox_bytes: int
 
 
+@storage_operation("read the day of the history")
+def history_day(session: Session) -> date | None:
+    """The newest as-of day recorded: the day retention counts back from (None: no runs).
+
+    Not the machine's clock: a run that replays or back-fills an earlier day
+    must not make the history look older than it is.
+    """
+    newest = session.scalar(select(func.max(RUNS.c.as_of)))
+    return None if newest is None else newest
+
+
 @storage_operation("prune the history")
 def prune_rows(
     session: Session, retention: Retention, *, today: date, now: datetime, dry_run: bool
 ) -> PrunedRows:
     """Delete findings of runs before ``today - findings_days`` and old delivered email bodies.
 
-    With ``dry_run`` nothing changes; the counts are what would be deleted.
+    Ages are counted in as-of days (``today`` is :func:`history_day`). With
+    ``dry_run`` nothing changes; the counts are what would be deleted.
     """
     runs, keep = _runs_to_prune(session, today - timedelta(days=retention.findings_days))
     f, r = FINDINGS.c, RUNS.c
