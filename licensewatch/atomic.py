@@ -15,7 +15,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from licensewatch.filemodes import FileModes
 
 
 def fsync_folder(folder: Path) -> None:
@@ -36,16 +39,26 @@ def fsync_folder(folder: Path) -> None:
 class AtomicFile:
     """A temporary file beside ``path`` that replaces ``path`` when its ``with`` block succeeds.
 
+    ``modes`` gives the file its configured mode and group (else it stays 0600).
     The temporary file is created by the constructor, so that a caller can tell
     "cannot create a file in this folder" (raised here) from "cannot write it"
     (raised by the ``with`` block).
     """
 
-    def __init__(self, path: Path, *, text: bool = False, newline: str | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        text: bool = False,
+        newline: str | None = None,
+        modes: FileModes | None = None,
+    ) -> None:
         self.path = path
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         self.tmp = Path(tmp)
         try:
+            if modes is not None:
+                modes.apply_fd(fd)  # before the rename: the file never shows with 0600
             if text:
                 self._fh: IO[Any] = os.fdopen(fd, "w", encoding="utf-8", newline=newline)
             else:

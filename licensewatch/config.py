@@ -37,6 +37,8 @@ from licensewatch.config_keys import (
 )
 from licensewatch.config_keys import resolve as resolve
 from licensewatch.errors import ConfigError
+from licensewatch.filemodes import FileModes, file_modes
+from licensewatch.retention import RETENTION_KEYS, Retention, retention
 
 ACTIVITY_SIGNALS = ("successful", "any")
 TRANSPORTS = ("directory", "smtp", "graph")
@@ -133,6 +135,10 @@ class Settings:
     #: ``[finance]``: renewals within this many days are listed; who is told of them.
     renewal_horizon_days: int = 120
     finance_notify_to: tuple[str, ...] = ()
+    #: ``[reports] file_mode`` and ``group``: of every report and email file and folder.
+    file_modes: FileModes = field(default_factory=FileModes)
+    #: ``[retention]``: days of row-level history, email bodies and report folders kept.
+    retention: Retention = field(default_factory=Retention)
 
     @property
     def base_dir(self) -> Path:
@@ -185,12 +191,13 @@ TABLE_KEYS: Mapping[str, tuple[str, ...]] = {
     "focal_points": ("path",),
     "exemptions": ("path",),
     "mail": MAIL_KEYS,
-    "reports": ("dir",),
+    "reports": ("dir", "file_mode", "group"),
     "templates": ("dir",),
     "routing": ("device_pools",),
     "deprovision": ("graph", "groups"),
     "finance": ("renewal_horizon_days", "notify_to"),
     "answers": tuple(ANSWERS_OPTIONS),
+    "retention": RETENTION_KEYS,
 }
 #: Tables a config must have.
 REQUIRED = ("sources", "rate_card", "focal_points")
@@ -392,6 +399,8 @@ def _settings(doc: Mapping[str, Any], config_path: Path, c: Collector) -> Draft:
     horizon = c.run(partial(_horizon, finance), 120)
     no_one: tuple[str, ...] = ()
     notify_to = c.run(partial(addresses, finance, "notify_to", "finance"), no_one)
+    modes = c.run(partial(file_modes, reports), FileModes())
+    kept = c.run(partial(retention, {"retention": t.get("retention", none)}), Retention())
     answers = (
         c.run(partial(answers_options, t["answers"], base), None) if "answers" in doc else None
     )
@@ -414,6 +423,8 @@ def _settings(doc: Mapping[str, Any], config_path: Path, c: Collector) -> Draft:
         deprovision_groups=bool(groups),
         renewal_horizon_days=horizon,
         finance_notify_to=notify_to,
+        file_modes=modes,
+        retention=kept,
         answers=answers,
     )
     return Draft(config_path, sources, paths, settings, mail)

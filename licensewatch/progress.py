@@ -1,15 +1,24 @@
-"""Progress for long pulls: a one-line bar on a terminal, periodic log lines otherwise."""
+"""Progress for long work: a one-line bar on a terminal, periodic log lines otherwise.
+
+:class:`Progress` counts units (pages, phones, rows); :class:`Heartbeat` shows
+that a step with nothing to count (reconciling, writing a workbook) is still
+running, by its elapsed time. Both take an injectable clock.
+"""
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import TextIO
 
 from licensewatch.logs import get_logger
 
 log = get_logger(__name__)
+#: Counting bars not finished yet: a heartbeat keeps quiet while one is showing.
+_COUNTING: weakref.WeakSet[Progress] = weakref.WeakSet()
 
 
 class Progress:
@@ -30,8 +39,13 @@ class Progress:
         clock: Callable[[], float] = time.monotonic,
         redraw_s: float = 0.2,
         log_every_s: float = 30.0,
+        rate: bool = True,
+        quiet: bool = False,
     ) -> None:
         self.label = label
+        self.rate = rate
+        #: Outside a terminal, log the final line only if a periodic one was logged.
+        self.quiet = quiet
         self.total = total
         self.unit = unit
         self.done = 0
@@ -42,6 +56,9 @@ class Progress:
         self._every = redraw_s if self._tty else log_every_s
         self._started = clock()
         self._last = self._started
+        self._drawn = False
+        if rate:
+            _COUNTING.add(self)
 
     def advance(self, n: int = 1, *, extra: str = "") -> None:
         """Record ``n`` more units done; ``extra`` is shown after the count (e.g. "1,500 users")."""
@@ -55,14 +72,23 @@ class Progress:
 
     def finish(self) -> None:
         """Show the final count (a newline on a terminal, one log line otherwise)."""
-        self._show(final=True)
+        _COUNTING.discard(self)
+        if self._tty or not self.quiet or self._last != self._started:
+            self._show(final=True)
+
+    def clear(self) -> None:
+        """Erase the line drawn on a terminal (nothing otherwise)."""
+        if self._tty and self._drawn:
+            self._stream.write("\r\x1b[K")
+            self._stream.flush()
+            self._drawn = False
 
     def _text(self) -> str:
         count = f"{self.done:,}" + (f"/{self.total:,}" if self.total else "")
         elapsed = self._clock() - self._started
         extra = f", {self.extra}" if self.extra else ""
         # Under a second the rate means nothing (and a fake clock in tests gives absurd ones).
-        rate = f" ({self.done / elapsed:,.1f}/s)" if elapsed >= 1 else ""
+        rate = f" ({self.done / elapsed:,.1f}/s)" if elapsed >= 1 and self.rate else ""
         return f"{self.label}: {count} {self.unit}{extra}{rate}"
 
     def _show(self, *, final: bool) -> None:
@@ -73,6 +99,64 @@ class Progress:
                 filled = int(width * min(self.done / self.total, 1.0))
                 bar = "[" + "#" * filled + "." * (width - filled) + "] "
             self._stream.write("\r" + bar + self._text() + ("\n" if final else ""))
+            self._drawn = not final
             self._stream.flush()
         else:
             log.info("%s%s", self._text(), " (done)" if final else "")
+
+
+class Heartbeat:
+    """The elapsed time of a step that has no units to count, while it runs.
+
+    :meth:`beat` shows it (at most every ``redraw_s`` on a terminal, every
+    ``log_every_s`` in a log); :meth:`start` beats from a daemon thread every
+    ``tick_s`` until :meth:`stop`, which clears the terminal line. A step
+    shorter than ``log_every_s`` leaves no line in a log.
+    """
+
+    def __init__(
+        self,
+        label: str,
+        *,
+        stream: TextIO | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        log_every_s: float = 30.0,
+        tick_s: float = 0.5,
+    ) -> None:
+        self._clock = clock
+        self._started = clock()
+        self._tick = tick_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.progress = Progress(
+            f"{label}: running",
+            unit="s",
+            stream=stream,
+            clock=clock,
+            log_every_s=log_every_s,
+            rate=False,
+        )
+
+    def beat(self) -> None:
+        """Show the elapsed seconds if it is time to (not while a counting bar is showing)."""
+        if _COUNTING:
+            return
+        elapsed = int(self._clock() - self._started)
+        self.progress.advance(elapsed - self.progress.done)
+
+    def start(self) -> Heartbeat:
+        """Beat every ``tick_s`` from a daemon thread; returns itself."""
+        self._thread = threading.Thread(target=self._loop, name="heartbeat", daemon=True)
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._tick):
+            self.beat()
+
+    def stop(self) -> None:
+        """Stop beating; on a terminal, clear the line it drew."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.progress.clear()

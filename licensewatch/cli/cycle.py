@@ -15,27 +15,15 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-import pandas as pd
-from sqlalchemy import select
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
-
-from licensewatch import model, store
 from licensewatch.cli import answers
-from licensewatch.cli.table import Command, Group, arg, as_of_date, positive
+from licensewatch.cli.table import Command, Group, arg, as_of_date, positive, utc_now
 from licensewatch.config import Settings, load_settings
 from licensewatch.errors import EXIT_OK, EXIT_RUNTIME, ConfigError
-from licensewatch.logs import redact
-from licensewatch.night.run import operator, utc_now
-from licensewatch.notify.delivery import deliver, undelivered_error
-from licensewatch.notify.transports import build_transport
-from licensewatch.notify.wording import usd
-from licensewatch.reports.csvsafe import write_csv
-from licensewatch.store import outbox
-from licensewatch.store.state import DORMANT
-from licensewatch.store.tables import RESOURCE_STATE
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session
+
     from licensewatch.answers.group_removal import GraphGroupRemover, GroupResult
     from licensewatch.answers.licence_removal import (
         GraphLicenseRemover,
@@ -43,10 +31,15 @@ if TYPE_CHECKING:
         RemovalResult,
     )
 
+# The heavy libraries (pandas, SQLAlchemy, the notify stack) are imported inside
+# the commands, so that ``licensewatch --help`` does not pay for them.
+
 
 @contextmanager
 def locked(settings: Settings) -> Iterator[Engine]:
     """The database, migrated and held under the run lock, for one command."""
+    from licensewatch import store
+
     engine = store.open_engine(settings.database_url)
     try:
         with store.run_lock(engine):
@@ -62,6 +55,11 @@ def _when(value: datetime | None) -> str:
 
 def outbox_list(config: Path, *, status: str | None, limit: int, out: TextIO | None = None) -> int:
     """``licensewatch outbox``: the messages, newest first, and how many in each status."""
+    from sqlalchemy.orm import Session
+
+    from licensewatch.logs import redact
+    from licensewatch.store import outbox
+
     out = out or sys.stdout
     settings = load_settings(config)
     with locked(settings) as engine, Session(engine) as session:
@@ -90,6 +88,9 @@ def outbox_send(
     config: Path, *, out: TextIO | None = None, clock: Callable[[], datetime] = utc_now
 ) -> int:
     """``licensewatch outbox send``: send what is due now (pending, interrupted, retries due)."""
+    from licensewatch.notify.delivery import deliver, undelivered_error
+    from licensewatch.notify.transports import build_transport
+
     out = out or sys.stdout
     settings = load_settings(config)
     transport = build_transport(settings)
@@ -121,8 +122,16 @@ def decisions_import(
 
     Every row is checked first; one bad row means nothing is recorded (exit 2).
     """
+    import pandas as pd
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from licensewatch import model
     from licensewatch.answers.answer_file import read_decisions
+    from licensewatch.night.steps import operator
     from licensewatch.store.decisions import record_decisions, recorded_file
+    from licensewatch.store.state import DORMANT
+    from licensewatch.store.tables import RESOURCE_STATE
 
     out = out or sys.stdout
     settings = load_settings(config)
@@ -189,7 +198,12 @@ def deprovision(
     environ: dict[str, str] | None = None,
 ) -> int:
     """``licensewatch deprovision``: write the approved list; ``--apply`` removes the licences."""
+    from sqlalchemy.orm import Session
+
+    from licensewatch import model
     from licensewatch.answers.deprovision import INTERNAL, approved
+    from licensewatch.notify.wording import usd
+    from licensewatch.reports.csvsafe import write_csv
 
     out = out or sys.stdout
     settings = load_settings(config)
@@ -201,6 +215,7 @@ def deprovision(
     path = out_path or settings.reports_dir / f"deprovision_{clock():%Y-%m-%d}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_csv(listed.drop(columns=list(INTERNAL)), path)
+    settings.file_modes.apply(path)
     licences = int((listed["resource_kind"] == model.ResourceKind.LICENSE.value).sum())
     total = int(listed["annual_cost_cents"].sum()) if len(listed) else 0
     print(
@@ -235,6 +250,7 @@ def _apply(
 ) -> tuple[list[LicenseRemoval], list[RemovalResult], list[GroupResult]]:
     """Remove the approved direct licences, then leave the licensing groups (when allowed)."""
     from licensewatch.answers import deprovision as dep
+    from licensewatch.night.steps import operator
 
     todo = dep.pending_licences(dep.approved(session))
     results: list[RemovalResult] = []

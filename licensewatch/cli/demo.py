@@ -12,7 +12,6 @@ from licensewatch.cli.run import print_summary
 from licensewatch.cli.table import Command, arg, as_of_date, positive
 from licensewatch.config import load_settings
 from licensewatch.errors import EXIT_OK
-from licensewatch.night import run as pipeline
 
 
 def demo(
@@ -20,8 +19,15 @@ def demo(
 ) -> int:
     """``licensewatch demo``: generate the synthetic organization and run the job on it."""
     from licensewatch.demo import generate
+    from licensewatch.night import run as pipeline
 
     out = out or sys.stdout
+    print(
+        f"licensewatch demo: writing a synthetic organization, its database, outbox and "
+        f"reports to {folder.resolve()}",
+        file=out,
+        flush=True,
+    )
     org = generate(folder, accounts=accounts, departments=departments, seed=seed, as_of=as_of)
     print(
         f"Demo organization in {org.root}: {org.accounts:,} accounts in {org.departments} "

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from licensewatch import __version__
-from licensewatch.cli import answers, cycle, db, demo, pull, reports, run
+from licensewatch.cli import answers, cycle, db, demo, pull, reports, run, runs
 from licensewatch.cli.table import Command
 from licensewatch.config import draft_settings, secret_variables
 from licensewatch.config_keys import ConfigErrors
@@ -36,6 +36,7 @@ COMMANDS: tuple[Command, ...] = (
     *db.COMMANDS,
     *pull.COMMANDS,
     *reports.COMMANDS,
+    *runs.COMMANDS,
     *cycle.COMMANDS,
     *answers.COMMANDS,
     *demo.COMMANDS,

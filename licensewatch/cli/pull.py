@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from licensewatch.cli.table import Command, arg
 from licensewatch.config import load_settings
 from licensewatch.errors import EXIT_OK
-from licensewatch.night.inputs import build_sources
-from licensewatch.sources.interface import AccountsPull, AccountsSource, PhonesSource, Recordable
+
+if TYPE_CHECKING:
+    from licensewatch.sources.interface import AccountsSource, PhonesSource
 
 
 def pull(config: Path, save: Path | None, out: TextIO | None = None) -> int:
@@ -20,6 +21,9 @@ def pull(config: Path, save: Path | None, out: TextIO | None = None) -> int:
     Saved folders replay through the ``*-export`` kinds (``graph-export``,
     ``cucm-export``), so a bad night can be reproduced offline exactly.
     """
+    from licensewatch.night.inputs import build_sources
+    from licensewatch.sources.interface import AccountsPull, Recordable
+
     out = out or sys.stdout
     settings = load_settings(config)
     sources = build_sources(settings)

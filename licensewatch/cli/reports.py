@@ -16,37 +16,21 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Final, TextIO
+from typing import TYPE_CHECKING, Final, TextIO
 
-import pandas as pd
-from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
-
-from licensewatch import store
 from licensewatch.cli.table import Command, Group, arg, as_of_date
 from licensewatch.config import Settings, load_settings
 from licensewatch.errors import EXIT_OK, EXIT_USAGE, LicensewatchError
-from licensewatch.reports.csvsafe import write_csv
-from licensewatch.reports.finance import SUMMARY_COLUMNS, finance_summary
-from licensewatch.reports.finance_view import FinanceView, finance_view
-from licensewatch.reports.history import (
-    PeriodPoint,
-    RunPoint,
-    as_day,
-    load_points,
-    period_points,
-    realized_savings_cents,
-    stored_as_costed,
-)
-from licensewatch.reports.html import finance_html, risk_html, risk_markdown
-from licensewatch.reports.render import environment, write_text
-from licensewatch.reports.risk import risk_view
-from licensewatch.reports.seats import read_seat_report
-from licensewatch.reports.xlsx import write_finance_xlsx
-from licensewatch.rules.pricing import rates_in_force
-from licensewatch.sources.reference import read_rate_card
-from licensewatch.store.history import notified_state
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
+
+    from licensewatch.reports.finance_view import FinanceView
+    from licensewatch.reports.history import PeriodPoint, RunPoint
+
+# pandas, SQLAlchemy and the report writers are imported inside the functions
+# that use them, so that ``licensewatch --help`` does not pay for them.
 
 FINANCE_FORMATS: Final = ("csv", "xlsx", "html")
 RISK_FORMATS: Final = ("html", "markdown")
@@ -70,7 +54,12 @@ def _output(out: Path, stem: str, fmt: str) -> Path:
     return out
 
 
-def _open(settings: Settings) -> Engine:
+def open_history(settings: Settings) -> Engine:
+    """The database of the run history, to read: never created or upgraded here."""
+    from sqlalchemy.engine import make_url
+
+    from licensewatch import store
+
     url = make_url(settings.database_url)
     on_disk = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
     # Opening a missing SQLite file would create an empty database.
@@ -94,6 +83,8 @@ def _open(settings: Settings) -> Engine:
 
 
 def _stored_points(session: Session, until: date | None = None) -> list[RunPoint]:
+    from licensewatch.reports.history import load_points
+
     points = load_points(session, until=until)
     if not points:
         where = f" on or before {until.isoformat()}" if until else ""
@@ -107,6 +98,15 @@ def _stored_points(session: Session, until: date | None = None) -> list[RunPoint
 def _period_views(
     session: Session, settings: Settings, date_from: date | None, date_to: date | None
 ) -> tuple[FinanceView, list[PeriodPoint]]:
+    import pandas as pd
+
+    from licensewatch import store
+    from licensewatch.reports.finance_view import finance_view
+    from licensewatch.reports.history import period_points, realized_savings_cents, stored_as_costed
+    from licensewatch.reports.seats import read_seat_report
+    from licensewatch.rules.pricing import rates_in_force
+    from licensewatch.sources.reference import read_rate_card
+
     points = _stored_points(session, until=date_to)
     first = date_from or points[0].as_of
     last = date_to or points[-1].as_of
@@ -137,6 +137,13 @@ def _period_views(
 
 def _period_csv(session: Session, chosen: Sequence[PeriodPoint], path: Path) -> None:
     """finance_summary rows of the run behind each period date, led by the date and run date."""
+    import pandas as pd
+
+    from licensewatch import store
+    from licensewatch.reports.csvsafe import write_csv
+    from licensewatch.reports.finance import SUMMARY_COLUMNS, finance_summary
+    from licensewatch.reports.history import stored_as_costed
+
     frames = []
     for one in chosen:
         assert one.point.run_id is not None
@@ -160,9 +167,15 @@ def report_finance(
     ``html`` (figures at the period's end, trend across its month ends).
     Raises :class:`ReportError` when no ``ok`` run falls on or before the end.
     """
+    from sqlalchemy.orm import Session
+
+    from licensewatch.reports.html import finance_html
+    from licensewatch.reports.render import environment, write_text
+    from licensewatch.reports.xlsx import write_finance_xlsx
+
     if fmt not in FINANCE_FORMATS:
         raise ValueError(f"format must be one of {', '.join(FINANCE_FORMATS)}, not {fmt!r}")
-    engine = _open(settings)
+    engine = open_history(settings)
     try:
         with Session(engine) as session:
             view, chosen = _period_views(session, settings, date_from, date_to)
@@ -193,10 +206,19 @@ def report_risk(settings: Settings, *, as_of: date | None, fmt: str, out: Path) 
     the notices recorded in the resource state and the month-end trend of the
     year before. ``fmt`` is ``html`` or ``markdown``.
     """
+    from sqlalchemy.orm import Session
+
+    from licensewatch import store
+    from licensewatch.reports.history import as_day, period_points, stored_as_costed
+    from licensewatch.reports.html import risk_html, risk_markdown
+    from licensewatch.reports.render import environment, write_text
+    from licensewatch.reports.risk import risk_view
+    from licensewatch.store.history import notified_state
+
     if fmt not in RISK_FORMATS:
         raise ValueError(f"format must be one of {', '.join(RISK_FORMATS)}, not {fmt!r}")
     day = as_day(as_of) if as_of is not None else None
-    engine = _open(settings)
+    engine = open_history(settings)
     try:
         with Session(engine) as session:
             points = _stored_points(session, until=day)
@@ -232,6 +254,7 @@ def report(
         path = report_finance(settings, date_from=date_from, date_to=date_to, fmt=fmt, out=folder)
     else:
         path = report_risk(settings, as_of=as_of, fmt=fmt, out=folder)
+    settings.file_modes.apply(path)
     print(f"{which} report written to {path}", file=stream or sys.stdout)
     return EXIT_OK
 

@@ -7,16 +7,15 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from licensewatch import model
 from licensewatch.cli.table import Command, arg, as_of_date
 from licensewatch.config import load_settings
-from licensewatch.config_check import Issue, check_all
 from licensewatch.errors import EXIT_OK, EXIT_USAGE, SafetyBrake
-from licensewatch.night import run as pipeline
-from licensewatch.notify.delivery import undelivered_error
-from licensewatch.notify.wording import usd
+
+if TYPE_CHECKING:
+    from licensewatch.config_check import Issue
+    from licensewatch.night.run import RunResult
 
 
 def run(
@@ -29,6 +28,9 @@ def run(
     out: TextIO | None = None,
 ) -> int:
     """``licensewatch run``: the nightly job."""
+    from licensewatch.night import run as pipeline
+    from licensewatch.notify.delivery import undelivered_error
+
     out = out or sys.stdout
     settings = load_settings(config)
     result = pipeline.run(
@@ -53,6 +55,8 @@ def check_config(config: Path, out: TextIO | None = None, err: TextIO | None = N
     Prints OK (and what it read) only when there is none; else every problem,
     one line each, on stderr, and returns 2. Writes nothing, connects nowhere.
     """
+    from licensewatch.config_check import check_all
+
     out, err = out or sys.stdout, err or sys.stderr
     # Exemptions may run at most a year past today, as in a run (whatever its --as-of).
     report = check_all(config, datetime.now(UTC).date())
@@ -88,8 +92,11 @@ def print_issues(config_path: Path, issues: Sequence[Issue], err: TextIO) -> Non
     print("  (fix them and run check-config again; nothing was written)", file=err)
 
 
-def print_summary(result: pipeline.RunResult, out: TextIO) -> None:
+def print_summary(result: RunResult, out: TextIO) -> None:
     """A short summary of a run for the person (or cron mail) reading stdout."""
+    from licensewatch import model
+    from licensewatch.notify.wording import usd
+
     c, t = result.counts, result.totals
     label = {"dry_run": "dry run", "braked": "BRAKED: nothing sent"}.get(result.status, "done")
     rows: list[tuple[str, str]] = [

@@ -4,6 +4,10 @@ Each group module (``run``, ``db``, ``pull``, ``reports``, ``cycle``, ``demo``)
 exports ``COMMANDS``: a tuple of :class:`Command`. The parser is built from
 those tables and dispatch calls the chosen command's handler, so adding a
 command touches its group module only.
+
+Building the parser imports every group module, so a group module imports
+its heavy dependencies (pandas, SQLAlchemy, the night) inside its commands:
+``licensewatch --help`` then reads no more than the tables.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 #: A command's handler: the parsed arguments in, the exit code out.
@@ -56,6 +60,11 @@ class Command:
     handler: Handler | None = None
     group: Group | None = None
     config: bool = True
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC (the commands' default clock)."""
+    return datetime.now(UTC)
 
 
 def as_of_date(text: str) -> date:

@@ -26,6 +26,7 @@ from licensewatch.reports.seats import (
     seat_report,
     seats_csv_table,
 )
+from licensewatch.rules.warning_kinds import summarise
 from licensewatch.sources.interface import AccountsPull
 from licensewatch.store import RunStatus
 from licensewatch.store import outbox as store_outbox
@@ -69,6 +70,7 @@ def run_summary(
         "notices": notices,
         "notes": list(gathered.notes),
         "warnings": list(gathered.warnings),
+        "warnings_by_kind": [kind.as_dict() for kind in summarise(gathered.warnings)],
         # Text values whose control characters or lone surrogates were replaced, per feed.column.
         "neutralised_values": dict(gathered.neutralised),
         # Dates before date_bounds.FLOOR or in the future, set aside, per feed.column.
@@ -149,8 +151,14 @@ def store_run(
     planned: pd.DataFrame,
     notified: Collection[str],
     run_totals: Totals,
+    summary: Mapping[str, object],
 ) -> None:
-    """Save the findings, move what we remember (unless braked) and close the runs row."""
+    """Save the findings, move what we remember (unless braked) and close the runs row.
+
+    The row keeps ``summary`` without its per-item warnings (their kinds and
+    counts stay): ``licensewatch runs show`` reads it after retention has
+    deleted the report folder.
+    """
     session, now = ctx.session, ctx.clock()
     store.save_findings(session, ctx.run_id, planned)
     if verdict.status is not RunStatus.BRAKED:
@@ -171,11 +179,15 @@ def store_run(
         annual_avoidable_cents=run_totals.annual_avoidable_cents,
         accrued_avoidable_cents=run_totals.accrued_avoidable_cents,
         findings_count=len(planned),
+        summary={key: value for key, value in summary.items() if key != "warnings"},
     )
 
 
-def write_outputs(ctx: RunContext, outcome: Outcome, rates: pd.DataFrame) -> None:
-    """Write every report of the run into its staging folder (previews are there already)."""
+def write_outputs(ctx: RunContext, outcome: Outcome, rates: pd.DataFrame) -> Mapping[str, object]:
+    """Write every report of the run into its staging folder; return its run summary.
+
+    The email previews are there already.
+    """
     verdict, cycle, session = outcome.verdict, outcome.cycle, ctx.session
     realized = realized_savings_cents(session, as_of=ctx.as_of)
     summary = run_summary(
@@ -207,6 +219,7 @@ def write_outputs(ctx: RunContext, outcome: Outcome, rates: pd.DataFrame) -> Non
         "write finance reports",
         lambda: write_finance_reports(ctx, verdict, planned, rates, realized, seats),
     )
+    return summary
 
 
 def run_seats(

@@ -26,6 +26,7 @@ from typing import Final
 
 from licensewatch import model, store
 from licensewatch.config import Settings
+from licensewatch.errors import LicensewatchError
 from licensewatch.logs import get_logger
 from licensewatch.night import answers as night_answers
 from licensewatch.night.context import (
@@ -41,6 +42,7 @@ from licensewatch.night.context import (
 )
 from licensewatch.night.inputs import Sources
 from licensewatch.night.outputs import store_run, write_outputs
+from licensewatch.night.prune import describe, prune
 from licensewatch.night.publish import publish, remove_leftovers
 from licensewatch.night.stages import Stages, StageTiming
 from licensewatch.night.steps import (
@@ -155,6 +157,7 @@ def run(
                 outcome = _night(ctx, inputs)
             night_answers.file(settings, replies, to_file)
             delivery = _send(ctx, outcome.verdict, mail)
+            _retain(ctx)
             _log_end(ctx, outcome)
             return _result(ctx, outcome, delivery)
     finally:
@@ -174,12 +177,16 @@ def _night(ctx: RunContext, inputs: Inputs) -> Outcome:
     removed = book_removals(ctx, verdict, inputs, gathered, planned)
     cycle = Cycle(planned, tuple(notices), unassigned, frozenset(told), removed, totals(planned))
     outcome = Outcome(gathered, assessed, verdict, cycle)
-    write_outputs(ctx, outcome, rates)
-    ctx.stages.run("store", lambda: store_run(ctx, verdict, assessed, planned, told, cycle.totals))
+    summary = write_outputs(ctx, outcome, rates)
+    ctx.stages.run(
+        "store", lambda: store_run(ctx, verdict, assessed, planned, told, cycle.totals, summary)
+    )
     if verdict.sends:
         # A braked run keeps its findings for diagnosis but must not move
         # what we remember about resources and phones.
         store.save_history(ctx.session, gathered.history, gathered.stored_history)
+    # Before the commit: a mode or group the system refuses leaves nothing recorded.
+    ctx.settings.file_modes.apply_tree(ctx.staging)
     _commit(ctx)
     publish(ctx.staging, ctx.final_dir)
     return outcome
@@ -206,6 +213,26 @@ def _send(ctx: RunContext, verdict: Verdict, transport: Transport | None) -> Del
     return ctx.stages.run(
         "send emails", lambda: deliver(ctx.engine, transport, name=name, clock=ctx.clock)
     )
+
+
+def _retain(ctx: RunContext) -> None:
+    """Apply ``[retention]`` after the commit, still under the lock (not on a dry run).
+
+    A failure is logged, not raised: the night is recorded and sent, and the
+    next night prunes what this one could not.
+    """
+    if ctx.options.dry_run:
+        return
+    now = ctx.clock()
+    try:
+        pruned = ctx.stages.run(
+            "retention",
+            lambda: prune(ctx.engine, ctx.settings, now=now, dry_run=False),
+        )
+    except (LicensewatchError, OSError) as exc:
+        log.error("retention failed (the run is recorded; the next run retries): %s", exc)
+        return
+    log.info("%s", describe(pruned))
 
 
 def _log_end(ctx: RunContext, outcome: Outcome) -> None:

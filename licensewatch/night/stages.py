@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from licensewatch.logs import get_logger
+from licensewatch.progress import Heartbeat
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -33,14 +34,23 @@ def peak_rss_mb() -> float:
 
 @dataclass
 class Stages:
-    """Runs named steps, logging and keeping how long each took."""
+    """Runs named steps, logging and keeping how long each took.
+
+    While a step runs, a :class:`~licensewatch.progress.Heartbeat` shows it is
+    alive: its elapsed time on a terminal, a log line every 30 s otherwise (cron).
+    """
 
     timings: list[StageTiming] = field(default_factory=list)
+    heartbeat: Callable[[str], Heartbeat] = Heartbeat
 
     def run(self, name: str, step: Callable[[], T]) -> T:
         """Run ``step`` as the stage ``name`` and return its value."""
         started = time.perf_counter()
-        value = step()
+        beating = self.heartbeat(name).start()
+        try:
+            value = step()
+        finally:
+            beating.stop()
         timing = StageTiming(name, time.perf_counter() - started, peak_rss_mb())
         self.timings.append(timing)
         log.info("%s: %.2f s (peak memory %.0f MiB)", name, timing.seconds, timing.peak_rss_mb)

@@ -45,6 +45,7 @@ from licensewatch.rules.pricing import price
 from licensewatch.rules.reconcile import reconcile
 from licensewatch.rules.removals import bookable_removals, pulled_resource_ids
 from licensewatch.rules.seats import attach_groups
+from licensewatch.rules.warning_kinds import summarise
 from licensewatch.sources.cucm.clusters import pool_departments
 from licensewatch.store import RunStatus
 from licensewatch.store import outbox as store_outbox
@@ -150,8 +151,7 @@ def reconcile_inputs(ctx: RunContext, inputs: Inputs) -> Gathered:
     for note in notes:
         log.warning("%s", note)
     warnings = (*inputs.warnings, *reconciled.warnings)
-    for warning in warnings:
-        log.warning("data: %s", warning)
+    log_warnings(warnings)
     strictness.enforce(warnings, strict=ctx.options.strict)
     return Gathered(
         inputs.reference,
@@ -167,6 +167,14 @@ def reconcile_inputs(ctx: RunContext, inputs: Inputs) -> Gathered:
         stored_history=stored,
         accounts_pull=inputs.accounts,
     )
+
+
+def log_warnings(warnings: Sequence[str]) -> None:
+    """One WARNING line per kind of data warning (count and first); each one at DEBUG."""
+    for warning in warnings:
+        log.debug("data: %s", warning)
+    for kind in summarise(warnings):
+        log.warning("data: %s", kind.line)
 
 
 def assess(ctx: RunContext, gathered: Gathered) -> Assessed:

@@ -24,6 +24,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from licensewatch.progress import Progress
 from licensewatch.reports.csvsafe import neutralize
 
 MONEY_FORMAT: Final = "#,##0.00"
@@ -113,10 +114,12 @@ def write_table(
     columns: Sequence[Column],
     rows: Iterable[Sequence[object]],
     total: Sequence[object] | None = None,
+    progress: Progress | None = None,
 ) -> int:
     """A sheet holding one table: header frozen, filter on its rows, an optional total below.
 
-    Writes at most :data:`MAX_ROWS` rows (a worksheet's limit) and returns how many it wrote.
+    Writes at most :data:`MAX_ROWS` rows (a worksheet's limit) and returns how many it wrote;
+    ``progress`` counts the rows as they are written.
     """
     ws = wb.create_sheet(title)
     stream = iter(rows)
@@ -138,6 +141,10 @@ def write_table(
     for row in islice(chain(sample, stream), MAX_ROWS):
         ws.append([cell(ws, v, c.kind) for v, c in zip(row, columns, strict=True)])
         written += 1
+        if progress is not None:
+            progress.advance()
+    if progress is not None:
+        progress.finish()
     ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{written + 1}"
     if total is not None:
         # Below a blank row, outside the filter range: sorting never moves it.

@@ -22,6 +22,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
 from licensewatch.atomic import replacing
+from licensewatch.progress import Progress
 from licensewatch.reports import sheets
 from licensewatch.reports.finance_view import FinanceView
 from licensewatch.reports.sheets import (
@@ -166,7 +167,8 @@ def _workbook(view: FinanceView) -> Workbook:
          money(t.annual_avoidable_cents), money(t.accrued_avoidable_cents)],
     )  # fmt: skip
     findings_columns = [Column(n, _FINDINGS_KINDS.get(n, TEXT)) for n in view.findings.columns]
-    write_table(wb, "Findings", findings_columns, _findings_rows(view))
+    counted = Progress("XLSX findings", total=len(view.findings), unit="rows", quiet=True)
+    write_table(wb, "Findings", findings_columns, _findings_rows(view), progress=counted)
     write_table(
         wb,
         "Rate card",

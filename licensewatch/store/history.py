@@ -70,7 +70,8 @@ def run_aggregates(
     run's findings.csv: unpriced findings (no item) count as zero. A licence
     finding is a dormant account by its ``account_id`` (distinct); a separated
     account has ``SEPARATED`` among its reasons. Runs without findings have
-    zeros. Rows are sorted by as-of date, then run id.
+    zeros; a run whose findings retention deleted has the totals kept then.
+    Rows are sorted by as-of date, then run id.
     """
     f = FINDINGS.c
     licence = f.resource_kind == model.ResourceKind.LICENSE.value
@@ -110,13 +111,23 @@ def run_aggregates(
             r.as_of,
             r.status,
             *(cast(func.coalesce(c, 0), BigInteger) for c in counts),
+            r.pruned_totals,
         )
         .select_from(RUNS.outerjoin(per_run, per_run.c.run_id == r.id))
         .where(*wanted)
         .order_by(r.as_of, r.id)
     )
-    rows = session.execute(query).all()
+    names = [c.name for c in counts]
+    rows = [_kept_totals(row, names) for row in session.execute(query).all()]
     return _frames.frame_of([_with_day(row, 1) for row in rows], RUN_AGGREGATES)
+
+
+def _kept_totals(row: Any, names: list[str]) -> tuple[Any, ...]:
+    """A run's sums, from the totals kept when retention deleted its findings rows."""
+    *values, kept = row
+    if kept:
+        values[3:] = [int(kept.get(name, 0)) for name in names]
+    return tuple(values)
 
 
 def _with_day(row: Any, position: int) -> tuple[Any, ...]:

@@ -71,6 +71,7 @@ class RunRecord:
     accrued_avoidable_cents: int
     findings_count: int
     note: str | None
+    summary: Mapping[str, object] | None = None
 
     @classmethod
     def of(cls, run: Run) -> RunRecord:
@@ -88,6 +89,7 @@ class RunRecord:
             accrued_avoidable_cents=run.accrued_avoidable_cents,
             findings_count=run.findings_count,
             note=run.note,
+            summary=None if run.summary is None else MappingProxyType(dict(run.summary)),
         )
 
 
@@ -165,8 +167,12 @@ def finish_run(
     accrued_avoidable_cents: int,
     findings_count: int,
     note: str | None = None,
+    summary: Mapping[str, object] | None = None,
 ) -> None:
-    """Record how run ``run_id`` ended and what it found (flushed, not committed)."""
+    """Record how run ``run_id`` ended and what it found (flushed, not committed).
+
+    ``summary`` is the run summary to keep with the row (JSON-serialisable).
+    """
     final = RunStatus(status)  # ValueError for a status the schema would refuse
     if final is RunStatus.RUNNING:
         raise ValueError("a finished run cannot have status 'running'")
@@ -180,6 +186,7 @@ def finish_run(
     run.accrued_avoidable_cents = int(accrued_avoidable_cents)
     run.findings_count = int(findings_count)
     run.note = note
+    run.summary = None if summary is None else dict(summary)
     session.flush()
 
 

@@ -128,6 +128,11 @@ class Run(Base):
     accrued_avoidable_cents: Mapped[int] = mapped_column(BigInteger)
     findings_count: Mapped[int] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(Text)
+    #: The run summary (``run_summary.json`` without the per-item warnings); migration 0008.
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
+    #: When retention deleted the run's findings rows, and their totals (0008).
+    findings_pruned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pruned_totals: Mapped[dict[str, int] | None] = mapped_column(JSONDoc)
 
 
 class Finding(Base):

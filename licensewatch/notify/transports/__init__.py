@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from licensewatch.config import MailSettings, Settings, SourceSettings
+from licensewatch.filemodes import FileModes
 from licensewatch.notify.transports.base import Transport
 from licensewatch.notify.transports.directory import DirectoryTransport
 
@@ -16,7 +17,13 @@ def build_transport(settings: Settings, *, environ: Mapping[str, str] | None = N
     Makes no connection: a ``ConfigError`` here means the config or an
     environment variable is wrong, which ``check-config`` reports too.
     """
-    return mail_transport(settings.mail, settings.sources, settings.base_dir, environ=environ)
+    return mail_transport(
+        settings.mail,
+        settings.sources,
+        settings.base_dir,
+        environ=environ,
+        file_modes=settings.file_modes,
+    )
 
 
 def mail_transport(
@@ -25,8 +32,12 @@ def mail_transport(
     base_dir: Path,
     *,
     environ: Mapping[str, str] | None = None,
+    file_modes: FileModes | None = None,
 ) -> Transport:
-    """The transport of ``mail`` (see :func:`build_transport`); ``check-config`` checks it alone."""
+    """The transport of ``mail`` (see :func:`build_transport`); ``check-config`` checks it alone.
+
+    ``file_modes`` are the modes of the directory transport's ``.eml`` files.
+    """
     if mail.transport == "smtp":
         from licensewatch.notify.transports.smtp import SmtpOptions, SmtpTransport
 
@@ -42,4 +53,4 @@ def mail_transport(
             base_dir,
         )
         return GraphMailTransport(graph_options, environ=environ)
-    return DirectoryTransport(mail.directory)
+    return DirectoryTransport(mail.directory, file_modes or FileModes())

@@ -13,6 +13,7 @@ from typing import Final
 
 from licensewatch.atomic import AtomicFile
 from licensewatch.errors import DeliveryError
+from licensewatch.filemodes import FileModes
 from licensewatch.notify.transports.base import Transport
 
 _SAFE_KEY: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
@@ -26,8 +27,10 @@ class DirectoryTransport(Transport):
     file, which makes a re-send idempotent.
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, modes: FileModes | None = None) -> None:
         self.folder = folder
+        #: ``[reports] file_mode`` and ``group``, given to each file and to the folder.
+        self.modes = modes
 
     def path_for(self, key: str) -> Path:
         """Where the message with ``key`` is written."""
@@ -40,8 +43,11 @@ class DirectoryTransport(Transport):
         path = self.path_for(key)
         data = message.as_bytes()
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            staged = AtomicFile(path)
+            if not self.folder.is_dir():
+                self.folder.mkdir(parents=True, exist_ok=True)
+                if self.modes is not None:
+                    self.modes.apply(self.folder)
+            staged = AtomicFile(path, modes=self.modes)
         except OSError as exc:
             raise DeliveryError(
                 f"cannot write emails to {self.folder}: {exc.strerror or exc}",

@@ -29,6 +29,7 @@ import pandas as pd
 from licensewatch import model
 from licensewatch.config import SourceSettings
 from licensewatch.errors import InputError, Problem
+from licensewatch.progress import Progress
 from licensewatch.sources.graph.chain import MANIFEST_FILE, check_saved_chain
 from licensewatch.sources.graph.seats import saved_seats
 from licensewatch.sources.graph.usage_report import apply_usage_activity, parse_usage_report
@@ -118,7 +119,7 @@ class GraphExportSource(AccountsSource):
         # A pull saved on the usage-report fallback holds pages read without
         # signInActivity plus the report; replay it the same way the live pull read it.
         report = self.folder / USAGE_REPORT_FILE
-        docs = [(p, load_json(p)) for p in pages]
+        docs = _read_pages(pages)
         manifest_path = self.folder / MANIFEST_FILE
         complete, chain_note = check_saved_chain(
             self.folder, docs, load_json(manifest_path) if manifest_path.is_file() else None
@@ -145,6 +146,17 @@ class GraphExportSource(AccountsSource):
             subscriptions=seats.subscriptions,
             license_states=seats.license_states,
         )
+
+
+def _read_pages(pages: list[Path]) -> list[tuple[Path, Any]]:
+    """Every saved users page, parsed, with progress (a large tenant has thousands)."""
+    progress = Progress("Graph export", total=len(pages), unit="pages", quiet=True)
+    docs = []
+    for path in pages:
+        docs.append((path, load_json(path)))
+        progress.advance()
+    progress.finish()
+    return docs
 
 
 def load_json(path: Path) -> Any:

@@ -7,7 +7,7 @@ once). Decisions recorded before this revision were imported by an operator:
 ``decided_by`` takes ``imported_by``.
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0008
 Create Date: 2026-12-02
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0006"
+down_revision: str | None = "0008"
 branch_labels: str | None = None
 depends_on: str | None = None
 
@@ -56,7 +56,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Back to 0006: the provenance columns, the handled replies and confirmations go."""
+    """Back to 0008: the provenance columns, the handled replies and confirmations go."""
     op.execute("DELETE FROM outbox WHERE kind = 'confirmation'")
     with op.batch_alter_table("outbox") as batch:
         batch.drop_constraint(op.f("ck_outbox_kind"), type_="check")
