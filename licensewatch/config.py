@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from licensewatch.cycle_config import CYCLE_KEYS, auto_remove_after_days, cycle_options
 from licensewatch.errors import ConfigError
 from licensewatch.options import reject_unknown, typed
 
@@ -37,6 +38,9 @@ class Policy:
     new_findings_floor: int = 100
     #: True when the HR separations feed may hold no rows (else an empty feed brakes).
     allow_empty_separations: bool = False
+    #: Days after the first escalation before a separated account's unanswered licences
+    #: go on the removal list by rule (``None``: never, the default).
+    auto_remove_after_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -76,9 +80,16 @@ class MailSettings:
     unassigned_to: tuple[str, ...] = ()
     organization: str = "the organization"
     #: Days after the first notice before a reminder, and before the escalation.
-    reminder_days: int = 14
+    reminder_days: int = 10
     escalate_after_days: int = 28
     escalation_to: tuple[str, ...] = ()
+    #: Days between two escalations of an item still unanswered (``licensewatch.cycle_config``).
+    escalate_every_days: int = 30
+    #: False: overdue items are chased with the focal points only, no committee digest.
+    escalate: bool = True
+    #: ``nightly`` or ``weekly`` (at most one email a week per department, on ``weekly_day``).
+    cadence: str = "nightly"
+    weekly_day: str = "monday"
     #: Language of the escalation and unassigned-queue emails (focal points have their own).
     language: str = "en"
     #: The transport's own table: ``[mail.smtp]`` or ``[mail.graph]`` (validated by the transport).
@@ -198,6 +209,7 @@ def _policy(doc: Mapping[str, Any]) -> Policy:
         ),
         activity_signal=signal,
         max_dormant_fraction=fraction,
+        auto_remove_after_days=auto_remove_after_days(t),
     )
 
 
@@ -242,15 +254,13 @@ MAIL_KEYS = (
     "directory",
     "from",
     "reply_to",
-    "response_days",
     "unassigned_to",
     "organization",
-    "reminder_days",
-    "escalate_after_days",
     "escalation_to",
     "language",
     "smtp",
     "graph",
+    *CYCLE_KEYS,
 )
 
 
@@ -289,29 +299,17 @@ def _mail(doc: Mapping[str, Any], base: Path) -> MailSettings:
             hint=f"add [mail.{transport}] (see config/licensewatch.example.toml)",
         )
     options = dict(t[transport]) if transport in ("smtp", "graph") else {}
-    reminder = _non_negative("mail", "reminder_days", _get(t, "mail", "reminder_days", int, 14))
-    escalate = _non_negative(
-        "mail", "escalate_after_days", _get(t, "mail", "escalate_after_days", int, 28)
-    )
-    if reminder < 1 or escalate <= reminder:
-        raise ConfigError(
-            f"[mail] needs 1 <= reminder_days < escalate_after_days, not {reminder} and {escalate}"
-        )
     return MailSettings(
         transport=transport,
         directory=resolve(base, _get(t, "mail", "directory", str, "outbox")),
         sender=_get(t, "mail", "from", str, "licensewatch@example.org"),
         reply_to=_get(t, "mail", "reply_to", str, None),
-        response_days=_non_negative(
-            "mail", "response_days", _get(t, "mail", "response_days", int, 14)
-        ),
         unassigned_to=_addresses(t, "unassigned_to"),
         organization=_get(t, "mail", "organization", str, "the organization"),
-        reminder_days=reminder,
-        escalate_after_days=escalate,
         escalation_to=_addresses(t, "escalation_to"),
         language=_language(t),
         options=options,
+        **cycle_options(t),
     )
 
 

@@ -8,13 +8,17 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TextIO
 
-from licensewatch import model
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from licensewatch import model, store
 from licensewatch.cli.table import Command, arg, as_of_date
-from licensewatch.config import load_settings
+from licensewatch.config import Settings, load_settings
 from licensewatch.errors import EXIT_OK, SafetyBrake
 from licensewatch.night import run as pipeline
 from licensewatch.night.inputs import build_sources, read_reference
 from licensewatch.notify.delivery import undelivered_error
+from licensewatch.notify.routing_check import check_routing
 from licensewatch.notify.transports import build_transport
 from licensewatch.notify.wording import usd
 
@@ -56,6 +60,8 @@ def check_config(config: Path, out: TextIO | None = None) -> int:
         source.check()
     # Exemptions may run at most a year past today, as in a run (whatever its --as-of).
     reference = read_reference(settings, datetime.now(UTC).date())
+    routing = check_routing(settings, reference.focal_points, _known_departments(settings))
+    routing.raise_if_failed()
     print(f"{settings.config_path}: OK", file=out)
     print(
         f"  rate card: {len(reference.rate_card)} items; focal points: "
@@ -64,10 +70,35 @@ def check_config(config: Path, out: TextIO | None = None) -> int:
     )
     for feed, source_settings in settings.sources.items():
         print(f"  {feed}: {source_settings.kind}", file=out)
+    for line in routing.unrouted:
+        print(f"  warning: {line}", file=out)
     # Checks the transport's options and reads its secrets; connects to nothing.
     build_transport(settings).close()
     print(f"  mail: {settings.mail.transport}", file=out)
     return EXIT_OK
+
+
+def _known_departments(settings: Settings) -> list[object]:
+    """The departments of the last good run's findings (one per finding) and the device pools'.
+
+    check-config pulls nothing: before the first run only the device pools'
+    departments are known (a run checks its own findings again).
+    """
+    found: list[object] = list(settings.device_pool_departments.values())
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        return found
+    engine = store.open_engine(settings.database_url)
+    try:
+        if store.schema_revision(engine) != store.head_revision():
+            return found
+        with Session(engine) as session:
+            last = store.last_good_run(session)
+            if last is not None:
+                found += store.findings_of_run(session, last.id)["department"].tolist()
+    finally:
+        engine.dispose()
+    return found
 
 
 def print_summary(result: pipeline.RunResult, out: TextIO) -> None:

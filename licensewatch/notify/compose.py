@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -36,9 +36,11 @@ import jinja2
 import pandas as pd
 
 from licensewatch import model, resources
-from licensewatch.config import MailSettings
+from licensewatch.config import MailSettings, Policy
 from licensewatch.errors import ConfigError
+from licensewatch.notify.digest import digest_context, escalation_day
 from licensewatch.notify.mime import POLICY
+from licensewatch.notify.next_text import cycle_context
 from licensewatch.notify.routes import Route, configured_addresses, focal_routes, header_text
 from licensewatch.notify.rows import (
     ATTACHMENT_COLUMNS,
@@ -48,6 +50,9 @@ from licensewatch.notify.rows import (
     rate_basis,
 )
 from licensewatch.notify.wording import usd
+from licensewatch.reports.csvsafe import csv_text
+from licensewatch.rules import cadence
+from licensewatch.rules.cadence import Rules
 
 __all__ = [
     "ATTACHMENT_COLUMNS",
@@ -150,9 +155,12 @@ class _Shared:
     rates: pd.DataFrame
     run_key: str
     max_body_rows: int
+    rules: Rules
 
 
-def _context(route: Route, rows: pd.DataFrame, kind: str, key: str, s: _Shared) -> dict[str, Any]:
+def _context(
+    route: Route, rows: pd.DataFrame, planned: pd.DataFrame, kind: str, key: str, s: _Shared
+) -> dict[str, Any]:
     lang = route.language
     licences = rows["resource_kind"] == model.ResourceKind.LICENSE.value
     waiting = rows["cycle"] != "new"
@@ -186,6 +194,7 @@ def _context(route: Route, rows: pd.DataFrame, kind: str, key: str, s: _Shared) 
         "attachment_name": f"licensewatch_{slug(route.label)}{_suffix(kind)}"
         f"_{s.as_of:%Y-%m-%d}.csv",
         "attachment_text": attachment_csv(rows, with_department=unassigned),
+        **cycle_context(planned, s.rules, s.as_of, lang),
     }
 
 
@@ -216,51 +225,52 @@ def _message(
     msg["X-Auto-Response-Suppress"] = "All"
     msg.set_content(_render(s.env, stem, "txt", lang, ctx))
     msg.add_alternative(_render(s.env, stem, "html", lang, ctx), subtype="html")
-    msg.add_attachment(ctx["attachment_text"], subtype="csv", filename=ctx["attachment_name"])
+    if "attachment_html" in ctx:
+        msg.add_attachment(ctx["attachment_html"], subtype="html", filename=ctx["attachment_name"])
+    else:
+        msg.add_attachment(ctx["attachment_text"], subtype="csv", filename=ctx["attachment_name"])
     return msg
 
 
 def _notice(
-    route: Route,
-    rows: pd.DataFrame,
-    kind: str,
-    s: _Shared,
-    *,
-    to: Sequence[str] | None = None,
-    cc: Sequence[str] | None = None,
+    route: Route, rows: pd.DataFrame, planned: pd.DataFrame, s: _Shared
 ) -> DepartmentNotice:
     ids = tuple(rows["resource_id"].tolist())
+    kind = _kind(rows["cycle"])
     key = notice_key(s.as_of, route.label, kind, ids)
-    ctx = _context(route, rows, kind, key, s)
-    stem = "escalation" if kind == "escalation" else "notice"
-    recipients = tuple(to if to is not None else route.to)
-    copies = tuple(cc if cc is not None else route.cc)
+    ctx = _context(route, rows, planned, kind, key, s)
+    stem = "overdue" if kind == "overdue" else "notice"
     return DepartmentNotice(
         department=route.label,
         kind=kind,
-        to=recipients,
-        cc=copies,
+        to=route.to,
+        cc=route.cc,
         language=route.language,
-        message=_message(stem, recipients, copies, route.language, ctx, s),
+        message=_message(stem, route.to, route.cc, route.language, ctx, s),
         key=key,
         resource_ids=ids,
     )
 
 
-def _for_route(route: Route, rows: pd.DataFrame, s: _Shared) -> list[DepartmentNotice]:
-    notices = []
-    asking = rows[rows["cycle"].isin(["new", "reminder"]).fillna(False).astype(bool)]
-    if len(asking):
-        kind = "notice" if (asking["cycle"] == "new").any() else "reminder"
-        notices.append(_notice(route, asking, kind, s))
-    late = rows[(rows["cycle"] == "escalation").fillna(False).astype(bool)]
-    escalation_to = configured_addresses(s.mail.escalation_to, "escalation_to")
-    if len(late) and escalation_to:
-        # The department's focal points (named in the text, in copy); the organization's language.
-        escalation = Route(route.label, route.to, route.cc, "", s.mail.language)
-        cc = tuple(dict.fromkeys((*route.to, *route.cc)))
-        notices.append(_notice(escalation, late, "escalation", s, to=escalation_to, cc=cc))
-    return notices
+#: Cycle steps whose message is an overdue notice (the deadline has passed).
+_LATE: Final = (cadence.OVERDUE, cadence.ESCALATION, cadence.AUTO_REMOVE)
+
+
+def _kind(cycles: pd.Series) -> str:
+    """One message per department and day: ``overdue`` over ``reminder`` over ``notice``."""
+    if cycles.isin(_LATE).any():
+        return "overdue"
+    return "reminder" if (cycles == cadence.REMINDER).any() else "notice"
+
+
+def _for_route(
+    route: Route, rows: pd.DataFrame, planned: pd.DataFrame, s: _Shared
+) -> list[DepartmentNotice]:
+    """The department's one message of the day: every item due, whatever its step."""
+    due = rows[rows["cycle"].notna().to_numpy(bool)]
+    if not len(due):
+        return []
+    return [_notice(route, due, planned.loc[due.index], s)]
 
 
 def compose_notices(
@@ -274,6 +284,8 @@ def compose_notices(
     run_key: str,
     max_body_rows: int = MAX_BODY_ROWS,
     date: datetime | None = None,
+    rules: Rules | None = None,
+    risk_html: Callable[[], str] | None = None,
 ) -> tuple[list[DepartmentNotice], pd.DataFrame]:
     """Compose the messages due for each department that has findings and a focal point.
 
@@ -284,6 +296,12 @@ def compose_notices(
     When ``mail.unassigned_to`` is set, that queue is mailed there like a
     department. Raises ``ConfigError`` if a template is missing or broken and
     ``InputError`` if a focal point's address is not an address.
+
+    ``costed`` is the day's plan (:func:`licensewatch.rules.cadence.plan`):
+    each department gets at most one message, listing every item due. On an
+    escalation day ``mail.escalation_to`` gets one digest of every overdue
+    department with ``risk_html()`` attached (``rules`` default: the mail
+    settings' numbers).
     """
     if as_of.tzinfo is None:
         raise ValueError("as_of must be a timezone-aware UTC timestamp")
@@ -295,6 +313,7 @@ def compose_notices(
         rates=rate_card_in_force,
         run_key=run_key,
         max_body_rows=max_body_rows,
+        rules=rules if rules is not None else Rules.of(mail, Policy()),
     )
     routes = focal_routes(focal_points)
     dept = model.norm_key(costed["department"])
@@ -304,10 +323,39 @@ def compose_notices(
     if owned.any():
         rows = prepare(costed[owned])
         for key, group in rows.groupby(dept[owned], sort=False):
-            notices.extend(_for_route(routes[str(key)], group, shared))
+            notices.extend(_for_route(routes[str(key)], group, costed, shared))
     notices.sort(key=lambda n: (n.department.casefold(), n.kind, n.key))
     unassigned_to = configured_addresses(mail.unassigned_to, "unassigned_to")
     if unassigned_to and len(queue):
         route = Route(model.UNASSIGNED, unassigned_to, (), "", mail.language)
-        notices.extend(_for_route(route, prepare(queue), shared))
-    return notices, queue
+        notices.extend(_for_route(route, prepare(queue), queue, shared))
+    digest = _digest(costed, {k: r.label for k, r in routes.items()}, shared, risk_html)
+    return notices + digest, queue
+
+
+def _digest(
+    planned: pd.DataFrame,
+    labels: Mapping[str, str],
+    s: _Shared,
+    risk_html: Callable[[], str] | None,
+) -> list[DepartmentNotice]:
+    """The steering committee's one digest of an escalation day (none on other days)."""
+    to = configured_addresses(s.mail.escalation_to, "escalation_to")
+    if not (s.rules.escalate and to and "cycle" in planned and escalation_day(planned)):
+        return []
+    lang = s.mail.language
+    key = notice_key(s.as_of, "steering committee", "digest")
+    ctx = {
+        **digest_context(planned, labels, as_of=s.as_of, rules=s.rules, language=lang),
+        "organization": s.mail.organization,
+        "key": key,
+        "run_key": s.run_key,
+    }
+    if risk_html is not None:
+        ctx["attachment_name"] = f"licensewatch_risk_{s.as_of:%Y-%m-%d}.html"
+        ctx["attachment_html"] = risk_html()
+    else:  # composed outside a run: the departments' table instead of the risk report
+        ctx["attachment_name"] = f"licensewatch_overdue_{s.as_of:%Y-%m-%d}.csv"
+        ctx["attachment_text"] = csv_text(pd.DataFrame(ctx["departments"]))
+    message = _message("digest", to, (), lang, ctx, s)
+    return [DepartmentNotice("steering committee", "digest", to, (), lang, message, key, ())]

@@ -43,7 +43,12 @@ class MessageKind(StrEnum):
 
     NOTICE = "notice"
     REMINDER = "reminder"
+    #: Per-department escalations of earlier versions (now: ``overdue`` + ``digest``).
     ESCALATION = "escalation"
+    #: To the focal points: their items are past the deadline (and maybe escalated).
+    OVERDUE = "overdue"
+    #: To the steering committee: every overdue department in one message.
+    DIGEST = "digest"
 
 
 #: Longest wait between two attempts at a failed message.
