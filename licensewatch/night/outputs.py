@@ -15,8 +15,10 @@ from licensewatch.night.reports import write_run_reports
 from licensewatch.reports.csvsafe import write_csv
 from licensewatch.reports.finance import Totals, finance_summary
 from licensewatch.reports.findings import findings_table
+from licensewatch.reports.follow_up import follow_up
 from licensewatch.reports.history import history_for_run, realized_savings_cents
 from licensewatch.store import RunStatus
+from licensewatch.store.decisions import last_actions
 from licensewatch.store.history import removed_state
 
 
@@ -156,6 +158,8 @@ def write_outputs(ctx: RunContext, outcome: Outcome, rates: pd.DataFrame) -> Non
     summary["realized_savings_to_date_usd"] = model.money(realized)
     summary["realized_savings_annual_usd"] = model.money(removed_run_rate(session, ctx.as_of_ts))
     planned = cycle.planned
+    actions = last_actions(session, planned["resource_id"].tolist())
+    planned = planned.assign(follow_up=follow_up(planned, actions, ctx.as_of_ts))
     ctx.stages.run(
         "write reports",
         lambda: write_reports(

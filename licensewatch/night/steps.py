@@ -240,7 +240,13 @@ def compose(
     settings = ctx.settings
 
     def risk() -> str:
-        view = risk_view(planned, as_of=ctx.as_of, notified=notified_state(ctx.session), trend=())
+        view = risk_view(
+            planned,
+            as_of=ctx.as_of,
+            notified=notified_state(ctx.session),
+            trend=(),
+            response_days=settings.mail.response_days,
+        )
         return risk_html(view, report_environment(settings.templates_dir))
 
     return ctx.stages.run(
