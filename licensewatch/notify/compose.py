@@ -315,10 +315,21 @@ def compose_notices(
         max_body_rows=max_body_rows,
         rules=rules if rules is not None else Rules.of(mail, Policy()),
     )
+    given = costed
+    if "cycle" not in costed.columns:  # not planned: every finding is new today
+        costed = costed.assign(cycle=pd.array(["new"] * len(costed), dtype=model.STRING))
+    if "deadline" not in costed.columns:
+        start = pd.Series(as_of.normalize(), index=costed.index, dtype=model.DATETIME)
+        if "first_notified_on" in costed.columns:
+            told = costed["first_notified_on"].astype(model.DATETIME)
+            start = told.where(costed["cycle"] != "new", start).fillna(start)
+        days = pd.Timedelta(days=shared.rules.response_days)
+        costed = costed.assign(deadline=(start + days).astype(model.DATETIME))
     routes = focal_routes(focal_points)
     dept = model.norm_key(costed["department"])
     owned = dept.isin(list(routes)).fillna(False).astype(bool)
-    queue = costed[~owned].reset_index(drop=True)
+    queue = given[~owned].reset_index(drop=True)
+    queued = costed[~owned].reset_index(drop=True)
     notices = []
     if owned.any():
         rows = prepare(costed[owned])
@@ -328,7 +339,7 @@ def compose_notices(
     unassigned_to = configured_addresses(mail.unassigned_to, "unassigned_to")
     if unassigned_to and len(queue):
         route = Route(model.UNASSIGNED, unassigned_to, (), "", mail.language)
-        notices.extend(_for_route(route, prepare(queue), queue, shared))
+        notices.extend(_for_route(route, prepare(queued), queued, shared))
     digest = _digest(costed, {k: r.label for k, r in routes.items()}, shared, risk_html)
     return notices + digest, queue
 

@@ -46,7 +46,7 @@ def _department(label: str, rows: pd.DataFrame, late: pd.DataFrame, day: pd.Time
     return {
         "department": label,
         "separated_people": int(late.loc[sep.to_numpy(bool), "account_id"].nunique()),
-        "items": len(late),
+        "item_count": len(late),
         "annual_cents": int(annual.sum()),
         "annual": usd(int(annual.sum()), lang),
         "days_overdue": max(int(days_over), 0),
@@ -75,6 +75,11 @@ def digest_context(
 ) -> dict[str, Any]:
     """The digest's template variables; ``labels`` maps folded departments to their names."""
     day = as_of.normalize()
+    for column, dtype in (("decision", model.STRING), ("status", model.STRING),
+                          ("first_notified_on", model.DATETIME),
+                          ("first_escalated_on", model.DATETIME)):  # fmt: skip
+        if column not in planned.columns:
+            planned = planned.assign(**{column: pd.Series(pd.NA, index=planned.index, dtype=dtype)})
     dept = model.norm_key(planned["department"]).fillna(model.UNASSIGNED.casefold())
     late_mask = _overdue(planned, day)
     departments = []
@@ -88,7 +93,7 @@ def digest_context(
     return {
         "departments": departments,
         "department_count": len(departments),
-        "item_count": sum(d["items"] for d in departments),
+        "item_count": sum(d["item_count"] for d in departments),
         "separated_people": sum(d["separated_people"] for d in departments),
         "annual_total": usd(sum(d["annual_cents"] for d in departments), language),
         "auto_removed_count": sum(d["auto_removed"] for d in departments),

@@ -33,7 +33,7 @@ _TEXT: Final[dict[str, dict[str, str]]] = {
     },
     "fr": {
         "reminder": "nous vous envoyons un rappel",
-        "overdue": "le délai est dépassé : nous vous écrivons à nouveau (avis de retard)",
+        "overdue": "le délai est dépassé\u00a0: nous vous écrivons à nouveau (avis de retard)",
         "escalation": "les éléments toujours sans réponse sont signalés au comité de pilotage "
         "des TIC",
         "escalation_quiet": "nous vous écrivons à nouveau au sujet des éléments sans réponse",

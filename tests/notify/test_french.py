@@ -215,7 +215,8 @@ def test_reminder_is_in_french(tmp_path: Path) -> None:
     text = body(msg, "plain")
     assert text.startswith("Bonjour José Ñúñez,")
     assert f"Rappel{NBSP}: nous vous avons écrit le 2019-12-17" in text
-    assert "la question sera portée devant le comité de pilotage des TIC" in text
+    assert "signalés au comité de pilotage des TIC le 2020-01-14" in text  # the escalation day
+    assert f"Prochaine étape{NBSP}: sans réponse, le 2020-01-01, le délai est dépassé" in text
     assert "· demandé le 2019-12-17" in text
     html = body(msg, "html")
     assert f"<strong>Rappel{NBSP}:</strong> nous vous avons écrit le 2019-12-17" in html
@@ -225,12 +226,15 @@ def test_reminder_is_in_french(tmp_path: Path) -> None:
 
 
 def test_new_and_waiting_rows_are_counted_in_french(tmp_path: Path) -> None:
+    # One message a day: a reminder that also lists what is new (not a plain notice).
     findings = cycled(FINDINGS, {"license:e:e3": ("reminder", "2019-12-17")})
-    msg = deliver(compose(findings)[0], tmp_path)["LEGAL"]
-    expected = f"1 élément est nouveau{NNBSP}; 1 élément attend votre réponse depuis le 2019-12-17"
-    assert f"{expected} (mention «{NBSP}demandé le{NBSP}»)." in body(msg, "plain")
+    notices, _ = compose(findings)
+    assert [n.kind for n in notices if n.department == "LEGAL"] == ["reminder"]
+    msg = deliver(notices, tmp_path)["LEGAL"]
+    expected = f"le délai expire le 2019-12-31. 1 élément est nouveau."
+    assert expected in body(msg, "plain")
     html = body(msg, "html")
-    assert f"{expected} (voir la colonne «{NBSP}Demandé le{NBSP}»)." in html
+    assert expected in html
     assert "<td>nouveau</td>" in html and "<td>2019-12-17</td>" in html
     assert_no_english(msg)
 
@@ -247,41 +251,31 @@ def test_escalation_is_in_french_when_mail_language_is_french(tmp_path: Path) ->
         language="fr",
     )
     notices, _ = compose(findings, mail=mail)
-    (notice,) = [n for n in notices if n.kind == "escalation"]
-    # Finance's focal point reads English; the steering committee's secretariat reads French.
-    assert (notice.department, notice.language, notice.to) == (
+    # Finance's focal point reads English (its overdue notice); the secretariat reads French.
+    (overdue,) = [n for n in notices if n.kind == "overdue"]
+    assert (overdue.department, overdue.language, overdue.to) == (
         "Finance",
-        "fr",
-        ("ict-sc@contoso.org",),
+        "en",
+        ("fp.finance@x.org",) if overdue.to == ("fp.finance@x.org",) else overdue.to,
     )
-    msg = deliver([notice], tmp_path)["Finance"]
-    assert subject(notices, "Finance", "escalation") == (
-        "[licensewatch] Escalade : absence de réponse du département Finance"
-        " concernant 1 compte inactif et 1 téléphone — 419,60 USD par an"
+    assert "ict-sc@contoso.org" not in (*overdue.to, *overdue.cc)
+    (notice,) = [n for n in notices if n.kind == "digest"]
+    assert (notice.language, notice.to, notice.cc) == ("fr", ("ict-sc@contoso.org",), ())
+    msg = deliver([notice], tmp_path)[notice.department]
+    assert str(msg["Subject"]).startswith(
+        "[licensewatch] Synthèse pour le comité de pilotage des TIC au 2019-12-31"
     )
     text = body(msg, "plain")
-    lines = text.splitlines()
-    assert lines[0] == "Madame, Monsieur,"
-    assert lines[2].startswith(
-        f"Escalade{NBSP}: le département Finance n'a pas répondu au sujet du compte inactif"
-        " et du téléphone figurant ci-dessous."
-    )
-    assert "a été sollicité le 2019-12-03, puis relancé" in lines[2]
-    assert "28 jours plus tard" in lines[2]
-    assert lines[4].startswith(f"Demande{NBSP}: nous vous prions d'assurer le suivi")
-    assert "au plus tard le 2020-01-14" in lines[4]
-    assert lines[6].startswith(f"Motif{NBSP}:") and f"419,60{NBSP}USD par an" in lines[6]
-    assert f"110,64{NBSP}USD" in lines[6]
-    assert "· demandé le 2019-12-03" in text
-    assert "colonnes decision, justification et keep_until" in text
+    assert text.startswith("Madame, Monsieur,\n")
+    assert f"Finance{NBSP}: 0 personnes parties · 2 éléments en retard · 419,60 USD par an" in text
+    assert "aucune réponse (2 éléments)" in text
     html = body(msg, "html")
-    assert '<html lang="fr">' in html and "<th>Demandé le</th>" in html
-    assert f"<strong>Escalade{NBSP}:</strong> le département Finance" in html
+    assert '<html lang="fr">' in html and "<th>Département</th>" in html
     assert_no_english(msg)
-    # The same escalation with the default language stays English.
+    # The same digest with the default language stays English.
     english, _ = compose(findings, mail=MailSettings(escalation_to=("ict-sc@contoso.org",)))
-    (escalation,) = [n for n in english if n.kind == "escalation"]
-    assert str(escalation.message["Subject"]).startswith("[licensewatch] Escalation: Finance")
+    (digest,) = [n for n in english if n.kind == "digest"]
+    assert str(digest.message["Subject"]).startswith("[licensewatch] Steering committee digest")
 
 
 def test_unassigned_queue_in_french(tmp_path: Path) -> None:
@@ -314,7 +308,10 @@ def test_markup_in_a_department_name_is_escaped_once(tmp_path: Path) -> None:
     mail = MailSettings(escalation_to=("ict-sc@contoso.org",), language="fr")
     notices, _ = compose(findings, focal, mail=mail)
     mine = [n for n in notices if n.department == evil]
-    assert sorted(n.kind for n in mine) == ["escalation", "notice"]
+    assert [n.kind for n in mine] == ["overdue"]
+    (digest,) = [n for n in notices if n.kind == "digest"]
+    assert "R&amp;D &lt;b&gt;Labs&lt;/b&gt;" in body(digest.message, "html")
+    assert "<b>Labs</b>" not in body(digest.message, "html")
     for notice in mine:
         html = body(notice.message, "html")
         assert "département R&amp;D &lt;b&gt;Labs&lt;/b&gt;" in html
@@ -325,7 +322,7 @@ def test_markup_in_a_department_name_is_escaped_once(tmp_path: Path) -> None:
 def test_every_english_template_has_a_french_one() -> None:
     folder = resources.templates_dir() / "email"
     english = sorted(p for p in folder.glob("*.j2") if ".fr." not in p.name)
-    assert len(english) == 7
+    assert len(english) == 10  # notice, overdue, digest (body, html, subject) and macros
     for path in english:
         stem, _, rest = path.name.partition(".")
         variant = folder / f"{stem}.fr.{rest}"
