@@ -231,7 +231,7 @@ def test_new_and_waiting_rows_are_counted_in_french(tmp_path: Path) -> None:
     notices, _ = compose(findings)
     assert [n.kind for n in notices if n.department == "LEGAL"] == ["reminder"]
     msg = deliver(notices, tmp_path)["LEGAL"]
-    expected = f"le délai expire le 2019-12-31. 1 élément est nouveau."
+    expected = "le délai expire le 2019-12-31. 1 élément est nouveau."
     assert expected in body(msg, "plain")
     html = body(msg, "html")
     assert expected in html

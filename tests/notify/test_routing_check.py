@@ -96,8 +96,8 @@ def test_strict_makes_an_unrouted_department_an_error(
     assert run(config, "--strict", "--dry-run") == 2
     (line,) = error_lines(capsys.readouterr().err)
     assert (
-        'department "Finance" (3 findings) has no focal point in focal_points.csv; did you mean "Finanse"?'
-        in line
+        'department "Finance" (3 findings) has no focal point in focal_points.csv; '
+        'did you mean "Finanse"?' in line
     )
 
 
