@@ -138,7 +138,7 @@ def test_dry_run_sends_and_records_nothing(org: Path) -> None:
     assert not (org.parent / "reports" / AS_OF).exists()
     reports = org.parent / "reports" / "dry-run" / AS_OF
     assert len(read_csv(reports / "findings.csv")) == len(orgfiles.EXPECTED)
-    assert len(list((reports / "email-previews").glob("*.eml"))) == 2
+    assert len(list((reports / "email-previews").glob("*.eml"))) == 3
     # Nothing was notified, so every finding is still new.
     assert {r["status"] for r in read_csv(reports / "findings.csv")} == {"new"}
 
@@ -252,7 +252,7 @@ def test_config_errors_exit_2_with_one_line(org: Path, capsys: pytest.CaptureFix
         "licensewatch: error: licensewatch.toml: unknown key inactive_dayz in [policy] (valid "
         "keys are: inactive_days, phone_inactive_days, separation_grace_days, activity_signal, "
         "max_dormant_fraction, max_feed_drop, max_new_findings_factor, new_findings_floor, "
-        "allow_empty_separations)\n"
+        "allow_empty_separations, auto_remove_after_days)\n"
     )
 
 

@@ -21,7 +21,6 @@ FINDINGS_COLUMNS: Final = (
     "annual_cost_usd",
     "accrued_cost_usd",
     "status",
-    "follow_up",
 )
 
 
@@ -56,12 +55,6 @@ def _text(series: pd.Series) -> pd.Series:
     return series.astype(model.STRING).fillna("")
 
 
-def _optional(costed: pd.DataFrame, column: str) -> pd.Series:
-    if column in costed.columns:
-        return costed[column]
-    return pd.Series(pd.NA, index=costed.index, dtype=model.STRING)
-
-
 def findings_table(costed: pd.DataFrame) -> pd.DataFrame:
     """Costed findings (``COSTED_FINDINGS`` + ``status``) as the rows of findings.csv.
 
@@ -90,8 +83,6 @@ def findings_table(costed: pd.DataFrame) -> pd.DataFrame:
             "annual_cost_usd": money_column(annual),
             "accrued_cost_usd": money_column(accrued),
             "status": _text(status),
-            # reports.follow_up: removal approved / removal failed: … / kept / unanswered.
-            "follow_up": _text(_optional(costed, "follow_up")),
         },
         index=costed.index,
     )
