@@ -144,15 +144,21 @@ def test_every_unanswered_item_is_chased_and_the_committee_gets_one_digest_a_day
     # The no-response rule: Dave's licence, unanswered 10 days after the escalation.
     by_rule = rows(config, "select d.resource_id, d.imported_by from decisions d "
                    "where d.imported_by like 'rule:%'")  # fmt: skip
-    assert [(str(r).split(":")[1], who) for r, who in by_rule] == [
-        (by_rule[0][0].split(":")[1], "rule:auto_remove_after_days")
-    ]
-    ((subject,),) = rows(
-        config, f"select subject from resource_state where resource_id = '{by_rule[0][0]}'"
-    )
-    assert subject == "dave@contoso.org"
+    assert by_rule and {who for _, who in by_rule} == {"rule:auto_remove_after_days"}
+    subjects = {}
+    for rid, _ in by_rule:
+        assert str(rid).startswith("license:")  # licences only, never a phone
+        ((subject, reasons),) = rows(
+            config,
+            "select subject, reasons from findings where resource_id = "
+            f"'{rid}' order by id desc limit 1",
+        )
+        assert "SEPARATED" in str(reasons).split(";")  # separated accounts only
+        subjects[str(subject)] = str(rid)
+    assert "dave@contoso.org" in subjects
+    dave = subjects["dave@contoso.org"]
     rule_day = next(
-        day for key, kind, day, ids, d in messages if d == "Legal" and by_rule[0][0] in ids
+        day for key, kind, day, ids, d in messages if d == "Legal" and dave in ids
         and kind == "overdue" and "Removed by rule" in eml(config, key).get_body(("plain",))
         .get_content()  # type: ignore[union-attr]
     )  # fmt: skip
