@@ -89,9 +89,9 @@ def test_run_writes_expected_findings_reports_and_emails(
     bob = next(r for r in findings if r["subject"] == "bob@contoso.org" and r["item"])
     assert bob["dormant_since"] == "2019-06-01" and bob["days_dormant"] == "213"
     assert bob["accrued_cost_usd"] == "110.64"  # 18960 cents × 213 / 365 = 11064.33 cents
-    # Emailed departments are "notified"; the unassigned queue stays "new".
+    # Emailed departments and the unassigned queue (unassigned_to is set) are "notified".
     status = {r["subject"]: r["status"] for r in findings}
-    assert status["frank@contoso.org"] == "new" and status["bob@contoso.org"] == "notified"
+    assert status["frank@contoso.org"] == "notified" == status["bob@contoso.org"]
 
     summary = read_csv(reports / "finance_summary.csv")
     total = sum(Decimal(r["annual_avoidable_usd"]) for r in summary)
@@ -106,7 +106,11 @@ def test_run_writes_expected_findings_reports_and_emails(
 
     messages = emails(org.parent / "outbox")
     by_to = {str(m["To"]): m for m in messages}
-    assert set(by_to) == {"fp.finance@contoso.org", "fp.legal@contoso.org"}
+    assert set(by_to) == {
+        "fp.finance@contoso.org",
+        "fp.legal@contoso.org",
+        "ict-licensing@contoso.org",
+    }
     finance, legal = by_to["fp.finance@contoso.org"], by_to["fp.legal@contoso.org"]
     assert "Zoë Müller" in whole_text(finance)
     assert "legal.assistant@contoso.org" in str(legal["Cc"])
