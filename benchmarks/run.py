@@ -92,6 +92,8 @@ transport = "directory"
 directory = "{night}/outbox"
 from = "licensewatch@example.org"
 organization = "Benchmark Organization"
+escalation_to = ["ict-steering@example.org"]
+unassigned_to = ["ict-licensing@example.org"]
 
 [reports]
 dir = "{night}/reports"

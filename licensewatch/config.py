@@ -36,6 +36,7 @@ from licensewatch.config_keys import (
     unknown,
 )
 from licensewatch.config_keys import resolve as resolve
+from licensewatch.cycle_config import auto_remove_after_days, cycle_options
 from licensewatch.errors import ConfigError
 from licensewatch.filemodes import FileModes, file_modes
 from licensewatch.retention import RETENTION_KEYS, Retention, retention
@@ -60,6 +61,9 @@ class Policy:
     new_findings_floor: int = 100
     #: True when the HR separations feed may hold no rows (else an empty feed brakes).
     allow_empty_separations: bool = False
+    #: Days after the first escalation before a separated account's unanswered licences
+    #: go on the removal list by rule (``None``: never, the default).
+    auto_remove_after_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -99,9 +103,16 @@ class MailSettings:
     unassigned_to: tuple[str, ...] = ()
     organization: str = "the organization"
     #: Days after the first notice before a reminder, and before the escalation.
-    reminder_days: int = 14
+    reminder_days: int = 10
     escalate_after_days: int = 28
     escalation_to: tuple[str, ...] = ()
+    #: Days between two escalations of an item still unanswered (``licensewatch.cycle_config``).
+    escalate_every_days: int = 30
+    #: False: overdue items are chased with the focal points only, no committee digest.
+    escalate: bool = True
+    #: ``nightly`` or ``weekly`` (at most one email a week per department, on ``weekly_day``).
+    cadence: str = "nightly"
+    weekly_day: str = "monday"
     #: The most people one email lists (every separated person is listed even past it;
     #: the attachments always hold every row).
     max_people_in_email: int = 50
@@ -215,7 +226,8 @@ def _policy(t: Mapping[str, Any], c: Collector) -> Policy:
     values = {
         key: c.run(partial(_policy_value, t, key), getattr(Policy, key)) for key in _POLICY_RULES
     }
-    return Policy(**values)
+    rule = c.run(partial(auto_remove_after_days, t), None)
+    return Policy(**values, auto_remove_after_days=rule)
 
 
 def _source(t: Mapping[str, Any], feed: str, base: Path) -> SourceSettings:
@@ -270,30 +282,18 @@ def _mail(t: Mapping[str, Any], base: Path) -> MailSettings:
             hint=f"add [mail.{transport}] (see config/licensewatch.example.toml)",
         )
     options = dict(t[transport]) if transport in ("smtp", "graph") else {}
-    reminder = non_negative("mail", "reminder_days", get(t, "mail", "reminder_days", int, 14))
-    escalate = non_negative(
-        "mail", "escalate_after_days", get(t, "mail", "escalate_after_days", int, 28)
-    )
-    if reminder < 1 or escalate <= reminder:
-        raise ConfigError(
-            f"[mail] needs 1 <= reminder_days < escalate_after_days, not {reminder} and {escalate}"
-        )
     return MailSettings(
         transport=transport,
         directory=resolve(base, get(t, "mail", "directory", str, "outbox")),
         sender=get(t, "mail", "from", str, "licensewatch@example.org"),
         reply_to=get(t, "mail", "reply_to", str, None),
-        response_days=non_negative(
-            "mail", "response_days", get(t, "mail", "response_days", int, 14)
-        ),
         unassigned_to=addresses(t, "unassigned_to"),
         organization=get(t, "mail", "organization", str, "the organization"),
-        reminder_days=reminder,
-        escalate_after_days=escalate,
         escalation_to=addresses(t, "escalation_to"),
         max_people_in_email=_max_people(t),
         language=_language(t),
         options=options,
+        **cycle_options(t),
     )
 
 

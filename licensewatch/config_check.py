@@ -37,6 +37,7 @@ from licensewatch.config_keys import ConfigErrors
 from licensewatch.errors import InputError, LicensewatchError
 from licensewatch.logs import redact
 from licensewatch.night.inputs import REFERENCE_FILES, read_reference_file
+from licensewatch.notify.routing_check import RoutingCheck, check_routing
 from licensewatch.notify.transports import graph as graph_transport
 from licensewatch.notify.transports import mail_transport, smtp_options
 from licensewatch.sources import (
@@ -101,8 +102,51 @@ def _answers_reach_the_mailbox(loaded: Loaded) -> list[str]:
     return problems
 
 
+def known_departments(settings: Settings) -> list[object]:
+    """The departments of the last good run's findings (one per finding) and the device pools'.
+
+    check-config pulls nothing: before the first run only the device pools'
+    departments are known (a run checks its own findings again).
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.orm import Session
+
+    from licensewatch import store
+
+    found: list[object] = list(settings.device_pool_departments.values())
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        return found
+    engine = store.open_engine(settings.database_url)
+    try:
+        if store.schema_revision(engine) != store.head_revision():
+            return found
+        with Session(engine) as session:
+            last = store.last_good_run(session)
+            if last is not None:
+                found += store.findings_of_run(session, last.id)["department"].tolist()
+    finally:
+        engine.dispose()
+    return found
+
+
+def routing(loaded: Loaded) -> RoutingCheck | None:
+    """Who gets what: missing recipients (errors) and departments without a focal point."""
+    if "focal_points" not in loaded.reference:
+        return None
+    return check_routing(
+        loaded.settings, loaded.reference["focal_points"], known_departments(loaded.settings)
+    )
+
+
+def _routing_errors(loaded: Loaded) -> list[str]:
+    """An escalation or unassigned recipient missing while the cycle needs it (exit 2)."""
+    found = routing(loaded)
+    return [] if found is None else list(found.errors)
+
+
 #: Further checks, run after the built-in ones (see the module docstring).
-CHECKS: list[Check] = [_answers_reach_the_mailbox]
+CHECKS: list[Check] = [_answers_reach_the_mailbox, _routing_errors]
 
 
 @dataclass(frozen=True)

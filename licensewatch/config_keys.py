@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from licensewatch.cycle_config import CYCLE_KEYS
 from licensewatch.errors import ConfigError
 from licensewatch.options import reject_unknown, typed
 
@@ -42,16 +43,14 @@ MAIL_KEYS = (
     "directory",
     "from",
     "reply_to",
-    "response_days",
     "unassigned_to",
     "organization",
-    "reminder_days",
-    "escalate_after_days",
     "escalation_to",
     "language",
     "max_people_in_email",
     "smtp",
     "graph",
+    *CYCLE_KEYS,
 )
 
 

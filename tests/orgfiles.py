@@ -157,6 +157,8 @@ path = "exemptions.csv"
 transport = "directory"
 directory = "outbox"
 from = "licensewatch@contoso.org"
+escalation_to = ["ict-steering@contoso.org"]
+unassigned_to = ["ict-licensing@contoso.org"]
 
 [reports]
 dir = "reports"

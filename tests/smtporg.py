@@ -38,6 +38,7 @@ reply_to = "ict-licensing@contoso.org"
 organization = "Contoso"
 unassigned_to = ["{UNASSIGNED_TO}"]
 escalation_to = ["{ESCALATION_TO}"]
+response_days = 15
 reminder_days = 14
 escalate_after_days = 28
 {extra_mail}

@@ -91,9 +91,9 @@ def test_run_writes_expected_findings_reports_and_emails(
     bob = next(r for r in findings if r["subject"] == "bob@contoso.org" and r["item"])
     assert bob["dormant_since"] == "2019-06-01" and bob["days_dormant"] == "213"
     assert bob["accrued_cost_usd"] == "110.64"  # 18960 cents × 213 / 365 = 11064.33 cents
-    # Emailed departments are "notified"; the unassigned queue stays "new".
+    # Emailed departments and the unassigned queue (unassigned_to is set) are "notified".
     status = {r["subject"]: r["status"] for r in findings}
-    assert status["frank@contoso.org"] == "new" and status["bob@contoso.org"] == "notified"
+    assert status["frank@contoso.org"] == "notified" == status["bob@contoso.org"]
 
     summary = read_csv(reports / "finance_summary.csv")
     total = sum(Decimal(r["annual_avoidable_usd"]) for r in summary)
@@ -108,7 +108,11 @@ def test_run_writes_expected_findings_reports_and_emails(
 
     messages = emails(org.parent / "outbox")
     by_to = {str(m["To"]): m for m in messages}
-    assert set(by_to) == {"fp.finance@contoso.org", "fp.legal@contoso.org"}
+    assert set(by_to) == {
+        "fp.finance@contoso.org",
+        "fp.legal@contoso.org",
+        "ict-licensing@contoso.org",
+    }
     finance, legal = by_to["fp.finance@contoso.org"], by_to["fp.legal@contoso.org"]
     assert "Zoë Müller" in whole_text(finance)
     assert "legal.assistant@contoso.org" in str(legal["Cc"])
@@ -140,7 +144,7 @@ def test_dry_run_sends_and_records_nothing(org: Path) -> None:
     assert not (org.parent / "reports" / AS_OF).exists()
     reports = org.parent / "reports" / "dry-run" / AS_OF
     assert len(read_csv(reports / "findings.csv")) == len(orgfiles.EXPECTED)
-    assert len(list((reports / "email-previews").glob("*.eml"))) == 2
+    assert len(list((reports / "email-previews").glob("*.eml"))) == 3
     # Nothing was notified, so every finding is still new.
     assert {r["status"] for r in read_csv(reports / "findings.csv")} == {"new"}
 
@@ -254,7 +258,7 @@ def test_config_errors_exit_2_with_one_line(org: Path, capsys: pytest.CaptureFix
         "licensewatch: error: licensewatch.toml: unknown key inactive_dayz in [policy] (valid "
         "keys are: inactive_days, phone_inactive_days, separation_grace_days, activity_signal, "
         "max_dormant_fraction, max_feed_drop, max_new_findings_factor, new_findings_floor, "
-        "allow_empty_separations)\n"
+        "allow_empty_separations, auto_remove_after_days)\n"
     )
 
 

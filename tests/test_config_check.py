@@ -26,7 +26,7 @@ SMTP = '\n[mail.smtp]\nhost = "127.0.0.1"\nsecurity = "none"\n'
 POLICY_KEYS = (
     "inactive_days, phone_inactive_days, separation_grace_days, activity_signal, "
     "max_dormant_fraction, max_feed_drop, max_new_findings_factor, new_findings_floor, "
-    "allow_empty_separations"
+    "allow_empty_separations, auto_remove_after_days"
 )
 SMTP_KEYS = "host, port, security, username, password_env, timeout_s, ca_file, local_hostname"
 SEPARATIONS_HEADER = (
@@ -123,20 +123,19 @@ def test_registered_checks_run_with_the_reference_files(
 ) -> None:
     seen: list[list[str]] = []
 
-    def departments_without_escalation(loaded: config_check.Loaded) -> Iterable[str]:
+    def departments_without_reply_to(loaded: config_check.Loaded) -> Iterable[str]:
         departments = sorted(loaded.reference["focal_points"]["department"])
         seen.append(departments)
-        if not loaded.settings.mail.escalation_to:
-            yield "[mail] escalation_to is empty: overdue notices would escalate to nobody"
+        if not loaded.settings.mail.reply_to:
+            yield "[mail] reply_to is empty: replies would go to the sender"
 
-    monkeypatch.setattr(config_check, "CHECKS", [departments_without_escalation])
+    monkeypatch.setattr(config_check, "CHECKS", [departments_without_reply_to])
     assert main(["check-config", "--config", str(org)]) == 2
     assert seen == [["Finance", "Legal"]]
     assert capsys.readouterr().err == (
-        "licensewatch: error: [mail] escalation_to is empty: overdue notices would escalate "
-        "to nobody\n"
+        "licensewatch: error: [mail] reply_to is empty: replies would go to the sender\n"
     )
-    config = orgfiles.CONFIG.replace('from = "', 'escalation_to = ["ict@contoso.org"]\nfrom = "')
+    config = orgfiles.CONFIG.replace('from = "', 'reply_to = "ict@contoso.org"\nfrom = "')
     orgfiles.write_org(org.parent, config=config)
     assert main(["check-config", "--config", str(org)]) == 0
     assert "OK" in capsys.readouterr().out

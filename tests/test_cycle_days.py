@@ -1,7 +1,8 @@
 """The notification cycle over simulated days, through a real SMTP server on loopback.
 
-Day 0 first notices; day 14 reminders; Legal answers (keep, remove); day 28
-escalation of what is still unanswered; the service desk removes a licence,
+Day 0 first notices; day 14 reminders (the deadline is day 15); Legal answers
+(keep, remove); day 28 overdue notices to the focal points and one digest to
+the committee of what is still unanswered; the service desk removes a licence,
 which the next pull shows: realized savings; a keep that expires comes back.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -153,19 +155,34 @@ def test_notice_reminder_answers_escalation_removal_and_a_keep_that_expires(
     assert "5 decisions recorded for Legal: 3 to remove" in capsys.readouterr().out
 
     assert run(org, DAY28) == 0
-    escalations = since(server, 6)
-    assert sorted(kind(m) for m in escalations) == ["escalation"] * 2  # Finance and the queue
-    for message in escalations:
-        assert str(message["To"]) == ESCALATION_TO
-        assert "Legal" not in str(message["Subject"])
-    finance = next(m for m in escalations if "Finance" in str(m["Subject"]))
-    assert str(finance["Cc"]) == "fp.finance@contoso.org"
+    day28 = since(server, 6)
+    # The focal points get their own overdue notice; the committee one digest of all of them.
+    assert sorted(kind(m) for m in day28) == ["digest", "overdue", "overdue"]
+    digest = next(m for m in day28 if kind(m) == "digest")
+    assert str(digest["To"]) == ESCALATION_TO and digest["Cc"] is None
+    digest_text = digest.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Finance: " in digest_text and "(unassigned): " in digest_text
+    assert "Legal" not in digest_text  # Legal answered every item
+    (risk,) = list(digest.iter_attachments())
+    assert risk.get_filename() == f"licensewatch_risk_{DAY28}.html"
+    page = risk.get_content()
+    # Self-contained: inline CSS, no stylesheet, script or image fetched from elsewhere.
+    assert "<style" in page and re.search(r"(src|href)=[\"']?(https?:|//)", page) is None
+    assert "<script" not in page
+    overdue = [m for m in day28 if kind(m) == "overdue"]
+    for message in overdue:
+        assert str(message["Subject"]).startswith("[licensewatch] Overdue: ")
+        assert ESCALATION_TO not in f"{message['To']} {message['Cc']}"
+    finance = next(m for m in overdue if "Finance" in str(m["Subject"]))
+    assert str(finance["To"]) == "fp.finance@contoso.org"
     assert "bob@contoso.org" in whole_text(finance)
     escalated = finance.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    assert f"Its focal point (fp.finance@contoso.org) was first asked on {DAY0}" in escalated
+    assert f"was due by 2020-01-15 (we first asked on {DAY0})" in escalated
+    assert "reported today to the ICT steering committee" in escalated
+    assert "reported to the ICT steering committee again" in escalated  # the next step
     assert "carol@contoso.org" not in whole_text(finance)
-    queue = next(m for m in escalations if "(unassigned)" in str(m["Subject"]))
-    assert str(queue["Cc"]) == UNASSIGNED_TO
+    queue = next(m for m in overdue if "(unassigned)" in str(m["Subject"]))
+    assert str(queue["To"]) == UNASSIGNED_TO
     statuses = dict(
         rows(db, "select subject, status from resource_state where department = 'Legal'")
     )
@@ -191,7 +208,7 @@ def test_notice_reminder_answers_escalation_removal_and_a_keep_that_expires(
         ("removed",)
     ]
     # The phone kept until day 28 is back on the list: a new first notice to Legal alone.
-    day29_mail = since(server, 8)
+    day29_mail = since(server, 9)
     assert [kind(m) for m in day29_mail] == ["notice"]
     assert "] Legal:" in str(day29_mail[0]["Subject"])
     text = whole_text(day29_mail[0])

@@ -402,7 +402,7 @@ def test_failing_cucm_pull_exits_1_and_changes_nothing(
     assert before_db["runs"] == 1 and before_db["findings"] > 0
     before_reports = files_under(root / "reports")
     before_outbox = files_under(root / "outbox")
-    assert len(before_outbox) == 2
+    assert len(before_outbox) == 3
     capsys.readouterr()
     caplog.clear()
 
@@ -485,7 +485,7 @@ def test_secrets_appear_in_no_output_report_email_or_saved_pull(
     for root in (live.parent, other.parent):
         reports = files_under(root / "reports")
         emails = {k: v for k, v in files_under(root / "outbox").items() if k.endswith(".eml")}
-        assert reports and len(emails) == 2
+        assert reports and len(emails) == 3
         places.update({f"{root.name} reports/{k}": v for k, v in reports.items()})
         places.update({f"{root.name} outbox/{k}": v for k, v in emails.items()})
     pulled = files_under(saved)

@@ -89,7 +89,7 @@ def test_dormant_share_spike_brakes_sends_nothing_and_records_the_run(
     assert "max_dormant_fraction" in (reports / "BRAKED.txt").read_text()
     summary = json.loads((reports / "run_summary.json").read_text())
     assert summary["braked"] is True and summary["brake_reasons"]
-    assert len(list((reports / "email-previews").glob("*.eml"))) == 2
+    assert len(list((reports / "email-previews").glob("*.eml"))) == 3
 
 
 def test_override_brake_notifies_and_logs_who(
@@ -99,7 +99,7 @@ def test_override_brake_notifies_and_logs_who(
     assert main(["run", "--config", str(org), "--as-of", AS_OF, "--override-brake"]) == 0
     err = capsys.readouterr().err
     assert "safety brake OVERRIDDEN by" in err
-    assert len(emls(org)) == 2
+    assert len(emls(org)) == 3
 
 
 def test_half_the_users_missing_brakes_against_the_last_good_run(
@@ -198,15 +198,15 @@ def test_kill_9_between_commit_and_sending_then_rerun_sends_each_notice_once(org
     # The run committed (findings, state, outbox) and published its reports, then died.
     assert len(table_rows(db, "runs", "where status = 'ok'")) == 1
     assert len(table_rows(db, "findings")) == len(orgfiles.EXPECTED)
-    assert len(table_rows(db, "outbox", "where status = 'pending'")) == 2
+    assert len(table_rows(db, "outbox", "where status = 'pending'")) == 3
     assert emls(org) == []
     reports = org.parent / "reports"
     assert (reports / AS_OF / "findings.csv").exists()
 
     assert main(["run", "--config", str(org), "--as-of", AS_OF]) == 0
-    assert len(emls(org)) == 2
-    assert len(table_rows(db, "outbox", "where status = 'sent'")) == 2
-    assert len(table_rows(db, "outbox")) == 2  # the re-run queued nothing new
+    assert len(emls(org)) == 3
+    assert len(table_rows(db, "outbox", "where status = 'sent'")) == 3
+    assert len(table_rows(db, "outbox")) == 3  # the re-run queued nothing new
     assert [p.name for p in reports.iterdir()] == [AS_OF]
 
 

@@ -44,7 +44,7 @@ def test_runs_on_postgresql_like_on_sqlite(tmp_path: Path, pg_url: str) -> None:
     org = org_on(tmp_path, pg_url)
     assert main(["run", "--config", str(org), "--as-of", orgfiles.AS_OF]) == 0
     first = sorted(p.name for p in (org.parent / "outbox").glob("*.eml"))
-    assert len(first) == 2
+    assert len(first) == 3
     assert counts(pg_url) == {
         "runs": 1,
         "findings": len(orgfiles.EXPECTED),

@@ -82,7 +82,7 @@ def test_a_config_reaching_the_database_through_a_symlink_takes_the_same_lock(
     [line] = [x for x in seen["err"].splitlines() if x.startswith("licensewatch: error")]
     assert "another licensewatch run is using" in line and "this run did nothing" in line
     assert seen["staging_kept"]
-    assert len(emls(first)) == 2  # one notice per department, sent once
+    assert len(emls(first)) == 3  # one notice per department, sent once
     with sqlite3.connect(first.parent / "licensewatch.db") as con:
         assert con.execute("select count(*) from runs").fetchone() == (1,)
     assert [p.name for p in (first.parent / "reports").iterdir()] == [AS_OF]

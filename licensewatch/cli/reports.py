@@ -226,7 +226,13 @@ def report_risk(settings: Settings, *, as_of: date | None, fmt: str, out: Path) 
             assert run.run_id is not None
             costed = stored_as_costed(store.findings_of_run(session, run.run_id))
             trend = period_points(points, _risk_trend_start(run.as_of), run.as_of)
-            view = risk_view(costed, as_of=run.as_of, notified=notified_state(session), trend=trend)
+            view = risk_view(
+                costed,
+                as_of=run.as_of,
+                notified=notified_state(session),
+                trend=trend,
+                response_days=settings.mail.response_days,
+            )
     finally:
         engine.dispose()
     env = environment(settings.templates_dir)

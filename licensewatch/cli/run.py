@@ -55,7 +55,7 @@ def check_config(config: Path, out: TextIO | None = None, err: TextIO | None = N
     Prints OK (and what it read) only when there is none; else every problem,
     one line each, on stderr, and returns 2. Writes nothing, connects nowhere.
     """
-    from licensewatch.config_check import check_all
+    from licensewatch.config_check import Loaded, check_all, routing
 
     out, err = out or sys.stdout, err or sys.stderr
     # Exemptions may run at most a year past today, as in a run (whatever its --as-of).
@@ -74,6 +74,9 @@ def check_config(config: Path, out: TextIO | None = None, err: TextIO | None = N
     )
     for feed, source_settings in settings.sources.items():
         print(f"  {feed}: {source_settings.kind}", file=out)
+    found = routing(Loaded(settings, reference))
+    for line in found.unrouted if found is not None else ():
+        print(f"  warning: {line}", file=out)
     print(f"  mail: {settings.mail.transport}", file=out)
     return EXIT_OK
 

@@ -118,6 +118,8 @@ transport = "directory"         # one .eml per department in `directory`; nothin
 directory = "outbox"
 from = "licensewatch@example.org"
 organization = "Demo Organization"
+escalation_to = ["ict-steering-committee@demo.example.org"]   # the committee's digest
+unassigned_to = ["ict-licensing@demo.example.org"]            # findings no focal point owns
 
 [reports]
 dir = "reports"

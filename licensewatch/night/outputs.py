@@ -18,6 +18,7 @@ from licensewatch.reports.csvsafe import write_csv
 from licensewatch.reports.finance import Totals, finance_summary
 from licensewatch.reports.finance_figures import FinanceFigures, finance_figures
 from licensewatch.reports.findings import findings_table
+from licensewatch.reports.follow_up import follow_up
 from licensewatch.reports.history import RunPoint, history_for_run, realized_savings_cents
 from licensewatch.reports.seats import (
     SeatReport,
@@ -91,6 +92,9 @@ def write_reports(
     write_csv(findings_table(costed), folder / "findings.csv")
     if seats is not None:
         write_seat_files(folder, seats)
+    if "follow_up" in costed.columns:  # reports.follow_up: where each finding stands
+        table = findings_table(costed.assign(status=costed["follow_up"]))
+        write_csv(table.rename(columns={"status": "follow_up"}), folder / "follow_up.csv")
     write_csv(finance_summary(costed), folder / "finance_summary.csv")
     write_csv(findings_table(unassigned), folder / "unassigned.csv")
     leavers = gathered.reconciled.unmatched_leavers.drop(columns="hired_on", errors="ignore")
@@ -203,6 +207,8 @@ def write_outputs(ctx: RunContext, outcome: Outcome, rates: pd.DataFrame) -> Map
         "renewal_notices_queued": queue_renewals(ctx, verdict, seats),
     }
     summary["warnings"] = [*outcome.gathered.warnings, *seats.warnings]
+    actions = last_actions(session, planned["resource_id"].tolist())
+    planned = planned.assign(follow_up=follow_up(planned, actions, ctx.as_of_ts))
     ctx.stages.run(
         "write reports",
         lambda: write_reports(

@@ -55,6 +55,7 @@ from licensewatch.night.steps import (
     queue_or_preview,
     read_inputs,
     reconcile_inputs,
+    record_rule_removals,
 )
 from licensewatch.notify.delivery import Delivery, deliver
 from licensewatch.notify.transports import build_transport
@@ -170,9 +171,10 @@ def _night(ctx: RunContext, inputs: Inputs) -> Outcome:
     assessed = assess(ctx, gathered)
     verdict = check_brake(ctx, assessed)
     rates = rates_in_force(gathered.reference.rate_card, ctx.as_of_ts)
-    planned = plan_cycle(ctx, assessed)
+    planned = plan_cycle(ctx, assessed, gathered)
     notices, unassigned = compose(ctx, planned, gathered, rates)
     told = queue_or_preview(ctx, verdict, notices)
+    record_rule_removals(ctx, verdict, planned)
     planned = cadence.mark_told(planned, told, ctx.as_of_ts)
     removed = book_removals(ctx, verdict, inputs, gathered, planned)
     cycle = Cycle(planned, tuple(notices), unassigned, frozenset(told), removed, totals(planned))

@@ -36,8 +36,12 @@ from licensewatch.night.inputs import (
 from licensewatch.night.stages import Stages
 from licensewatch.notify.compose import DepartmentNotice, compose_notices
 from licensewatch.notify.delivery import queue_notices
+from licensewatch.notify.routing_check import check_routing
 from licensewatch.notify.transports.base import Transport
 from licensewatch.notify.transports.directory import DirectoryTransport
+from licensewatch.reports.html import risk_html
+from licensewatch.reports.render import environment as report_environment
+from licensewatch.reports.risk import risk_view
 from licensewatch.rules import brake, cadence, strictness
 from licensewatch.rules.brake import Baseline
 from licensewatch.rules.phone_history import apply_history, carry_over
@@ -49,7 +53,8 @@ from licensewatch.rules.warning_kinds import summarise
 from licensewatch.sources.cucm.clusters import pool_departments
 from licensewatch.store import RunStatus
 from licensewatch.store import outbox as store_outbox
-from licensewatch.store.decisions import current_decisions
+from licensewatch.store.decisions import current_decisions, record_decisions
+from licensewatch.store.history import notified_state
 
 log = get_logger(__name__)
 
@@ -224,16 +229,28 @@ def status_of(options: RunOptions, *, braked: bool) -> RunStatus:
     return RunStatus.BRAKED if braked else RunStatus.OK
 
 
-def plan_cycle(ctx: RunContext, assessed: Assessed) -> pd.DataFrame:
-    """Which finding gets a first notice, a reminder or an escalation today."""
+def plan_cycle(ctx: RunContext, assessed: Assessed, gathered: Gathered) -> pd.DataFrame:
+    """Which finding gets a first notice, a reminder, an overdue notice or an escalation today.
+
+    First the routing is checked (``notify.routing_check``): a missing
+    recipient the cycle needs, or with ``--strict`` a department without a
+    focal point, stops the run with exit 2 before anything is written.
+    """
     costed = assessed.costed
+    check = check_routing(
+        ctx.settings, gathered.reference.focal_points, costed["department"].tolist()
+    )
+    for line in check.unrouted:
+        log.warning("routing: %s", line)
+    check.raise_if_failed(strict=ctx.options.strict)
+    settings = ctx.settings
     planned = cadence.plan(
         costed,
         assessed.state,
         current_decisions(ctx.session, costed["resource_id"].tolist()),
         as_of=ctx.as_of_ts,
-        reminder_days=ctx.settings.mail.reminder_days,
-        escalate_after_days=ctx.settings.mail.escalate_after_days,
+        rules=cadence.Rules.of(settings.mail, settings.policy),
+        first_run=store.last_good_run(ctx.session) is None,
     )
     # A finding whose last message no focal point has accepted yet gets no
     # reminder or escalation: its clock starts when that message arrives.
@@ -245,20 +262,34 @@ def plan_cycle(ctx: RunContext, assessed: Assessed) -> pd.DataFrame:
 def compose(
     ctx: RunContext, planned: pd.DataFrame, gathered: Gathered, rates: pd.DataFrame
 ) -> tuple[list[DepartmentNotice], pd.DataFrame]:
-    """One notice per department with findings to tell, and the findings no one owns."""
+    """One message per department with findings to tell, the committee's digest, the unowned."""
+    settings = ctx.settings
+
+    def risk() -> str:
+        view = risk_view(
+            planned,
+            as_of=ctx.as_of,
+            notified=notified_state(ctx.session),
+            trend=(),
+            response_days=settings.mail.response_days,
+        )
+        return risk_html(view, report_environment(settings.templates_dir))
+
     return ctx.stages.run(
         "compose emails",
         lambda: compose_notices(
             planned,
             gathered.reference.focal_points,
             as_of=ctx.as_of_ts,
-            mail=ctx.settings.mail,
+            mail=settings.mail,
             rate_card_in_force=rates,
-            templates_dir=ctx.settings.templates_dir,
+            templates_dir=settings.templates_dir,
             run_key=ctx.run_key,
             phones=gathered.phones,
             date=ctx.started,
             signer=answer_signer(ctx.settings),
+            rules=cadence.Rules.of(settings.mail, settings.policy),
+            risk_html=risk,
         ),
     )
 
@@ -273,6 +304,23 @@ def answer_signer(settings: Settings) -> Callable[[str, str], str] | None:
     from licensewatch.answers.signature import read_key, sign
 
     return partial(sign, read_key(settings.answers.signing_key_env, os.environ))
+
+
+def record_rule_removals(ctx: RunContext, verdict: Verdict, planned: pd.DataFrame) -> int:
+    """Record the removals the no-response rule decided today (a good run), decided by the rule."""
+    removals = cadence.auto_removals(planned)
+    if not verdict.sends or removals.empty:
+        return 0
+    decisions = removals[["resource_id", "department"]].assign(
+        decision="remove", justification="no answer (rule auto_remove_after_days)",
+        keep_until=pd.Series(pd.NaT, index=removals.index, dtype=model.DATETIME), row=0,
+    )  # fmt: skip
+    recorded = record_decisions(
+        ctx.session, decisions, decided_at=ctx.clock(), source_file=cadence.RULE,
+        imported_by=cadence.RULE, decided_by=cadence.RULE, source="rule",
+    )  # fmt: skip
+    log.info("%d licences of separated staff put on the removal list by %s", recorded, cadence.RULE)
+    return recorded
 
 
 def queue_or_preview(

@@ -30,7 +30,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import jinja2
 import pandas as pd
@@ -38,10 +38,12 @@ import pandas as pd
 from licensewatch import model, resources
 from licensewatch.answers.answer_sheet import XLSX_TYPE, answer_csv, answer_xlsx
 from licensewatch.answers.identity import sign_table
-from licensewatch.config import MailSettings
+from licensewatch.config import MailSettings, Policy
 from licensewatch.errors import ConfigError
 from licensewatch.notify.asks import ask
+from licensewatch.notify.digest import digest_context, escalation_day
 from licensewatch.notify.mime import POLICY
+from licensewatch.notify.next_text import cycle_context
 from licensewatch.notify.routes import Route, configured_addresses, focal_routes, header_text
 from licensewatch.notify.rows import (
     ATTACHMENT_COLUMNS,
@@ -51,6 +53,9 @@ from licensewatch.notify.rows import (
     rate_basis,
 )
 from licensewatch.notify.wording import usd
+from licensewatch.reports.csvsafe import csv_text
+from licensewatch.rules import cadence
+from licensewatch.rules.cadence import Rules
 
 __all__ = [
     "ATTACHMENT_COLUMNS",
@@ -150,11 +155,14 @@ class _Shared:
     rates: pd.DataFrame
     run_key: str
     max_people: int
+    rules: Rules
     #: (department, notice key) → the answer file's MAC; None: the files carry none.
     signer: Callable[[str, str], str] | None = None
 
 
-def _context(route: Route, rows: pd.DataFrame, kind: str, key: str, s: _Shared) -> dict[str, Any]:
+def _context(
+    route: Route, rows: pd.DataFrame, planned: pd.DataFrame, kind: str, key: str, s: _Shared
+) -> dict[str, Any]:
     lang = route.language
     licences = rows["resource_kind"] == model.ResourceKind.LICENSE.value
     waiting = rows["cycle"] != "new"
@@ -205,6 +213,8 @@ def _context(route: Route, rows: pd.DataFrame, kind: str, key: str, s: _Shared) 
         "attachment_name": asks.csv,
         "attachment_bytes": answer_xlsx(table, as_of=s.as_of.date(), language=lang),
         "attachment_text": answer_csv(table, language=lang),
+        # The cycle's deadline, next step (code, words, date), escalation day and sections.
+        **cycle_context(planned, s.rules, s.as_of, lang),
     }
 
 
@@ -240,56 +250,60 @@ def _message(
     msg["X-Auto-Response-Suppress"] = "All"
     msg.set_content(_render(s.env, stem, "txt", lang, ctx))
     msg.add_alternative(_render(s.env, stem, "html", lang, ctx), subtype="html")
-    maintype, subtype = XLSX_TYPE
-    msg.add_attachment(
-        ctx["attachment_bytes"], maintype=maintype, subtype=subtype, filename=ctx["attachment_xlsx"]
-    )
+    if "attachment_html" in ctx:  # the committee's digest: the risk report
+        msg.add_attachment(ctx["attachment_html"], subtype="html", filename=ctx["attachment_name"])
+        return msg
+    if "attachment_bytes" in ctx:
+        maintype, subtype = XLSX_TYPE
+        msg.add_attachment(
+            ctx["attachment_bytes"],
+            maintype=maintype,
+            subtype=subtype,
+            filename=ctx["attachment_xlsx"],
+        )
     msg.add_attachment(ctx["attachment_text"], subtype="csv", filename=ctx["attachment_name"])
     return msg
 
 
 def _notice(
-    route: Route,
-    rows: pd.DataFrame,
-    kind: str,
-    s: _Shared,
-    *,
-    to: Sequence[str] | None = None,
-    cc: Sequence[str] | None = None,
+    route: Route, rows: pd.DataFrame, planned: pd.DataFrame, s: _Shared
 ) -> DepartmentNotice:
+    """The department's message of the day about ``rows`` (``planned``: those rows as planned)."""
+    kind = _kind(rows["cycle"])
     ids = tuple(rows["resource_id"].tolist())
     key = notice_key(s.as_of, route.label, kind, ids)
-    ctx = _context(route, rows, kind, key, s)
-    stem = "escalation" if kind == "escalation" else "notice"
-    recipients = tuple(to if to is not None else route.to)
-    copies = tuple(cc if cc is not None else route.cc)
+    ctx = _context(route, rows, planned, kind, key, s)
     return DepartmentNotice(
         department=route.label,
         kind=kind,
-        to=recipients,
-        cc=copies,
+        to=route.to,
+        cc=route.cc,
         language=route.language,
-        message=_message(stem, recipients, copies, route.language, ctx, s),
+        message=_message("notice", route.to, route.cc, route.language, ctx, s),
         key=key,
         resource_ids=ids,
     )
 
 
-def _for_route(route: Route, rows: pd.DataFrame, s: _Shared) -> list[DepartmentNotice]:
-    notices = []
-    asking = rows[rows["cycle"].isin(["new", "reminder", "overdue"]).fillna(False).astype(bool)]
-    if len(asking):
-        kinds = set(asking["cycle"].tolist())
-        kind = "notice" if "new" in kinds else "overdue" if "overdue" in kinds else "reminder"
-        notices.append(_notice(route, asking, kind, s))
-    late = rows[(rows["cycle"] == "escalation").fillna(False).astype(bool)]
-    escalation_to = configured_addresses(s.mail.escalation_to, "escalation_to")
-    if len(late) and escalation_to:
-        # The department's focal points (named in the text, in copy); the organization's language.
-        escalation = Route(route.label, route.to, route.cc, "", s.mail.language)
-        cc = tuple(dict.fromkeys((*route.to, *route.cc)))
-        notices.append(_notice(escalation, late, "escalation", s, to=escalation_to, cc=cc))
-    return notices
+#: Cycle steps whose message is an overdue notice (the deadline has passed).
+_LATE: Final = (cadence.OVERDUE, cadence.ESCALATION, cadence.AUTO_REMOVE)
+
+
+def _kind(cycles: pd.Series) -> str:
+    """One message per department and day: ``overdue`` over ``reminder`` over ``notice``."""
+    if cycles.isin(_LATE).any():
+        return "overdue"
+    return "reminder" if (cycles == cadence.REMINDER).any() else "notice"
+
+
+def _for_route(
+    route: Route, rows: pd.DataFrame, planned: pd.DataFrame, s: _Shared
+) -> list[DepartmentNotice]:
+    """The department's one message of the day: every item due, whatever its step."""
+    due = rows[rows["cycle"].notna().to_numpy(bool)]
+    if not len(due):
+        return []
+    return [_notice(route, due, planned.loc[due.index], s)]
 
 
 def compose_notices(
@@ -305,6 +319,8 @@ def compose_notices(
     phones: pd.DataFrame | None = None,
     date: datetime | None = None,
     signer: Callable[[str, str], str] | None = None,
+    rules: Rules | None = None,
+    risk_html: Callable[[], str] | None = None,
 ) -> tuple[list[DepartmentNotice], pd.DataFrame]:
     """Compose the messages due for each department that has findings and a focal point.
 
@@ -321,6 +337,12 @@ def compose_notices(
     files carry their department, notice key and MAC (the answers mailbox).
     Raises ``ConfigError`` if a template is missing or broken and
     ``InputError`` if a focal point's address is not an address.
+
+    ``costed`` is the day's plan (:func:`licensewatch.rules.cadence.plan`):
+    each department gets at most one message, listing every item due. On an
+    escalation day ``mail.escalation_to`` gets one digest of every overdue
+    department with ``risk_html()`` attached (``rules`` default: the mail
+    settings' numbers).
     """
     if as_of.tzinfo is None:
         raise ValueError("as_of must be a timezone-aware UTC timestamp")
@@ -333,19 +355,60 @@ def compose_notices(
         run_key=run_key,
         max_people=mail.max_people_in_email if max_people is None else max_people,
         signer=signer,
+        rules=rules if rules is not None else Rules.of(mail, Policy()),
     )
+    given = costed
+    if "cycle" not in costed.columns:  # not planned: every finding is new today
+        costed = costed.assign(cycle=pd.array(["new"] * len(costed), dtype=model.STRING))
+    if "deadline" not in costed.columns:
+        start = pd.Series(as_of.normalize(), index=costed.index, dtype=model.DATETIME)
+        if "first_notified_on" in costed.columns:
+            told = costed["first_notified_on"].astype(model.DATETIME)
+            start = told.where(costed["cycle"] != "new", start).fillna(start)
+        days = pd.Timedelta(days=shared.rules.response_days)
+        costed = costed.assign(deadline=(start + days).astype(model.DATETIME))
     routes = focal_routes(focal_points)
     dept = model.norm_key(costed["department"])
     owned = dept.isin(list(routes)).fillna(False).astype(bool)
-    queue = costed[~owned].reset_index(drop=True)
+    queue = given[~owned].reset_index(drop=True)
+    queued = costed[~owned].reset_index(drop=True)
     notices = []
     if owned.any():
         rows = prepare(costed[owned], phones)
         for key, group in rows.groupby(dept[owned], sort=False):
-            notices.extend(_for_route(routes[str(key)], group, shared))
+            notices.extend(_for_route(routes[str(key)], group, costed, shared))
     notices.sort(key=lambda n: (n.department.casefold(), n.kind, n.key))
     unassigned_to = configured_addresses(mail.unassigned_to, "unassigned_to")
     if unassigned_to and len(queue):
         route = Route(model.UNASSIGNED, unassigned_to, (), "", mail.language)
-        notices.extend(_for_route(route, prepare(queue, phones), shared))
-    return notices, queue
+        notices.extend(_for_route(route, prepare(queued, phones), queued, shared))
+    digest = _digest(costed, {k: r.label for k, r in routes.items()}, shared, risk_html)
+    return notices + digest, queue
+
+
+def _digest(
+    planned: pd.DataFrame,
+    labels: Mapping[str, str],
+    s: _Shared,
+    risk_html: Callable[[], str] | None,
+) -> list[DepartmentNotice]:
+    """The steering committee's one digest of an escalation day (none on other days)."""
+    to = configured_addresses(s.mail.escalation_to, "escalation_to")
+    if not (s.rules.escalate and to and "cycle" in planned and escalation_day(planned)):
+        return []
+    lang = s.mail.language
+    key = notice_key(s.as_of, "steering committee", "digest")
+    ctx = {
+        **digest_context(planned, labels, as_of=s.as_of, rules=s.rules, language=lang),
+        "organization": s.mail.organization,
+        "key": key,
+        "run_key": s.run_key,
+    }
+    if risk_html is not None:
+        ctx["attachment_name"] = f"licensewatch_risk_{s.as_of:%Y-%m-%d}.html"
+        ctx["attachment_html"] = risk_html()
+    else:  # composed outside a run: the departments' table instead of the risk report
+        ctx["attachment_name"] = f"licensewatch_overdue_{s.as_of:%Y-%m-%d}.csv"
+        ctx["attachment_text"] = csv_text(pd.DataFrame(ctx["departments"]))
+    message = _message("digest", to, (), lang, ctx, s)
+    return [DepartmentNotice("steering committee", "digest", to, (), lang, message, key, ())]

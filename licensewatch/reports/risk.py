@@ -62,6 +62,10 @@ class UnansweredDepartment:
     first_notice: date
     days_since_first_notice: int
     notices: int
+    #: Of ``resources``: past the deadline the focal points were given, and still within it.
+    overdue: int = 0
+    within_deadline: int = 0
+    overdue_annual_cents: int = 0
 
 
 @dataclass(frozen=True)
@@ -167,9 +171,13 @@ def _by_department(people: pd.DataFrame) -> tuple[SeparatedDepartment, ...]:
 
 
 def unanswered(
-    costed: pd.DataFrame, notified: pd.DataFrame, day: date
+    costed: pd.DataFrame, notified: pd.DataFrame, day: date, response_days: int = 14
 ) -> tuple[UnansweredDepartment, ...]:
-    """Departments with notified resources still dormant in ``costed``, longest waiting first.
+    """Departments with notified resources still dormant in ``costed``: overdue cost, then age.
+
+    A resource is overdue when its first notice is more than ``response_days``
+    old (its deadline passed); departments are sorted by the annual cost of
+    their overdue resources, then by days waiting (highest first).
 
     ``notified`` has :data:`licensewatch.store.history.NOTIFIED_STATE` columns.
     The first notice of a resource is the earlier of the first run that showed
@@ -193,7 +201,9 @@ def unanswered(
         waiting["last_notified_at"].dt.normalize(),
     )
     # The state is today's: a notice sent after the report's day was not yet waiting then.
-    waiting = waiting.assign(first=first)
+    deadline = pd.Timestamp(day, tz="UTC") - pd.Timedelta(days=response_days)
+    late = (first < deadline).fillna(False).astype(bool)
+    waiting = waiting.assign(first=first, late=late, late_annual=waiting["annual"].where(late, 0))
     waiting = waiting[waiting["first"] <= pd.Timestamp(day, tz="UTC")]
     if waiting.empty:
         return ()
@@ -204,11 +214,15 @@ def unanswered(
             annual=("annual", "sum"),
             first=("first", "min"),
             notices=("notify_count", "max"),
+            overdue=("late", "sum"),
+            overdue_annual=("late_annual", "sum"),
         )
         .reset_index()
     )
     grouped["days"] = _days_since(grouped["first"], day)
-    grouped = grouped.sort_values(["days", "department"], ascending=[False, True], kind="stable")
+    grouped = grouped.sort_values(
+        ["overdue_annual", "days", "department"], ascending=[False, False, True], kind="stable"
+    )
     return tuple(
         UnansweredDepartment(
             department=str(r["department"]),
@@ -217,6 +231,9 @@ def unanswered(
             first_notice=as_day(r["first"]),
             days_since_first_notice=int(r["days"]),
             notices=int(r["notices"]),
+            overdue=int(r["overdue"]),
+            within_deadline=int(r["resources"]) - int(r["overdue"]),
+            overdue_annual_cents=int(r["overdue_annual"]),
         )
         for r in grouped.to_dict("records")
     )
@@ -242,6 +259,7 @@ def risk_view(
     as_of: date,
     notified: pd.DataFrame,
     trend: Sequence[PeriodPoint],
+    response_days: int = 14,
 ) -> RiskView:
     """The risk view of one run's costed findings (COSTED_FINDINGS + ``status``) as of ``as_of``."""
     day = as_day(as_of)
@@ -258,7 +276,7 @@ def risk_view(
         estimated_separation_dates=int(people["estimated"].sum()),
         ageing=_ageing(people),
         separated_by_department=_by_department(people),
-        unanswered=unanswered(costed, notified, day),
+        unanswered=unanswered(costed, notified, day, response_days),
         reasons=reason_shares(costed),
         trend=tuple(trend),
     )

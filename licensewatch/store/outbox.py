@@ -295,33 +295,37 @@ def mark_answered(
     return row.status
 
 
-#: The cycle date (``resource_state``) a message of each kind sets.
-_CYCLE_COLUMN: Final = {
-    MessageKind.NOTICE.value: RESOURCE_STATE.c.first_notified_on,
-    MessageKind.REMINDER.value: RESOURCE_STATE.c.reminded_on,
-    MessageKind.ESCALATION.value: RESOURCE_STATE.c.escalated_on,
-}
+#: The cycle dates (``resource_state``) a message may have set: one message may
+#: carry new, reminded, overdue and escalated items at once.
+_CYCLE_COLUMNS: Final = (
+    RESOURCE_STATE.c.first_notified_on,
+    RESOURCE_STATE.c.reminded_on,
+    RESOURCE_STATE.c.overdue_on,
+    RESOURCE_STATE.c.escalated_on,
+    RESOURCE_STATE.c.first_escalated_on,
+)
 
 
 def _start_clock(session: Session, row: OutboxMessage) -> None:
     """A focal point has ``row`` now: its findings' cycle counts from the day it arrived.
 
-    The run set the cycle date to the message's as-of day when it queued it;
-    a message that reached a focal point days later moves that date on by as
+    The run set the cycle dates to the message's as-of day when it queued it;
+    a message that reached a focal point days later moves those dates on by as
     many days (so a reminder is due ``reminder_days`` after the focal point
-    actually got the notice). Dates a later cycle set are left alone.
+    actually got the notice). Dates a later cycle set are left alone. The
+    committee's digest lists no resources and moves nothing.
     """
     assert row.delivered_at is not None
     late = (row.delivered_at.date() - row.created_at.date()).days
     if late <= 0 or not row.resource_ids:
         return
-    column = _CYCLE_COLUMN[row.kind]
-    for chunk in _frames.batched(list(row.resource_ids), 900):
-        session.execute(
-            update(RESOURCE_STATE)
-            .where(RESOURCE_STATE.c.resource_id.in_(chunk), column == row.as_of)
-            .values({column.name: row.as_of + timedelta(days=late)})
-        )
+    for column in _CYCLE_COLUMNS:
+        for chunk in _frames.batched(list(row.resource_ids), 900):
+            session.execute(
+                update(RESOURCE_STATE)
+                .where(RESOURCE_STATE.c.resource_id.in_(chunk), column == row.as_of)
+                .values({column.name: row.as_of + timedelta(days=late)})
+            )
 
 
 @storage_operation("read the undelivered emails")

@@ -43,11 +43,16 @@ class MessageKind(StrEnum):
 
     NOTICE = "notice"
     REMINDER = "reminder"
+    #: Per-department escalations of earlier versions (now: ``overdue`` + ``digest``).
     ESCALATION = "escalation"
     #: The answer to a focal point's reply (what was recorded or refused).
     CONFIRMATION = "confirmation"
     #: A subscription renewal for finance (``[finance] notify_to``; migration 0006).
     RENEWAL = "renewal"
+    #: To the focal points: their items are past the deadline (and maybe escalated).
+    OVERDUE = "overdue"
+    #: To the steering committee: every overdue department in one message.
+    DIGEST = "digest"
 
 
 #: Longest wait between two attempts at a failed message.

@@ -32,9 +32,17 @@ STATE: Final[model.Schema] = {
     "first_notified_on": model.DATETIME,
     "reminded_on": model.DATETIME,
     "escalated_on": model.DATETIME,
+    "overdue_on": model.DATETIME,
+    "first_escalated_on": model.DATETIME,
 }
 #: The notification cycle's dates (UTC midnight in frames, dates in the database).
-CYCLE: Final = ("first_notified_on", "reminded_on", "escalated_on")
+CYCLE: Final = (
+    "first_notified_on",
+    "reminded_on",
+    "escalated_on",
+    "overdue_on",
+    "first_escalated_on",
+)
 #: Ids per SQLite ``IN (…)`` lookup: under SQLite's historic 999-variable limit (still
 #: the limit of the SQLite that some long-term-support distributions ship).
 LOOKUP_BATCH: Final = 900

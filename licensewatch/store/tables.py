@@ -165,6 +165,8 @@ class Finding(Base):
     via_group_id: Mapped[str | None] = mapped_column(Text)
     via_group: Mapped[str | None] = mapped_column(Text)
     assigned_directly: Mapped[bool | None] = mapped_column(Boolean)
+    #: The owner's HR separation date (SEPARATED findings); migration 0005.
+    separation_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ResourceState(Base):
@@ -198,6 +200,10 @@ class ResourceState(Base):
     first_notified_on: Mapped[date | None] = mapped_column(Date)
     reminded_on: Mapped[date | None] = mapped_column(Date)
     escalated_on: Mapped[date | None] = mapped_column(Date)
+    #: The overdue notice and the first escalation of the cycle (``escalated_on`` is the
+    #: last one: escalations repeat); migration 0005.
+    overdue_on: Mapped[date | None] = mapped_column(Date)
+    first_escalated_on: Mapped[date | None] = mapped_column(Date)
 
 
 RUNS: Final[Table] = Base.metadata.tables["runs"]

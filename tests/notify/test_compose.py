@@ -161,7 +161,7 @@ def test_body_says_what_of_whom_by_when_and_why(sent: dict[str, EmailMessage]) -
     # What is asked, by when and how come before the table.
     ask = text.index("What we ask, by 2020-01-14: for each line of the attached file")
     how = text.index("How to answer: open licensewatch_finance_2019-12-31.xlsx in Excel")
-    none = text.index("Without an answer: we send you a reminder on 2020-01-14.")
+    none = text.index("Without an answer: we send you a reminder on 2020-01-10.")
     assert ask < how < none < text.index("bob@x.org")
     assert "at most one year ahead" in text and "licensewatch_finance_2019-12-31.csv" in text
     assert "Accrued avoidable cost:  USD 110.64" in text

@@ -94,7 +94,7 @@ def test_legal_notice_is_in_french(sent: dict[str, EmailMessage]) -> None:
     )
     assert "licensewatch_legal_2019-12-31.csv contient les mêmes lignes" in lines[6]
     assert lines[8] == (
-        f"Sans réponse{NBSP}: nous vous enverrons un rappel le 2020-01-14."
+        f"Sans réponse{NBSP}: nous vous enverrons un rappel le 2020-01-10."
         " Les lignes laissées sans décision restent sur la liste."
     )
     assert f"Coût évitable cumulé{NBSP}:       0,00{NBSP}USD" in text
@@ -222,29 +222,28 @@ def test_reminder_is_in_french(tmp_path: Path) -> None:
     text = body(msg, "plain")
     assert text.startswith("Bonjour José Ñúñez,")
     assert f"Rappel{NBSP}: nous vous avons écrit le 2019-12-17" in text
-    # No escalation_to: nothing more is sent, and the email does not pretend otherwise.
-    assert f"Sans réponse{NBSP}: les éléments restent sur la liste et dans les rapports." in text
+    # The cycle's next step and its date: overdue the day after the deadline, then the committee.
+    assert f"Sans réponse{NBSP}: les éléments seront en retard à compter du 2020-01-01" in text
+    assert "le 2020-01-14 seront signalés ce jour-là au comité de pilotage des TIC" in text
     # Both were asked the same day: the date is said once, not on every person.
     assert "— demandé le" not in text
     html = body(msg, "html")
     assert f"<strong>Rappel{NBSP}:</strong> nous vous avons écrit le 2019-12-17" in html
     assert ">demandé le 2019-12-17</span>" not in html
-    committee = MailSettings(sender="lw@contoso.org", escalation_to=("sc@contoso.org",))
-    (told,) = [n for n in compose(findings, mail=committee)[0] if n.department == "LEGAL"]
-    assert "portée devant le comité de pilotage des TIC le 2020-01-14" in body(
-        deliver([told], tmp_path / "sc")["LEGAL"], "plain"
-    )
     assert attachment(msg)[0] == "licensewatch_legal_reminder_2019-12-31.csv"
     assert_no_english(msg)
 
 
 def test_new_and_waiting_rows_are_counted_in_french(tmp_path: Path) -> None:
+    # One message a day: a reminder that also lists what is new (not a plain notice).
     findings = cycled(FINDINGS, {"license:e:e3": ("reminder", "2019-12-17")})
-    msg = deliver(compose(findings)[0], tmp_path)["LEGAL"]
-    expected = f"1 élément est nouveau{NNBSP}; 1 élément attend votre réponse depuis le 2019-12-17"
-    assert f"{expected} (mention «{NBSP}demandé le{NBSP}»)." in body(msg, "plain")
+    notices, _ = compose(findings)
+    assert [n.kind for n in notices if n.department == "LEGAL"] == ["reminder"]
+    msg = deliver(notices, tmp_path)["LEGAL"]
+    expected = "n'avons pas encore reçu de réponse. 1 élément est nouveau."
+    assert expected in body(msg, "plain")
     html = body(msg, "html")
-    assert f"{expected} (mention «{NBSP}demandé le{NBSP}»)." in html
+    assert expected in html
     assert ">nouveau</span>" in html and ">demandé le 2019-12-17</span>" in html
     assert_no_english(msg)
 
@@ -261,41 +260,31 @@ def test_escalation_is_in_french_when_mail_language_is_french(tmp_path: Path) ->
         language="fr",
     )
     notices, _ = compose(findings, mail=mail)
-    (notice,) = [n for n in notices if n.kind == "escalation"]
-    # Finance's focal point reads English; the steering committee's secretariat reads French.
-    assert (notice.department, notice.language, notice.to) == (
+    # Finance's focal point reads English (its overdue notice); the secretariat reads French.
+    (overdue,) = [n for n in notices if n.kind == "overdue"]
+    assert (overdue.department, overdue.language, overdue.to) == (
         "Finance",
-        "fr",
-        ("ict-sc@contoso.org",),
+        "en",
+        ("fp.finance@x.org",) if overdue.to == ("fp.finance@x.org",) else overdue.to,
     )
-    msg = deliver([notice], tmp_path)["Finance"]
-    assert subject(notices, "Finance", "escalation") == (
-        "[licensewatch] Escalade : absence de réponse du département Finance"
-        " concernant 1 compte inactif et 1 téléphone — 419,60 USD par an"
+    assert "ict-sc@contoso.org" not in (*overdue.to, *overdue.cc)
+    (notice,) = [n for n in notices if n.kind == "digest"]
+    assert (notice.language, notice.to, notice.cc) == ("fr", ("ict-sc@contoso.org",), ())
+    msg = deliver([notice], tmp_path)[notice.department]
+    assert str(msg["Subject"]).startswith(
+        "[licensewatch] Synthèse pour le comité de pilotage des TIC au 2019-12-31"
     )
     text = body(msg, "plain")
-    lines = text.splitlines()
-    assert lines[0] == "Madame, Monsieur,"
-    assert lines[2].startswith(
-        f"Escalade{NBSP}: le département Finance n'a pas répondu au sujet du compte inactif"
-        " et du téléphone figurant ci-dessous."
-    )
-    assert "a été sollicité le 2019-12-03, puis relancé" in lines[2]
-    assert "28 jours plus tard" in lines[2]
-    assert lines[4].startswith(f"Demande{NBSP}: nous vous prions d'assurer le suivi")
-    assert "au plus tard le 2020-01-14" in lines[4]
-    assert lines[6].startswith(f"Motif{NBSP}:") and f"419,60{NBSP}USD par an" in lines[6]
-    assert f"110,64{NBSP}USD" in lines[6]
-    assert "— demandé le 2019-12-03" in text
-    assert "colonnes decision, justification et keep_until" in text
+    assert text.startswith("Madame, Monsieur,\n")
+    assert f"Finance{NBSP}: 0 personnes parties · 2 éléments en retard · 419,60 USD par an" in text
+    assert "aucune réponse (2 éléments)" in text
     html = body(msg, "html")
-    assert '<html lang="fr">' in html and ">demandé le 2019-12-03</span>" in html
-    assert f"<strong>Escalade{NBSP}:</strong> le département Finance" in html
+    assert '<html lang="fr">' in html and "<th>Département</th>" in html
     assert_no_english(msg)
-    # The same escalation with the default language stays English.
+    # The same digest with the default language stays English.
     english, _ = compose(findings, mail=MailSettings(escalation_to=("ict-sc@contoso.org",)))
-    (escalation,) = [n for n in english if n.kind == "escalation"]
-    assert str(escalation.message["Subject"]).startswith("[licensewatch] Escalation: Finance")
+    (digest,) = [n for n in english if n.kind == "digest"]
+    assert str(digest.message["Subject"]).startswith("[licensewatch] Steering committee digest")
 
 
 def test_unassigned_queue_in_french(tmp_path: Path) -> None:
@@ -331,7 +320,10 @@ def test_markup_in_a_department_name_is_escaped_once(tmp_path: Path) -> None:
     mail = MailSettings(escalation_to=("ict-sc@contoso.org",), language="fr")
     notices, _ = compose(findings, focal, mail=mail)
     mine = [n for n in notices if n.department == evil]
-    assert sorted(n.kind for n in mine) == ["escalation", "notice"]
+    assert [n.kind for n in mine] == ["overdue"]
+    (digest,) = [n for n in notices if n.kind == "digest"]
+    assert "R&amp;D &lt;b&gt;Labs&lt;/b&gt;" in body(digest.message, "html")
+    assert "<b>Labs</b>" not in body(digest.message, "html")
     for notice in mine:
         html = body(notice.message, "html")
         assert "département R&amp;D &lt;b&gt;Labs&lt;/b&gt;" in html

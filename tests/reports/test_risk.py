@@ -150,8 +150,10 @@ def test_report_risk_from_stored_history(history: History, tmp_path: Path) -> No
     assert "- **Separated staff still holding access:** 1 (1 licence, 0 phones)" in text
     assert "| 31–90 days | 1 | 1 | 0 | 189.60 |" in text  # Dave: left 2019-11-30
     # Both departments were first told on 2019-10-31 and still have dormant resources.
-    assert "| Finance | 3 | 419.60 | 2019-10-31 | 61 | 1 |" in text
-    assert "| Legal | 5 | 1,028.80 | 2019-10-31 | 61 | 2 |" in text
+    # Notice, reminder and overdue notice each: 3; the most overdue cost first.
+    assert "| Finance | 3 | 419.60 | 2019-10-31 | 61 | 3 |" in text
+    assert "| Legal | 5 | 1,028.80 | 2019-10-31 | 61 | 3 |" in text
+    assert text.index("| Legal | 5 |") < text.index("| Finance | 3 |")
     assert "| 2019-11-30 | 2019-11-30 | 5 | 1 | 1,638.00 |" in text
     html_path = report_risk(settings, as_of=None, fmt="html", out=tmp_path / "risk.html")
     page = html_path.read_text(encoding="utf-8")

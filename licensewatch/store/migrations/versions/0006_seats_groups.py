@@ -1,7 +1,7 @@
 """Seats and group licensing: where a licence finding comes from; renewal notices sent.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-02
 """
 
@@ -11,13 +11,13 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | None = None
 depends_on: str | None = None
 
 BIG_KEY = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-OLD_KIND = "kind IN ('notice', 'reminder', 'escalation')"
-NEW_KIND = "kind IN ('notice', 'reminder', 'escalation', 'renewal')"
+OLD_KIND = "kind IN ('notice', 'reminder', 'escalation', 'overdue', 'digest')"
+NEW_KIND = "kind IN ('notice', 'reminder', 'escalation', 'overdue', 'digest', 'renewal')"
 
 
 def upgrade() -> None:
@@ -51,7 +51,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Back to 0004: drop renewal_notices, renewal emails and the findings' group columns."""
+    """Back to 0005: drop renewal_notices, renewal emails and the findings' group columns."""
     op.execute("DELETE FROM outbox WHERE kind = 'renewal'")
     with op.batch_alter_table("outbox") as batch:
         batch.drop_constraint(op.f("ck_outbox_kind"), type_="check")

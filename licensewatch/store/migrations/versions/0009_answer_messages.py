@@ -22,8 +22,10 @@ branch_labels: str | None = None
 depends_on: str | None = None
 
 TIMESTAMPTZ = sa.DateTime(timezone=True)
-OLD_KIND = "kind IN ('notice', 'reminder', 'escalation', 'renewal')"
-NEW_KIND = "kind IN ('notice', 'reminder', 'escalation', 'renewal', 'confirmation')"
+OLD_KIND = "kind IN ('notice', 'reminder', 'escalation', 'overdue', 'digest', 'renewal')"
+NEW_KIND = (
+    "kind IN ('notice', 'reminder', 'escalation', 'overdue', 'digest', 'renewal', 'confirmation')"
+)
 
 
 def upgrade() -> None:
