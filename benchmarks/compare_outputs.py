@@ -13,7 +13,7 @@ paired by its path inside the folder and compared:
 - ``licensewatch.db`` (SQLite): the ``findings`` rows without their ``id`` and
   ``run_id``, ordered by resource.
 
-The database lock, the config, ``result.json`` (timings) and other binary
+The database lock and SQLite's journal files, the config, ``result.json`` (timings) and other binary
 files are skipped. Prints one line per difference and exits 1 if any.
 """
 
@@ -30,6 +30,8 @@ from typing import Any
 import openpyxl
 
 SKIPPED = {"licensewatch.db.lock", "licensewatch.toml", "result.json"}
+#: SQLite's write-ahead log and its index: part of the database, read through it.
+SKIPPED_SUFFIXES = ("-wal", "-shm", "-journal")
 TEXT_SUFFIXES = {".csv", ".html", ".json", ".txt", ".md"}
 #: A wall-clock timestamp (ISO 8601 with a time of day): when the run happened, not what it found.
 _STAMP = re.compile(rb"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?")
@@ -41,7 +43,7 @@ def _files(root: Path) -> dict[str, Path]:
     return {
         str(p.relative_to(root)): p
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name not in SKIPPED
+        if p.is_file() and p.name not in SKIPPED and not p.name.endswith(SKIPPED_SUFFIXES)
     }
 
 
