@@ -153,17 +153,23 @@ def stage_table(org: orgs.Org, doc: dict[str, Any], generate_s: float) -> str:
     lines = [
         f"N = {org.accounts:,}: {_sizes(org)}",
         f"  (organization generated in {generate_s:.1f} s, not part of the night)",
-        f"  {'stage':<48} {'seconds':>8} {'peak MiB':>9} {'high-water MiB':>15}",
+        f"  {'stage':<48} {'seconds':>8} {'CPU s':>7} {'peak MiB':>9} {'high-water MiB':>15}",
     ]
     for s in doc["stages"]:
         name = STAGE_NAMES.get(s["name"], s["name"])
         lines.append(
-            f"  {name:<48} {s['seconds']:>8.2f} {s['peak_mb']:>9,.0f} {s['hwm_mb']:>15,.0f}"
+            f"  {name:<48} {s['seconds']:>8.2f} {s.get('cpu_s', float('nan')):>7.2f} "
+            f"{s['peak_mb']:>9,.0f} {s['hwm_mb']:>15,.0f}"
         )
     lines.append(
         f"  {'other (config, files, database, history, brake)':<48} {doc['other_s']:>8.2f}"
     )
-    lines.append(f"  {'whole night':<48} {doc['total_s']:>8.2f} {doc['peak_rss_mb']:>9,.0f}")
+    lines.append(
+        f"  {'whole night':<48} {doc['total_s']:>8.2f} "
+        f"{doc.get('total_cpu_s', float('nan')):>7.2f} {doc['peak_rss_mb']:>9,.0f}"
+    )
+    if "load_average" in doc:
+        lines.append(f"  load average when the night ended: {doc['load_average']}")
     smtp = doc.get("smtp")
     if smtp:
         lines.append(
