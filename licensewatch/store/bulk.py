@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import Table, insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from licensewatch.store import _frames
@@ -55,9 +56,15 @@ def insert_columns(
     for name, column in zip(names, values, strict=True):
         process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         processed[name] = column if process is None else [process(v) for v in column]
-    raw: Any = connection.connection.driver_connection
     if driver[0] == "postgresql":
-        _copy(raw, table, names, list(zip(*processed.values(), strict=True)))
+        raw: Any = connection.connection.driver_connection
+        try:
+            _copy(raw, table, names, list(zip(*processed.values(), strict=True)))
+        except dialect.loaded_dbapi.Error as exc:
+            # As SQLAlchemy raises it (OperationalError, IntegrityError …) for storage_operation.
+            raise DBAPIError.instance(
+                f"COPY {table.name}", None, exc, dialect.loaded_dbapi.Error
+            ) from exc
         return
     # SQLAlchemy writes the statement (quoted names, the driver's "?" placeholders), in its
     # own column order: the rows follow that order.
@@ -66,11 +73,8 @@ def insert_columns(
     if sorted(order) != sorted(names):
         raise ValueError(f"cannot bulk insert into {table.name}: columns {order} for {names}")
     rows = list(zip(*(processed[n] for n in order), strict=True))
-    cursor = raw.cursor()
-    try:
-        cursor.executemany(str(compiled), rows)
-    finally:
-        cursor.close()
+    # The driver's executemany on these tuples as they are; errors wrapped as SQLAlchemy's.
+    connection.exec_driver_sql(str(compiled), rows)
 
 
 def _copy(raw: Any, table: Table, names: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:

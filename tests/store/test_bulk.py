@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from sqlalchemy import insert, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from licensewatch import store
@@ -87,7 +88,7 @@ def test_a_failed_bulk_insert_leaves_nothing_of_the_run(session: Session) -> Non
     run_id = _run(session)
     session.commit()
     bad = ROWS.assign(department=ROWS["department"].where(ROWS.index != 2, None))
-    with pytest.raises(Exception, match=r"(?i)not.null"):
+    with pytest.raises(DBAPIError, match=r"(?i)not.null"):
         bulk.insert_frame(session, FINDINGS, bad, list(STORED_FINDINGS), {"run_id": run_id})
     session.rollback()
     assert _stored(session, run_id) == []
