@@ -18,16 +18,18 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from licensewatch.config import load_settings
 from licensewatch.logs import LOGGER_NAME
 from licensewatch.night import run as pipeline
-from licensewatch.night.stages import peak_rss_mb
+from licensewatch.night.stages import Stages, peak_rss_mb
 
+T = TypeVar("T")
 PAGE_MB = os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
 
 
@@ -68,6 +70,35 @@ class RssSampler:
         return min(self.samples, key=lambda s: abs(s[0] - end))[1]
 
 
+class StageCpu:
+    """CPU seconds of this process in each stage: wraps ``Stages.run`` for the measured run.
+
+    On a machine that others share, a stage's wall seconds include the time it
+    waited for a core; its CPU seconds do not (nor do they include the local
+    servers' share, which runs in their own process).
+    """
+
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+        self._real = Stages.run
+
+    def __enter__(self) -> StageCpu:
+        real, seconds = self._real, self.seconds
+
+        def run(stages: Stages, name: str, step: Callable[[], T]) -> T:
+            started = time.process_time()
+            try:
+                return real(stages, name, step)
+            finally:
+                seconds.append(time.process_time() - started)
+
+        Stages.run = run  # type: ignore[method-assign,assignment]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        Stages.run = self._real  # type: ignore[method-assign]
+
+
 class StageEnds(logging.Handler):
     """Keeps when each stage ended, from the stage log line ``Stages.run`` writes."""
 
@@ -93,17 +124,20 @@ def measure(config: Path, as_of: date, smtp_port: int | None) -> dict[str, Any]:
         settings = replace(
             settings, mail=replace(settings.mail, transport="smtp", options=smtp_table)
         )
-    with RssSampler() as sampler:
+    with RssSampler() as sampler, StageCpu() as cpu:
         started = time.perf_counter()
+        cpu_start = time.process_time()
         wall_start = time.time()
         result = pipeline.run(settings, as_of)
         total = time.perf_counter() - started
+        total_cpu = time.process_time() - cpu_start
         stages: list[dict[str, Any]] = []
-        for timing, end in zip(result.stages, ends.ends, strict=True):
+        for timing, end, cpu_s in zip(result.stages, ends.ends, cpu.seconds, strict=True):
             stages.append(
                 {
                     "name": timing.name,
                     "seconds": timing.seconds,
+                    "cpu_s": cpu_s,
                     "hwm_mb": timing.peak_rss_mb,
                     "peak_mb": sampler.peak(end - timing.seconds, end),
                 }
@@ -119,6 +153,8 @@ def measure(config: Path, as_of: date, smtp_port: int | None) -> dict[str, Any]:
     return {
         "status": result.status,
         "total_s": total,
+        "total_cpu_s": total_cpu,
+        "load_average": list(os.getloadavg()),
         "start_peak_mb": sampler.peak(wall_start - 1, wall_start + 0.05),
         "other_s": total - sum(s["seconds"] for s in stages),
         "peak_rss_mb": peak_rss_mb(),

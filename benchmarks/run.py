@@ -118,9 +118,13 @@ def write_config(org: orgs.Org, srv: harness.Servers, night: Path, throttle: boo
 
 
 def measure_night(
-    org: orgs.Org, work: Path, *, throttle: bool, sdk: bool, smtp: bool
+    org: orgs.Org, work: Path, *, throttle: bool, sdk: bool, smtp: bool, keep: bool = False
 ) -> dict[str, Any]:
-    """Serve ``org``, run the job once, and optionally compare Graph clients; the figures."""
+    """Serve ``org``, run the job once, and optionally compare Graph clients; the figures.
+
+    With ``keep`` the night's folder (database, reports, outbox) stays, for
+    :mod:`benchmarks.compare_outputs`.
+    """
     night = work / f"night-{org.accounts}"
     with harness.servers(org.root, work, throttle=throttle) as srv:
         config = write_config(org, srv, night, throttle)
@@ -133,7 +137,8 @@ def measure_night(
         doc: dict[str, Any] = json.loads(result.read_text(encoding="utf-8"))
         doc["requests"] = harness.diff(srv.stats(), before)
         doc["sdk"] = sdk_compare.compare(srv, timeout=4 * 3600) if sdk else []
-    shutil.rmtree(night, ignore_errors=True)
+    if not keep:
+        shutil.rmtree(night, ignore_errors=True)
     return doc
 
 
@@ -150,17 +155,23 @@ def stage_table(org: orgs.Org, doc: dict[str, Any], generate_s: float) -> str:
     lines = [
         f"N = {org.accounts:,}: {_sizes(org)}",
         f"  (organization generated in {generate_s:.1f} s, not part of the night)",
-        f"  {'stage':<48} {'seconds':>8} {'peak MiB':>9} {'high-water MiB':>15}",
+        f"  {'stage':<48} {'seconds':>8} {'CPU s':>7} {'peak MiB':>9} {'high-water MiB':>15}",
     ]
     for s in doc["stages"]:
         name = STAGE_NAMES.get(s["name"], s["name"])
         lines.append(
-            f"  {name:<48} {s['seconds']:>8.2f} {s['peak_mb']:>9,.0f} {s['hwm_mb']:>15,.0f}"
+            f"  {name:<48} {s['seconds']:>8.2f} {s.get('cpu_s', float('nan')):>7.2f} "
+            f"{s['peak_mb']:>9,.0f} {s['hwm_mb']:>15,.0f}"
         )
     lines.append(
         f"  {'other (config, files, database, history, brake)':<48} {doc['other_s']:>8.2f}"
     )
-    lines.append(f"  {'whole night':<48} {doc['total_s']:>8.2f} {doc['peak_rss_mb']:>9,.0f}")
+    lines.append(
+        f"  {'whole night':<48} {doc['total_s']:>8.2f} "
+        f"{doc.get('total_cpu_s', float('nan')):>7.2f} {doc['peak_rss_mb']:>9,.0f}"
+    )
+    if "load_average" in doc:
+        lines.append(f"  load average when the night ended: {doc['load_average']}")
     smtp = doc.get("smtp")
     if smtp:
         lines.append(
@@ -247,7 +258,11 @@ def main() -> None:
     parser.add_argument("--sdk-max", type=int, default=100_000, help="largest N for --sdk")
     parser.add_argument("--no-smtp", action="store_true", help="skip the SMTP delivery")
     parser.add_argument("--work", type=Path, help="parent of the work folder (default /tmp)")
-    parser.add_argument("--keep", action="store_true", help="keep the generated organizations")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the generated organizations and the nights' outputs",
+    )
     args = parser.parse_args()
     print(f"machine: {machine()}")
     print(f"mode: {'behaviour (throttling on)' if args.throttle else 'throughput (no throttling)'}")
@@ -259,7 +274,9 @@ def main() -> None:
             org = orgs.build(work / f"org-{n}", n, as_of=AS_OF)
             generate_s = time.perf_counter() - started
             sdk = args.sdk and n <= args.sdk_max
-            doc = measure_night(org, work, throttle=args.throttle, sdk=sdk, smtp=not args.no_smtp)
+            doc = measure_night(
+                org, work, throttle=args.throttle, sdk=sdk, smtp=not args.no_smtp, keep=args.keep
+            )
             results.append((org, doc))
             print()
             print(stage_table(org, doc, generate_s))

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import io
 import logging
+import tempfile
+from pathlib import Path
 
+import openpyxl
 import pytest
-from openpyxl import Workbook
 
 from licensewatch.night.stages import Stages
 from licensewatch.progress import Heartbeat, Progress
-from licensewatch.reports.sheets import COUNT, TEXT, Column, write_table
+from licensewatch.reports.sheets import COUNT, TEXT, Book, Column, Sheet, write_sheets
+from licensewatch.reports.xlsx import counted
 
 
 class FakeClock:
@@ -121,17 +124,21 @@ def test_workbook_rows_are_counted_as_they_are_written(caplog: pytest.LogCapture
     clock = Ticking()
     rows = [[f"row {n}", n] for n in range(100)]
 
-    counted = Progress(
+    progress = Progress(
         "XLSX findings", total=100, unit="rows", stream=io.StringIO(), clock=clock, quiet=True
     )
-    with caplog.at_level(logging.INFO, logger="licensewatch"):
-        written = write_table(
-            Workbook(),
-            "Findings",
-            [Column("a", TEXT), Column("n", COUNT)],
-            rows,
-            progress=counted,
-        )
+    with caplog.at_level(logging.INFO, logger="licensewatch"), tempfile.TemporaryDirectory() as d:
+        # The Findings sheet is written from the counted rows, as the finance workbook does.
+        with Book(Path(d) / "book.xlsx") as book:
+            write_sheets(
+                book,
+                [
+                    Sheet(
+                        "Findings", [Column("a", TEXT), Column("n", COUNT)], counted(rows, progress)
+                    )
+                ],
+            )
+        written = len(openpyxl.load_workbook(Path(d) / "book.xlsx")["Findings"]["A"]) - 1
     assert written == 100
     lines = _logged(caplog)
     # A line every 30 clock seconds: rows 30, 59, 88 (showing a line reads the clock too).

@@ -32,6 +32,7 @@ from functools import partial
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+import orjson
 import requests
 from urllib3.exceptions import NewConnectionError
 
@@ -273,7 +274,8 @@ class GraphHttp:
         """GET a Graph JSON document; returns it parsed and as the exact bytes received."""
         response = self.get(url)
         try:
-            doc = json.loads(response.content)
+            # orjson: a million users' pages parse in a tenth of json.loads' time (issue 18).
+            doc = orjson.loads(response.content)
         except ValueError:
             raise GraphFailed(
                 f"Graph answered GET {describe(url)} with something that is not JSON "

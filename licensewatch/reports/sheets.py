@@ -1,30 +1,31 @@
 """Worksheet tables as finance expects them: typed cells, frozen header, filter, sized columns.
 
-Money cells are numbers formatted ``#,##0.00`` (exact decimals, never float
-sums), counts ``#,##0``, dates ``yyyy-mm-dd``. Text is neutralized against
-formula injection and stored as a string cell, which a spreadsheet never
-evaluates. Tables are written in openpyxl's write-only (streaming) mode, so a
-million rows do not need a million cell objects in memory; widths and the
-frozen pane are set before the first row, as that mode requires.
+Money cells are numbers formatted ``#,##0.00``, counts ``#,##0``, dates
+``yyyy-mm-dd``. Text is neutralized against formula injection and stored as a
+string cell, which a spreadsheet never evaluates. Workbooks are written by
+XlsxWriter in its constant-memory mode (:class:`Book`): each row goes to disk
+when the next one starts, so a million rows need neither a million cell
+objects nor their XML in memory; widths and the frozen pane are set before the
+first row. A table is a :class:`Sheet` (title, columns, rows, optional total):
+a new sheet is one more spec, a new column one more :class:`Column`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from itertools import chain, islice
-from typing import Any, Final
+from pathlib import Path
+from typing import Final
 
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter
+import xlsxwriter
+from xlsxwriter.format import Format
+from xlsxwriter.worksheet import Worksheet
 
-from licensewatch.progress import Progress
 from licensewatch.reports.csvsafe import neutralize
 
 MONEY_FORMAT: Final = "#,##0.00"
@@ -35,13 +36,18 @@ MAX_WIDTH: Final = 60
 MAX_ROWS: Final = 1_048_575
 #: Rows measured to size a column; a million findings need not all be measured.
 WIDTH_SAMPLE: Final = 2000
-_HEADER_FONT: Final = Font(bold=True, color="FFFFFF")
-_HEADER_FILL: Final = PatternFill("solid", fgColor="2B6CB0")
+#: A cell style: XlsxWriter format properties (font, fill, alignment), merged with the kind's.
+Style = Mapping[str, object]
+_HEADER: Final[Style] = {"bold": True, "font_color": "#FFFFFF", "bg_color": "#2B6CB0", "pattern": 1}
 #: Bold, for totals and labels that must stand out.
-BOLD: Final = Font(bold=True)
+BOLD: Final[Style] = {"bold": True}
 
 #: The kinds of cell a column holds.
 TEXT, COUNT, MONEY, DAY = "text", "count", "money", "date"
+_NUMBER_FORMATS: Final = {MONEY: MONEY_FORMAT, COUNT: COUNT_FORMAT, DAY: DATE_FORMAT}
+
+#: Writes one value at (row, column).
+CellWriter = Callable[[int, int, object], None]
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,16 @@ class Column:
 
     header: str
     kind: str
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """One table of a workbook: its sheet title, columns, rows and an optional total row."""
+
+    title: str
+    columns: Sequence[Column]
+    rows: Iterable[Sequence[object]]
+    total: Sequence[object] | None = None
 
 
 def money(cents: int) -> Decimal:
@@ -79,21 +95,94 @@ def _blank(value: object) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
 
-def cell(ws: Any, value: object, kind: str, font: Font | None = None) -> WriteOnlyCell:
-    """A write-only cell of ``value`` formatted for its ``kind``; text neutralized."""
-    if _blank(value):
-        value = None
-    if kind == TEXT:
-        text = neutralize("" if value is None else str(value))
-        one = WriteOnlyCell(ws, value=text)
-        # A string cell is never evaluated, whatever it starts with.
-        one.data_type = "s"
-    else:
-        one = WriteOnlyCell(ws, value=value)
-        one.number_format = {MONEY: MONEY_FORMAT, COUNT: COUNT_FORMAT, DAY: DATE_FORMAT}[kind]
-    if font is not None:
-        one.font = font
-    return one
+#: Day 0 of Excel's 1900 date system (as counted since its 1900-02-29 that never was).
+_EXCEL_EPOCH: Final = date(1899, 12, 30)
+
+
+def _day_serial(value: object) -> int:
+    """A date as the day number a spreadsheet stores (a UTC date-time: its UTC day)."""
+    if isinstance(value, datetime):
+        value = value.astimezone(UTC).date() if value.tzinfo else value.date()
+    if isinstance(value, date):
+        return (value - _EXCEL_EPOCH).days
+    raise TypeError(f"not a date: {value!r}")
+
+
+def _number(value: object) -> float:
+    if isinstance(value, int | float | Decimal):
+        return float(value)
+    raise TypeError(f"not a number: {value!r}")
+
+
+class Book:
+    """An XLSX workbook being written to ``path`` (constant memory), with its cell formats.
+
+    Use as a context manager: the file is complete when the block ends.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+        self._formats: dict[tuple[str, tuple[tuple[str, object], ...]], Format] = {}
+
+    def __enter__(self) -> Book:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.workbook.close()
+
+    def sheet(self, title: str) -> Worksheet:
+        """A new worksheet named ``title``."""
+        return self.workbook.add_worksheet(title)
+
+    def format(self, kind: str, style: Style | None = None) -> Format | None:
+        """The (shared) format of a ``kind`` cell in ``style``; None for plain text."""
+        key = (kind, tuple(sorted((style or {}).items())))
+        if key == (TEXT, ()):
+            return None
+        if key not in self._formats:
+            props = dict(style or {})
+            if kind in _NUMBER_FORMATS:
+                props["num_format"] = _NUMBER_FORMATS[kind]
+            self._formats[key] = self.workbook.add_format(props)
+        return self._formats[key]
+
+    def writer(self, ws: Worksheet, kind: str, style: Style | None = None) -> CellWriter:
+        """A function writing a ``kind`` value at (row, column) of ``ws``; blanks stay empty."""
+        fmt = self.format(kind, style)
+        if kind == TEXT:
+
+            def text(row: int, col: int, value: object) -> None:
+                shown = "" if _blank(value) else neutralize(str(value))
+                if not shown:
+                    ws.write_blank(row, col, None, fmt)
+                else:
+                    # write_string: a string cell, never evaluated, whatever it starts with.
+                    ws.write_string(row, col, shown, fmt)
+
+            return text
+        if kind not in _NUMBER_FORMATS:
+            raise ValueError(f"unknown cell kind {kind!r}")
+        # A date is its day number, formatted as a date (what write_datetime stores).
+        to = _day_serial if kind == DAY else _number
+
+        def other(row: int, col: int, value: object) -> None:
+            if _blank(value):
+                ws.write_blank(row, col, None, fmt)
+            else:
+                ws.write_number(row, col, to(value), fmt)
+
+        return other
+
+    def cell(
+        self,
+        ws: Worksheet,
+        at: tuple[int, int],
+        value: object,
+        kind: str,
+        style: Style | None = None,
+    ) -> None:
+        """One cell of ``value`` at ``at`` (row, column), formatted for its ``kind``."""
+        self.writer(ws, kind, style)(at[0], at[1], value)
 
 
 def _width(value: object, kind: str) -> int:
@@ -108,51 +197,45 @@ def _width(value: object, kind: str) -> int:
     return len(str(value))
 
 
+def write_sheets(book: Book, specs: Iterable[Sheet]) -> None:
+    """Every table of ``specs``, one sheet each, in order."""
+    for spec in specs:
+        write_table(book, spec.title, spec.columns, spec.rows, spec.total)
+
+
 def write_table(
-    wb: Workbook,
+    book: Book,
     title: str,
     columns: Sequence[Column],
     rows: Iterable[Sequence[object]],
     total: Sequence[object] | None = None,
-    progress: Progress | None = None,
 ) -> int:
     """A sheet holding one table: header frozen, filter on its rows, an optional total below.
 
-    Writes at most :data:`MAX_ROWS` rows (a worksheet's limit) and returns how many it wrote;
-    ``progress`` counts the rows as they are written.
+    Writes at most :data:`MAX_ROWS` rows (a worksheet's limit) and returns how many it wrote.
     """
-    ws = wb.create_sheet(title)
+    ws = book.sheet(title)
     stream = iter(rows)
     sample = list(islice(stream, WIDTH_SAMPLE))
-    for i, column in enumerate(columns, start=1):
-        measured = [_width(row[i - 1], column.kind) for row in sample]
+    for i, column in enumerate(columns):
+        measured = [_width(row[i], column.kind) for row in sample]
         if total is not None:
-            measured.append(_width(total[i - 1], column.kind))
+            measured.append(_width(total[i], column.kind))
         widest = max([len(column.header), *measured])
-        ws.column_dimensions[get_column_letter(i)].width = min(widest + 3, MAX_WIDTH)
-    ws.freeze_panes = "A2"
-    header = []
-    for column in columns:
-        title_cell = cell(ws, column.header, TEXT, _HEADER_FONT)
-        title_cell.fill = _HEADER_FILL
-        header.append(title_cell)
-    ws.append(header)
+        ws.set_column(i, i, min(widest + 3, MAX_WIDTH))
+    ws.freeze_panes(1, 0)
+    header = book.writer(ws, TEXT, _HEADER)
+    for i, column in enumerate(columns):
+        header(0, i, column.header)
+    cells = [(i, book.writer(ws, c.kind)) for i, c in enumerate(columns)]
     written = 0
-    for row in islice(chain(sample, stream), MAX_ROWS):
-        ws.append([cell(ws, v, c.kind) for v, c in zip(row, columns, strict=True)])
-        written += 1
-        if progress is not None:
-            progress.advance()
-    if progress is not None:
-        progress.finish()
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{written + 1}"
+    for written, row in enumerate(islice(chain(sample, stream), MAX_ROWS), start=1):
+        for (i, write), value in zip(cells, row, strict=True):
+            write(written, i, value)
+    ws.autofilter(0, 0, written, len(columns) - 1)
     if total is not None:
         # Below a blank row, outside the filter range: sorting never moves it.
-        ws.append([])
-        ws.append(
-            [
-                None if v is None else cell(ws, v, c.kind, BOLD)
-                for v, c in zip(total, columns, strict=True)
-            ]
-        )
+        for i, (value, column) in enumerate(zip(total, columns, strict=True)):
+            if value is not None:
+                book.cell(ws, (written + 2, i), value, column.kind, BOLD)
     return written

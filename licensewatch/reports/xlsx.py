@@ -4,22 +4,22 @@ Sheets: ``Overview`` (headline figures; BRAKED in large letters when the
 safety brake stopped the run), ``Summary`` (department × item, as
 finance_summary.csv, with a total row), ``Departments``, ``Findings`` (as
 findings.csv), ``Rate card`` (the rates in force), ``Trend`` and, for a run,
-``Seats and renewals`` and ``Renewals`` (:mod:`licensewatch.reports.xlsx_seats`). Every table
-is written by :func:`licensewatch.reports.sheets.write_table`: typed cells,
-frozen header, filter, sized columns, text neutralized.
+``Seats and renewals``, ``Renewals`` and ``By decision and reason``
+(:mod:`licensewatch.reports.xlsx_seats`). Every table
+is a :class:`~licensewatch.reports.sheets.Sheet` spec written by
+:func:`licensewatch.reports.sheets.write_sheets` (XlsxWriter, constant memory):
+typed cells, frozen header, filter, sized columns, text neutralized.
 """
 
 from __future__ import annotations
 
-import io
-from collections.abc import Callable, Iterable
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Final
 
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font
 
 from licensewatch.atomic import replacing
 from licensewatch.progress import Progress
@@ -31,29 +31,34 @@ from licensewatch.reports.sheets import (
     DAY,
     MONEY,
     TEXT,
+    Book,
     Column,
-    cell,
+    Sheet,
+    Style,
     day_text,
     int_text,
     money,
     money_text,
-    write_table,
+    write_sheets,
 )
-from licensewatch.reports.xlsx_seats import write_figure_sheet, write_seat_sheets
+from licensewatch.reports.xlsx_seats import figure_sheet, seat_sheets
 
-_BRAKED_FONT: Final = Font(bold=True, size=36, color="C53030")
-_TITLE_FONT: Final = Font(bold=True, size=16)
+_BRAKED_FONT: Final[Style] = {"bold": True, "size": 36, "font_color": "#C53030"}
+_TITLE_FONT: Final[Style] = {"bold": True, "size": 16}
+_RIGHT: Final[Style] = {"align": "right"}
 
 
-def _overview(wb: Workbook, view: FinanceView) -> None:
-    ws = wb.create_sheet("Overview")
-    ws.column_dimensions["A"].width = 34
-    ws.column_dimensions["B"].width = 22
+def _overview(book: Book, view: FinanceView) -> None:
+    ws = book.sheet("Overview")
+    ws.set_column(0, 0, 34)
+    ws.set_column(1, 1, 22)
+    lines: list[tuple[str, Style]] = []
     if view.braked_reason:
-        ws.sheet_properties.tabColor = "C53030"
-        ws.append([cell(ws, "BRAKED", TEXT, _BRAKED_FONT)])
-        ws.append([cell(ws, f"Nothing was sent: {view.braked_reason}", TEXT, BOLD)])
-    ws.append([cell(ws, view.title, TEXT, _TITLE_FONT)])
+        ws.set_tab_color("#C53030")
+        lines += [("BRAKED", _BRAKED_FONT), (f"Nothing was sent: {view.braked_reason}", BOLD)]
+    lines.append((view.title, _TITLE_FONT))
+    for row, (text, style) in enumerate(lines):
+        book.cell(ws, (row, 0), text, TEXT, style)
     t = view.totals
     figures: list[tuple[str, object, str]] = [("As of", view.as_of, DAY)]
     if view.period is not None:
@@ -71,10 +76,9 @@ def _overview(wb: Workbook, view: FinanceView) -> None:
         most = sheets.MAX_ROWS
         note = f"The Findings sheet lists the first {most:,} of {len(view.findings):,}"
         figures.append(("Findings sheet", note + " (findings.csv has all)", TEXT))
-    for label, value, kind in figures:
-        right = cell(ws, value, kind)
-        right.alignment = Alignment(horizontal="right")
-        ws.append([cell(ws, label, TEXT), right])
+    for row, (label, value, kind) in enumerate(figures, start=len(lines)):
+        book.cell(ws, (row, 0), label, TEXT)
+        book.cell(ws, (row, 1), value, kind, _RIGHT)
 
 
 def _summary_rows(view: FinanceView) -> tuple[list[list[object]], list[object]]:
@@ -134,43 +138,78 @@ def _findings_rows(view: FinanceView) -> Iterable[list[object]]:
 
 def finance_workbook(view: FinanceView) -> bytes:
     """The workbook of ``view`` as XLSX bytes."""
-    buffer = io.BytesIO()
-    _workbook(view).save(buffer)
-    return buffer.getvalue()
+    with tempfile.TemporaryDirectory(prefix="licensewatch-xlsx-") as folder:
+        path = Path(folder) / "finance_summary.xlsx"
+        _write(view, path)
+        return path.read_bytes()
 
 
-def _workbook(view: FinanceView) -> Workbook:
-    wb = Workbook(write_only=True)
-    _overview(wb, view)
+def _write(view: FinanceView, path: Path) -> None:
+    with Book(path) as book:
+        _overview(book, view)
+        write_sheets(book, _sheets(view))
+
+
+def _sheets(view: FinanceView) -> list[Sheet]:
+    """The tables after the Overview, in order: one :class:`Sheet` spec each."""
     rows, total = _summary_rows(view)
-    write_table(wb, "Summary", _SUMMARY, rows, total)
     depts = [
         [d.department, d.dormant_accounts, d.license_findings, d.phone_findings,
          d.unpriced_findings, money(d.annual_avoidable_cents), money(d.accrued_avoidable_cents)]
         for d in view.departments
     ]  # fmt: skip
     t = view.totals
-    write_table(
-        wb,
-        "Departments",
-        [
-            Column("department", TEXT),
-            Column("dormant_accounts", COUNT),
-            Column("license_findings", COUNT),
-            Column("phone_findings", COUNT),
-            Column("unpriced_findings", COUNT),
-            Column("annual_avoidable_usd", MONEY),
-            Column("accrued_avoidable_usd", MONEY),
-        ],
-        depts,
-        ["Total", t.dormant_accounts, t.license_findings, t.phone_findings, t.unpriced_findings,
-         money(t.annual_avoidable_cents), money(t.accrued_avoidable_cents)],
-    )  # fmt: skip
     findings_columns = [Column(n, _FINDINGS_KINDS.get(n, TEXT)) for n in view.findings.columns]
-    counted = Progress("XLSX findings", total=len(view.findings), unit="rows", quiet=True)
-    write_table(wb, "Findings", findings_columns, _findings_rows(view), progress=counted)
-    write_table(
-        wb,
+    return [
+        Sheet("Summary", _SUMMARY, rows, total),
+        Sheet(
+            "Departments",
+            [
+                Column("department", TEXT),
+                Column("dormant_accounts", COUNT),
+                Column("license_findings", COUNT),
+                Column("phone_findings", COUNT),
+                Column("unpriced_findings", COUNT),
+                Column("annual_avoidable_usd", MONEY),
+                Column("accrued_avoidable_usd", MONEY),
+            ],
+            depts,
+            [
+                "Total",
+                t.dormant_accounts,
+                t.license_findings,
+                t.phone_findings,
+                t.unpriced_findings,
+                money(t.annual_avoidable_cents),
+                money(t.accrued_avoidable_cents),
+            ],
+        ),
+        Sheet(
+            "Findings",
+            findings_columns,
+            counted(
+                _findings_rows(view),
+                Progress("XLSX findings", total=len(view.findings), unit="rows", quiet=True),
+            ),
+        ),
+        _rate_card_sheet(view),
+        _trend_sheet(view),
+        *(seat_sheets(view.seats) if view.seats is not None else ()),
+        *([figure_sheet(view.figures)] if view.figures is not None else []),
+    ]
+
+
+def counted(rows: Iterable[list[object]], progress: Progress) -> Iterator[list[object]]:
+    """``rows``, counted by ``progress`` (a terminal line, a log line every 30 s under cron)."""
+    for row in rows:
+        yield row
+        progress.advance()
+    progress.finish()
+
+
+def _rate_card_sheet(view: FinanceView) -> Sheet:
+    """The "Rate card" sheet: the rates in force."""
+    return Sheet(
         "Rate card",
         [
             Column("item", TEXT),
@@ -188,18 +227,11 @@ def _workbook(view: FinanceView) -> Workbook:
             for r in view.rate_card.to_dict("records")
         ],
     )  # fmt: skip
-    _trend_sheet(wb, view)
-    if view.seats is not None:
-        write_seat_sheets(wb, view.seats)
-    if view.figures is not None:
-        write_figure_sheet(wb, view.figures)
-    return wb
 
 
-def _trend_sheet(wb: Workbook, view: FinanceView) -> None:
+def _trend_sheet(view: FinanceView) -> Sheet:
     """The "Trend" sheet: one row per day of the trend, with the figures of its run."""
-    write_table(
-        wb,
+    return Sheet(
         "Trend",
         [
             Column("date", DAY),
@@ -230,4 +262,4 @@ def _day(value: object) -> date | None:
 def write_finance_xlsx(view: FinanceView, path: Path) -> None:
     """Write the workbook of ``view`` to ``path`` atomically (temp file in the folder, rename)."""
     with replacing(path) as tmp:
-        _workbook(view).save(tmp)
+        _write(view, tmp)

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Final
 
 import pandas as pd
-from openpyxl import Workbook
 
 from licensewatch.reports.finance_figures import FinanceFigures
 from licensewatch.reports.seats import (
@@ -23,11 +22,11 @@ from licensewatch.reports.sheets import (
     MONEY,
     TEXT,
     Column,
+    Sheet,
     day_text,
     int_text,
     money,
     money_text,
-    write_table,
 )
 
 _KINDS: Final = {
@@ -66,8 +65,8 @@ def _rows(table: pd.DataFrame, names: tuple[str, ...]) -> list[list[object]]:
     ]
 
 
-def write_seat_sheets(wb: Workbook, seats: SeatReport) -> None:
-    """Write the seats per SKU (with a total row) and the renewals within the horizon."""
+def seat_sheets(seats: SeatReport) -> list[Sheet]:
+    """The seats per SKU (with a total row) and the renewals within the horizon."""
     table = seats_csv_table(seats.seats)
     t = seats.totals()
     total: list[object] = [
@@ -85,17 +84,18 @@ def write_seat_sheets(wb: Workbook, seats: SeatReport) -> None:
         None,
     ]
     columns = [Column(n, _KINDS.get(n, TEXT)) for n in SEATS_COLUMNS]
-    write_table(wb, "Seats and renewals", columns, _rows(table, SEATS_COLUMNS), total)
     renewals = renewals_csv_table(seats.renewals)
-    write_table(
-        wb,
-        "Renewals",
-        [Column(n, _KINDS.get(n, TEXT)) for n in RENEWALS_COLUMNS],
-        _rows(renewals, RENEWALS_COLUMNS),
-    )
+    return [
+        Sheet("Seats and renewals", columns, _rows(table, SEATS_COLUMNS), total),
+        Sheet(
+            "Renewals",
+            [Column(n, _KINDS.get(n, TEXT)) for n in RENEWALS_COLUMNS],
+            _rows(renewals, RENEWALS_COLUMNS),
+        ),
+    ]
 
 
-def write_figure_sheet(wb: Workbook, figures: FinanceFigures) -> None:
+def figure_sheet(figures: FinanceFigures) -> Sheet:
     """One table: the amounts by decision, then by first reason, then month on month."""
     rows: list[list[object]] = [
         ["decision", a.label, a.findings, money(a.annual_cents)] for a in figures.by_decision
@@ -118,4 +118,4 @@ def write_figure_sheet(wb: Workbook, figures: FinanceFigures) -> None:
         Column("dormant_resources", COUNT),
         Column("annual_usd", MONEY),
     ]
-    write_table(wb, "By decision and reason", columns, rows)
+    return Sheet("By decision and reason", columns, rows)

@@ -17,11 +17,11 @@ from types import MappingProxyType
 from typing import Final
 
 import pandas as pd
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensewatch import model
-from licensewatch.store import _frames
+from licensewatch.store import _frames, bulk
 from licensewatch.store.db import storage_operation
 from licensewatch.store.state import absent_since_last_run, load_state, update_state
 from licensewatch.store.tables import FINDINGS, Finding, Run, RunStatus
@@ -134,8 +134,8 @@ def start_run(
 def save_findings(session: Session, run_id: int, costed: pd.DataFrame) -> None:
     """Insert a run's costed findings (COSTED_FINDINGS columns plus ``status``).
 
-    Bulk executemany in batches of :data:`INSERT_BATCH` rows, so time and
-    memory grow linearly with the number of findings.
+    Bulk inserts (:mod:`licensewatch.store.bulk`: ``COPY`` on PostgreSQL) in batches of
+    :data:`INSERT_BATCH` rows, so time and memory grow linearly with the number of findings.
     """
     missing = {
         c: pd.Series(pd.NA, index=costed.index, dtype=STORED_FINDINGS[c])
@@ -152,7 +152,7 @@ def save_findings(session: Session, run_id: int, costed: pd.DataFrame) -> None:
     columns = list(STORED_FINDINGS)
     for start in range(0, len(costed), INSERT_BATCH):
         chunk = costed.iloc[start : start + INSERT_BATCH]
-        session.execute(insert(FINDINGS), _frames.records(chunk, columns, {"run_id": run_id}))
+        bulk.insert_frame(session, FINDINGS, chunk, columns, {"run_id": run_id})
 
 
 @storage_operation("record the end of the run")

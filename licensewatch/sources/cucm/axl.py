@@ -31,7 +31,6 @@ from licensewatch.sources.cucm.soap import (
     children,
     descendant,
     envelope,
-    local,
     tag,
     text_of,
 )
@@ -164,7 +163,10 @@ def parse_sql_rows(root: Element) -> list[InventoryPhone]:
     ret = _return_element(root, "executeSQLQueryResponse")
     phones: list[InventoryPhone] = []
     for row in children(ret, "row") if ret is not None else ():
-        cols = {local(c.tag).lower(): text_of(c) for c in row}
+        # One pass over the row's columns (a page holds ~17,000 rows); as text_of: stripped,
+        # empty as None.
+        cols = {c.tag.rsplit("}", 1)[-1].lower(): c.text for c in row}
+        cols = {k: (v.strip() or None) if v else None for k, v in cols.items()}
         name = cols.get("name")
         if name is None:
             raise SourceError("AXL executeSQLQuery returned a row without a device name")

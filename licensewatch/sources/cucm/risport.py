@@ -185,14 +185,22 @@ def _node(item: Element) -> NodeAnswer:
     devices: list[RisDevice] = []
     listed = child(item, "CmDevices")
     for dev in children(listed, "item") if listed is not None and not is_nil(listed) else ():
-        dev_name = text_of(dev, "Name")
+        # One pass over the device's fields (as text_of: the first of a name, stripped, empty
+        # as None): a 1M night reads 930,000 devices.
+        fields: dict[str, str | None] = {}
+        for part in dev:
+            fields.setdefault(part.tag.rsplit("}", 1)[-1], part.text)
+        dev_name, status, stamp_text = (
+            (v.strip() or None) if v else None
+            for v in (fields.get("Name"), fields.get("Status"), fields.get("TimeStamp"))
+        )
         if dev_name is None:
             continue
-        stamp = _int(text_of(dev, "TimeStamp"), f"the TimeStamp of {dev_name}")
+        stamp = _int(stamp_text, f"the TimeStamp of {dev_name}")
         devices.append(
             RisDevice(
                 name=dev_name,
-                status=canonical_status(text_of(dev, "Status")),
+                status=canonical_status(status),
                 timestamp=stamp if stamp else None,
                 node=name,
             )

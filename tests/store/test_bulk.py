@@ -1,0 +1,100 @@
+"""store.bulk: COPY on PostgreSQL, executemany on SQLite, the same rows as SQLAlchemy stores."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+import pytest
+from sqlalchemy import insert, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from licensewatch import store
+from licensewatch.store import _frames, bulk
+from licensewatch.store.repository import STORED_FINDINGS
+from licensewatch.store.tables import FINDINGS
+from tests.store.builders import costed, many
+
+AT = datetime(2019, 12, 31, 2, tzinfo=UTC)
+ROWS = costed(
+    [
+        {"resource_id": "license:a:e3", "account_id": "a", "item": "M365_E3",
+         "dormant_since": pd.Timestamp("2019-06-01T13:45:07.123456Z"), "subject": "Zoë «x»"},
+        {"resource_id": "license:b:pbi", "account_id": "b", "item": None, "priced": False,
+         "annual_cost_cents": 0, "annual_rate_cents": 0, "accrued_cost_cents": 0},
+        {"resource_id": "phone:sep1", "resource_kind": "phone", "item": "IP_PHONE",
+         "account_id": None, "reasons": "PHONE_NO_OWNER", "status": "notified"},
+    ]
+)  # fmt: skip
+
+
+def _stored(session: Session, run_id: int) -> list[tuple[Any, ...]]:
+    names = [FINDINGS.c[n] for n in STORED_FINDINGS]
+    query = select(*names).where(FINDINGS.c.run_id == run_id).order_by(FINDINGS.c.resource_id)
+    return [tuple(r) for r in session.execute(query)]
+
+
+def _run(session: Session) -> int:
+    return store.start_run(session, as_of=AT.date(), started_at=AT, dry_run=False)
+
+
+def test_bulk_rows_equal_sqlalchemys_rows(session: Session) -> None:
+    fast, slow = _run(session), _run(session)
+    columns = list(STORED_FINDINGS)
+    bulk.insert_frame(session, FINDINGS, ROWS, columns, {"run_id": fast})
+    session.execute(insert(FINDINGS), _frames.records(ROWS, columns, {"run_id": slow}))
+    session.commit()
+    got, expected = _stored(session, fast), _stored(session, slow)
+    assert got == expected and len(got) == 3
+    by_id = {r[0]: r for r in got}
+    since = by_id["license:a:e3"][columns.index("dormant_since")]
+    assert since == datetime(2019, 6, 1, 13, 45, 7, 123456, tzinfo=UTC)
+    assert by_id["license:a:e3"][columns.index("subject")] == "Zoë «x»"
+    assert by_id["phone:sep1"][columns.index("account_id")] is None
+    assert by_id["license:b:pbi"][columns.index("item")] is None
+    assert by_id["license:b:pbi"][columns.index("annual_cost_cents")] == 0
+    frame = store.findings_of_run(session, fast)
+    assert list(frame["resource_id"]) == sorted(ROWS["resource_id"])
+
+
+def test_save_findings_takes_the_bulk_path_of_its_backend(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL gets COPY, SQLite the driver's executemany; batches cover every row."""
+    copies: list[int] = []
+    real_copy = bulk._copy
+
+    def counting(raw: Any, table: Any, names: Any, rows: Any) -> None:
+        copies.append(len(rows))
+        real_copy(raw, table, names, rows)
+
+    monkeypatch.setattr(bulk, "_copy", counting)
+    monkeypatch.setattr("licensewatch.store.repository.INSERT_BATCH", 400)
+    run_id = _run(session)
+    frame = many(1000)
+    store.save_findings(session, run_id, frame)
+    session.commit()
+    assert len(store.findings_of_run(session, run_id)) == 1000
+    if session.get_bind().dialect.name == "postgresql":
+        assert copies == [400, 400, 200]
+    else:
+        assert copies == []
+
+
+def test_a_failed_bulk_insert_leaves_nothing_of_the_run(session: Session) -> None:
+    """A row the database refuses (department is NOT NULL) fails the whole insert."""
+    run_id = _run(session)
+    session.commit()
+    bad = ROWS.assign(department=ROWS["department"].where(ROWS.index != 2, None))
+    with pytest.raises(DBAPIError, match=r"(?i)not.null"):
+        bulk.insert_frame(session, FINDINGS, bad, list(STORED_FINDINGS), {"run_id": run_id})
+    session.rollback()
+    assert _stored(session, run_id) == []
+
+
+def test_no_rows_is_no_statement(session: Session) -> None:
+    bulk.insert_columns(session, FINDINGS, ["resource_id"], [[]])
+    bulk.insert_frame(session, FINDINGS, ROWS.iloc[:0], list(STORED_FINDINGS), {"run_id": 1})
+    assert session.execute(select(FINDINGS.c.id)).first() is None

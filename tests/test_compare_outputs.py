@@ -1,0 +1,53 @@
+"""benchmarks.compare_outputs: what it masks (run key, dates, boundaries) and what it catches."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import openpyxl
+
+from benchmarks.compare_outputs import compare
+
+EMAIL = """\
+Date: {date}
+X-Licensewatch-Run: {run}
+Content-Type: multipart/mixed; boundary="==============={boundary}=="
+
+--==============={boundary}==
+Dear Ann, 3 dormant accounts of {folder}.
+"""
+
+
+def night(root: Path, *, run: str, date: str, boundary: str, cost: float) -> Path:
+    (root / "outbox").mkdir(parents=True)
+    (root / "reports").mkdir()
+    text = EMAIL.format(date=date, run=run, boundary=boundary, folder=root)
+    (root / "outbox" / "notice.eml").write_text(text, encoding="utf-8")
+    stamp = "2026-12-02T00:05:13Z" if run < "b" else "2026-12-03 10:00:00.5+00:00"
+    summary = f'{{"run_key": "{run}", "finished_at": "{stamp}", "findings": 3}}'
+    (root / "reports" / "run_summary.json").write_text(summary, encoding="utf-8")
+    book = openpyxl.Workbook()
+    book.active.append(["item", "cost"])
+    book.active.append(["M365_E3", cost])
+    book.save(root / "reports" / "finance_summary.xlsx")
+    return root
+
+
+def test_the_same_night_twice_has_no_difference(tmp_path: Path) -> None:
+    a = night(tmp_path / "a", run="aaaa1111", date="Wed, 02 Dec 2026 00:05:13 +0000",
+              boundary="9129135991824566127", cost=189.6)  # fmt: skip
+    b = night(tmp_path / "b", run="bbbb2222", date="Thu, 03 Dec 2026 10:00:00 +0000",
+              boundary="1111111111111111111", cost=189.6)  # fmt: skip
+    assert list(compare(a, b)) == []
+
+
+def test_a_changed_value_or_a_missing_file_is_reported(tmp_path: Path) -> None:
+    a = night(tmp_path / "a", run="r1", date="d", boundary="1", cost=189.6)
+    b = night(tmp_path / "b", run="r2", date="d", boundary="2", cost=189.61)
+    shutil.copy(a / "reports" / "run_summary.json", a / "reports" / "extra.json")
+    (b / "outbox" / "notice.eml").write_text("Dear Bob", encoding="utf-8")
+    found = list(compare(a, b))
+    assert "reports/extra.json: only in before" in found
+    assert "outbox/notice.eml: differs" in found
+    assert any(line.startswith("reports/finance_summary.xlsx [Sheet]: row 2") for line in found)
