@@ -3,8 +3,9 @@
     python docs/screenshots/make_screenshots.py      (from the repository root)
 
 Composes the notice, reminder and overdue notice of the sample department
-(tests/notify/sample.py) in English and French, opens each HTML part in
-headless Chromium (Debian's ``chromium``; tests/reports/browser.py drives it,
+(tests/notify/sample.py) and the steering committee's digest, in English and
+French, opens each HTML part in headless Chromium (Debian's ``chromium``;
+tests/reports/browser.py drives it,
 network blocked) with a viewport 600 px wide (a reading pane) and 800 px
 wide, and saves a full-page screenshot as ``<kind>_<language>_<width>.png``.
 With Pillow installed (``pip install pillow``) each PNG is reduced to a
@@ -26,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from tests.notify import sample  # noqa: E402
 from tests.reports import browser  # noqa: E402
 
-KINDS = ("notice", "reminder", "overdue")
+KINDS = ("notice", "reminder", "overdue", "digest")
 LANGUAGES = ("en", "fr")
 WIDTHS = (600, 800)
 #: The page's and the widest table's scroll and client widths, as the browser measures them.
@@ -71,7 +72,11 @@ def main() -> int:
         for kind in KINDS:
             for language in LANGUAGES:
                 page = Path(tmp) / f"{kind}_{language}.html"
-                page.write_text(sample.html(kind, language), encoding="utf-8")
+                if kind == "digest":
+                    text = sample.digest_html(language)
+                else:
+                    text = sample.html(kind, language)
+                page.write_text(text, encoding="utf-8")
                 for width in WIDTHS:
                     png, (scroll, client, table_overflow) = shoot(chrome, page, width)
                     name = HERE / f"{kind}_{language}_{width}.png"

@@ -171,3 +171,33 @@ def html(kind: str = "notice", language: str = "en", **mail: Any) -> str:
     text = part.get_content()
     assert isinstance(text, str)
     return text
+
+
+def digest_html(language: str = "en") -> str:
+    """The steering committee's digest of an escalation day (``[mail] language``) as HTML."""
+    findings, phones = sample("notice")
+    asked = AS_OF - pd.Timedelta(days=28)
+    findings = findings.assign(cycle="escalation", first_notified_on=asked)
+    settings = MailSettings(
+        sender="licensewatch@example.org",
+        organization="Example Organization",
+        reminder_days=7,
+        escalate_after_days=28,
+        escalation_to=("ict-steering@example.org",),
+        language=language,
+    )
+    notices, _ = compose_notices(
+        findings,
+        focal_points(language),
+        as_of=AS_OF,
+        mail=settings,
+        rate_card_in_force=RATES,
+        run_key="sample",
+        phones=phones,
+    )
+    (digest,) = [n for n in notices if n.kind == "digest"]
+    part = digest.message.get_body(("html",))
+    assert part is not None
+    text = part.get_content()
+    assert isinstance(text, str)
+    return text
