@@ -82,12 +82,15 @@ def test_run_writes_expected_findings_reports_and_emails(
         "status",
         "sku_part_number",
         "via_group",
+        "follow_up",
     ]
     got = {
         (r["department"], r["subject"], r["reasons"], r["item"], r["annual_cost_usd"])
         for r in findings
     }
     assert got == orgfiles.EXPECTED
+    # Where each stands for finance and the committee: nobody has answered yet, none overdue.
+    assert {r["follow_up"] for r in findings} == {"unanswered"}
     bob = next(r for r in findings if r["subject"] == "bob@contoso.org" and r["item"])
     assert bob["dormant_since"] == "2019-06-01" and bob["days_dormant"] == "213"
     assert bob["accrued_cost_usd"] == "110.64"  # 18960 cents × 213 / 365 = 11064.33 cents

@@ -92,9 +92,6 @@ def write_reports(
     write_csv(findings_table(costed), folder / "findings.csv")
     if seats is not None:
         write_seat_files(folder, seats)
-    if "follow_up" in costed.columns:  # reports.follow_up: where each finding stands
-        table = findings_table(costed.assign(status=costed["follow_up"]))
-        write_csv(table.rename(columns={"status": "follow_up"}), folder / "follow_up.csv")
     write_csv(finance_summary(costed), folder / "finance_summary.csv")
     write_csv(findings_table(unassigned), folder / "unassigned.csv")
     leavers = gathered.reconciled.unmatched_leavers.drop(columns="hired_on", errors="ignore")

@@ -23,6 +23,7 @@ FINDINGS_COLUMNS: Final = (
     "status",
     "sku_part_number",
     "via_group",
+    "follow_up",
 )
 
 
@@ -68,7 +69,8 @@ def findings_table(costed: pd.DataFrame) -> pd.DataFrame:
     """Costed findings (``COSTED_FINDINGS`` + ``status``) as the rows of findings.csv.
 
     Columns are :data:`FINDINGS_COLUMNS`, all text (``sku_part_number`` is the
-    licence's product, ``via_group`` the group it is inherited from): dates as YYYY-MM-DD, money
+    licence's product, ``via_group`` the group it is inherited from, ``follow_up``
+    where it stands: :mod:`licensewatch.reports.follow_up`): dates as YYYY-MM-DD, money
     with two decimals, missing values empty. Unpriced findings have an empty
     item and costs of "0.00". Rows are sorted by department, resource kind,
     annual cost (highest first) and subject; a frame without ``status`` (the
@@ -100,6 +102,9 @@ def findings_table(costed: pd.DataFrame) -> pd.DataFrame:
             # The product, so that an unpriced licence still says what it is (issue 17).
             "sku_part_number": _text(costed["match_key"].where(licence, pd.NA)),
             "via_group": _optional_text(costed, "via_group"),
+            # Where it stands (reports.follow_up): removal approved / failed: why / kept /
+            # unanswered (, overdue); empty outside a run.
+            "follow_up": _optional_text(costed, "follow_up"),
         },
         index=costed.index,
     )

@@ -32,18 +32,18 @@ def test_findings_table_exact_rows() -> None:
     assert tuple(table.columns) == FINDINGS_COLUMNS
     assert [tuple(r) for r in table.itertuples(index=False)] == [
         ("(unassigned)", "license", "frank@x.org", "frank@x.org", "Frank Bauer", "INACTIVE",
-         "2019-06-01", "364", "M365_E3", "189.60", "123.45", "new", "SPE_E3", ""),
+         "2019-06-01", "364", "M365_E3", "189.60", "123.45", "new", "SPE_E3", "", ""),
         ("Finance", "license", "bob@x.org", "bob@x.org", "Bob Keller", "INACTIVE",
-         "2019-06-01", "213", "M365_E3", "189.60", "110.64", "notified", "SPE_E3", ""),
+         "2019-06-01", "213", "M365_E3", "189.60", "110.64", "notified", "SPE_E3", "", ""),
         ("Finance", "license", "bob@x.org", "bob@x.org", "Bob Keller", "INACTIVE",
-         "2019-06-01", "213", "", "0.00", "0.00", "notified", "SPE_E3", ""),
+         "2019-06-01", "213", "", "0.00", "0.00", "notified", "SPE_E3", "", ""),
         ("Finance", "phone", "SEP2", "", "Bob desk", "PHONE_OWNER_DORMANT",
-         "", "100", "IP_PHONE", "230.00", "50.00", "new", "", ""),
+         "", "100", "IP_PHONE", "230.00", "50.00", "new", "", "", ""),
         ("Legal", "license", "carol@x.org", "carol@x.org", "=cmd|' /C calc'!A0",
          "SEPARATED;INACTIVE", "2019-06-01", "31", "M365_E3", "189.60", "3.33", "new",
-         "SPE_E3", ""),
+         "SPE_E3", "", ""),
         ("Legal", "license", "erin@x.org", "erin@x.org", "Erin Shah", "DISABLED_LICENSED",
-         "2019-06-01", "30", "M365_E3", "189.60", "0.01", "new", "SPE_E3", ""),
+         "2019-06-01", "30", "M365_E3", "189.60", "0.01", "new", "SPE_E3", "", ""),
     ]  # fmt: skip
 
 

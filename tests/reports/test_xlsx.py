@@ -111,7 +111,7 @@ def test_findings_sheet_types_and_formula_injection() -> None:
     ws = workbook(view_of(COSTED))["Findings"]
     header = [c.value for c in ws[1]]
     assert header[:3] == ["department", "resource_kind", "subject"]
-    assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:N7"
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:O7"
     all_rows = list(ws.iter_rows(min_row=2))
     rows = {r[2].value: r for r in all_rows}
     carol = rows["carol@x.org"]
@@ -191,7 +191,7 @@ def test_rows_past_the_width_sample_are_all_written(monkeypatch: pytest.MonkeyPa
     ]
     ws = workbook(view_of(costed(*rows)))["Findings"]
     assert ws.max_row == n + 1
-    assert ws.auto_filter.ref == f"A1:N{n + 1}"
+    assert ws.auto_filter.ref == f"A1:O{n + 1}"
     accrued = [cents(r[10]) for r in ws.iter_rows(min_row=2, values_only=True)]
     assert sorted(accrued) == list(range(n))
 
@@ -199,7 +199,7 @@ def test_rows_past_the_width_sample_are_all_written(monkeypatch: pytest.MonkeyPa
 def test_findings_beyond_a_worksheet_are_cut_and_said(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sheets, "MAX_ROWS", 4)
     wb = workbook(view_of(COSTED))
-    assert wb["Findings"].max_row == 5 and wb["Findings"].auto_filter.ref == "A1:N5"
+    assert wb["Findings"].max_row == 5 and wb["Findings"].auto_filter.ref == "A1:O5"
     note = overview(wb["Overview"])["Findings sheet"]
     assert note == "The Findings sheet lists the first 4 of 6 (findings.csv has all)"
 
