@@ -43,7 +43,7 @@ def test_reports_and_emails_are_0640_in_0750_folders_by_default(tmp_path: Path) 
     assert (reports / "findings.csv").exists()
     assert _modes(reports) == {"files": {0o640}, "folders": {0o750}}
     emails = list((org.parent / "outbox").glob("*.eml"))
-    assert len(emails) == 2
+    assert len(emails) == 3  # both departments and the unassigned queue
     assert {stat.S_IMODE(p.stat().st_mode) for p in emails} == {0o640}
     assert stat.S_IMODE((org.parent / "outbox").stat().st_mode) == 0o750
 

@@ -73,12 +73,14 @@ def test_the_night_prunes_old_rows_and_folders_and_keeps_totals(
     _night(org, D0 + timedelta(days=10))
     before = _state(db_url)
     assert before["findings"] == {1: len(orgfiles.EXPECTED), 2: len(orgfiles.EXPECTED)}
-    assert before["bodies"] == [(D0.isoformat(), True)] * 2
+    # The first night mails both departments and the unassigned queue; every body is kept.
+    assert [b for b in before["bodies"] if b[0] == D0.isoformat()] == [(D0.isoformat(), True)] * 3
+    assert all(kept for _, kept in before["bodies"])
     _night(org, D0 + timedelta(days=20))  # today - 15 days is after D0 only
     after = _state(db_url)
     assert after["findings"] == {2: len(orgfiles.EXPECTED), 3: len(orgfiles.EXPECTED)}
     old = [kept for day, kept in after["bodies"] if day == D0.isoformat()]  # type: ignore[attr-defined]
-    assert old == [False, False]  # delivered, older than 15 days
+    assert old == [False, False, False]  # delivered, older than 15 days
     assert all(kept for day, kept in after["bodies"] if day != D0.isoformat())  # type: ignore[attr-defined]
     assert after["runs"] == 3
     assert after["annual"][:2] == before["annual"] and after["accounts"][:2] == before["accounts"]
@@ -116,7 +118,7 @@ def test_db_prune_dry_run_then_prune_keeps_the_last_good_run_and_undelivered_mai
     assert lines[1].startswith(
         f"retention (ages counted from {(D0 + timedelta(days=40)).isoformat()}) would delete: "
         f"findings {len(orgfiles.EXPECTED)} rows (of 1 runs; their totals stay), "
-        "outbox 1 email bodies ("
+        "outbox 2 email bodies ("
     )
     assert lines[1].endswith(" bytes)") and "report folders 1 (" in lines[1]
     assert lines[2].endswith(f"reports/{D0.isoformat()}")
@@ -126,7 +128,12 @@ def test_db_prune_dry_run_then_prune_keeps_the_last_good_run_and_undelivered_mai
     after = _state(db_url)
     assert after["findings"] == {2: len(orgfiles.EXPECTED)}  # the last good run's stay
     bodies = after["bodies"]
-    assert bodies[:2] == [(D0.isoformat(), True), (D0.isoformat(), False)]  # type: ignore[index]
+    # The undelivered one keeps its body; the delivered ones of D0 lose theirs.
+    assert bodies[:3] == [  # type: ignore[index]
+        (D0.isoformat(), True),
+        (D0.isoformat(), False),
+        (D0.isoformat(), False),
+    ]
     assert after["annual"] == before["annual"]
     assert [p.name for p in (org.parent / "reports").iterdir() if p.is_dir()] == [
         (D0 + timedelta(days=40)).isoformat()

@@ -48,12 +48,12 @@ def test_runs_lists_the_last_runs_newest_first(
     ]  # fmt: skip
     assert [line.split()[0] for line in text[1:]] == ["2", "1"]
     assert NEXT_DAY in text[1] and orgfiles.AS_OF in text[2]
-    assert text[2].endswith("2 queued, 2 delivered") and text[1].endswith("none")
+    assert text[2].endswith("3 queued, 3 delivered") and text[1].endswith("none")
     docs = json.loads(_out(capsys, ["runs", "--config", str(two_nights), "--format", "json"]))
     first = docs[1]
     assert first["status"] == "ok" and first["as_of"] == orgfiles.AS_OF
     assert first["findings"] == len(orgfiles.EXPECTED)
-    assert first["emails_queued"] == 2 and first["emails_by_status"] == {"sent": 2}
+    assert first["emails_queued"] == 3 and first["emails_by_status"] == {"sent": 3}
     assert first["counts"]["accounts_read"] > 0 and first["duration_s"] >= 0
     assert first["summary"]["run_key"] == first["run_key"]
     assert "warnings" not in first["summary"]  # the row keeps the kinds, not every item
@@ -70,9 +70,9 @@ def test_runs_show_prints_the_summary_and_each_email(
     lines = _out(capsys, ["runs", "show", orgfiles.AS_OF, "--config", str(two_nights)]).splitlines()
     assert lines[0].startswith("run 1 (") and lines[0].endswith(f"as of {orgfiles.AS_OF}: ok")
     assert "  brake     did not trip" in lines
-    assert "  emails    2 queued by this run" in lines
+    assert "  emails    3 queued by this run" in lines
     sent = [line for line in lines if line.startswith("    sent     notice")]
-    assert len(sent) == 2 and all("1 attempts, delivered " in line for line in sent)
+    assert len(sent) == 3 and all("1 attempts, delivered " in line for line in sent)
     doc = json.loads(
         _out(capsys, ["runs", "show", "1", "--config", str(two_nights), "--format", "json"])
     )
