@@ -60,10 +60,15 @@ def check_config(config: Path, out: TextIO | None = None, err: TextIO | None = N
     out, err = out or sys.stdout, err or sys.stderr
     # Exemptions may run at most a year past today, as in a run (whatever its --as-of).
     report = check_all(config, datetime.now(UTC).date())
+    settings, reference = report.settings, report.reference
+    # Departments with no focal point are said even when something else fails.
+    found = routing(Loaded(settings, reference)) if settings is not None else None
+    unrouted = found.unrouted if found is not None else []
     if report.issues:
         print_issues(report.config_path, report.issues, err)
+        for line in unrouted:
+            print(f"  warning: {line}", file=err)
         return EXIT_USAGE
-    settings, reference = report.settings, report.reference
     assert settings is not None
     print(f"{settings.config_path}: OK", file=out)
     exemptions = len(reference["exemptions"]) if "exemptions" in reference else 0
@@ -74,8 +79,7 @@ def check_config(config: Path, out: TextIO | None = None, err: TextIO | None = N
     )
     for feed, source_settings in settings.sources.items():
         print(f"  {feed}: {source_settings.kind}", file=out)
-    found = routing(Loaded(settings, reference))
-    for line in found.unrouted if found is not None else ():
+    for line in unrouted:
         print(f"  warning: {line}", file=out)
     print(f"  mail: {settings.mail.transport}", file=out)
     return EXIT_OK
