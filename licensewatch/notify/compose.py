@@ -1,14 +1,16 @@
-"""One email per department and cycle: what is asked of whom, by when, why, and the rows.
+"""One email per department and day: what is asked of whom, by when, why, and the people.
 
 The rows come with a ``cycle`` column (see :mod:`licensewatch.rules.cadence`):
-``new`` and ``reminder`` rows of a department go to its focal points in one
-email (kind ``notice`` when some are new, else ``reminder``); ``escalation``
-rows go to ``[mail] escalation_to`` with the focal points in copy. Rows
+every row due today of a department (new, reminder, overdue, escalated,
+removed by rule) goes to its focal points in one email, of kind ``overdue``
+when any is past its deadline, else ``reminder`` when any was asked before,
+else ``notice``. On an escalation day the steering committee
+(``[mail] escalation_to``) gets one digest of every overdue department. Rows
 without a cycle are not mailed. A frame without the column is all ``new``.
 
 Templates live under ``email/`` in the templates folder: ``notice_subject.txt.j2``
 (one line), ``notice.txt.j2`` (plain text) and ``notice.html.j2`` (HTML,
-autoescaped), the same three for ``escalation``, sharing ``macros.j2``. The
+autoescaped), the same three for the ``digest``, sharing ``macros.j2``. The
 config's templates folder is searched first and the bundled one second, so an
 organization may override one file only. A language variant is the same name
 with the language code before the extensions (``email/notice.fr.html.j2``);
@@ -70,11 +72,11 @@ __all__ = [
 
 @dataclass(frozen=True)
 class DepartmentNotice:
-    """One composed email: to a department's focal points, a queue, or the escalation address.
+    """One composed email: to a department's focal points, the unassigned queue, or the committee.
 
     ``kind`` is ``notice`` (it lists new findings, and any still unanswered),
-    ``reminder`` (only unanswered ones), ``overdue`` (past their deadline) or
-    ``escalation``.
+    ``reminder`` (unanswered ones within their deadline, and any new),
+    ``overdue`` (some past their deadline) or ``digest`` (the committee's).
     """
 
     department: str
