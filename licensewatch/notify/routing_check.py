@@ -91,7 +91,7 @@ def check_routing(
             continue
         what = f"{n} finding{'s' if n > 1 else ''}"
         if name == model.UNASSIGNED:
-            unrouted.append(f"{what} have no department")
+            unrouted.append(f"{what} {'have' if n > 1 else 'has'} no department")
         else:
             unrouted.append(
                 f'department "{name}" ({what}) has no focal point in '

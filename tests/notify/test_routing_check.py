@@ -34,7 +34,7 @@ def test_a_typo_in_the_focal_points_is_named_with_the_closest_spelling(
         '  warning: department "Finance" (3 findings) has no focal point in focal_points.csv; '
         'did you mean "Finanse"?'
     ) in out.splitlines()
-    assert "  warning: 1 finding have no department" in out.splitlines()
+    assert "  warning: 1 finding has no department" in out.splitlines()
 
 
 def test_unassigned_to_missing_while_a_department_has_no_focal_point_is_an_error(
