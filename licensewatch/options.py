@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from licensewatch.errors import ConfigError
+from licensewatch.logs import register_secrets
 
 
 def reject_unknown(
@@ -62,4 +63,30 @@ def typed(where: str, key: str, value: Any, kind: type, *, shown: str | None = N
         raise ConfigError(
             f"{where} {key} must be {kind.__name__}, not {type(value).__name__} ({text})"
         )
+    return value
+
+
+def env_secret(where: str, key: str, variable: str, environ: Mapping[str, str], what: str) -> str:
+    """The secret in ``$variable`` (named by ``where key``), registered for masking in logs.
+
+    Raises ``ConfigError`` when the variable is unset or empty, or holds text
+    that is not valid UTF-8 (``os.environ`` keeps undecodable bytes as lone
+    surrogates, which cannot go on the wire). ``what`` says what to export
+    ("the relay password of lw"). The value itself never appears in a message.
+    """
+    value = environ.get(variable, "")
+    if not value:
+        raise ConfigError(
+            f"{where} {key} names ${variable}, which is "
+            + ("empty" if variable in environ else "not set"),
+            hint=f"export {variable} with {what}",
+        )
+    register_secrets([value])
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError(
+            f"{where} the {key.removesuffix('_env')} in ${variable} is not valid UTF-8 text",
+            hint=f"export {variable} again, encoded as UTF-8",
+        ) from None
     return value

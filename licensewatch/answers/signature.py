@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from typing import Final
 
 from licensewatch.errors import ConfigError
-from licensewatch.logs import register_secrets
 from licensewatch.model import fold_key
+from licensewatch.options import env_secret
 
 CONTEXT: Final = b"licensewatch-answer-file/v1"
 MIN_KEY_BYTES: Final = 32
@@ -31,15 +31,14 @@ MIN_KEY_BYTES: Final = 32
 
 def read_key(variable: str, environ: Mapping[str, str]) -> bytes:
     """The MAC key from ``$variable``; ``ConfigError`` when unset or shorter than 32 bytes."""
-    value = environ.get(variable, "")
-    if not value:
-        raise ConfigError(
-            f"[answers] signing_key_env names ${variable}, which is "
-            + ("empty" if variable in environ else "not set"),
-            hint=f"export {variable} with at least 32 random bytes (openssl rand -base64 48)",
-        )
-    register_secrets([value])
-    key = value.encode("utf-8", errors="surrogateescape")
+    value = env_secret(
+        "[answers]",
+        "signing_key_env",
+        variable,
+        environ,
+        "at least 32 random bytes (openssl rand -base64 48)",
+    )
+    key = value.encode("utf-8")
     if len(key) < MIN_KEY_BYTES:
         raise ConfigError(
             f"[answers] the key in ${variable} is {len(key)} bytes; at least {MIN_KEY_BYTES} "

@@ -34,7 +34,8 @@ from typing import Final
 from licensewatch.answers.mailbox.imap_options import WHERE, ImapOptions
 from licensewatch.answers.mailbox.incoming import Incoming, from_bytes, malformed
 from licensewatch.errors import ConfigError, SourceUnavailable
-from licensewatch.logs import get_logger, register_secrets
+from licensewatch.logs import get_logger
+from licensewatch.options import env_secret
 
 log = get_logger(__name__)
 
@@ -268,23 +269,13 @@ class ImapMailbox:
 
 def read_password(options: ImapOptions, environ: Mapping[str, str]) -> str:
     """The mailbox password from ``$password_env`` (registered for masking), or ``ConfigError``."""
-    variable = options.password_env
-    value = environ.get(variable, "")
-    if not value:
-        raise ConfigError(
-            f"{WHERE} password_env names ${variable}, which is "
-            + ("empty" if variable in environ else "not set"),
-            hint=f"export {variable} with the mailbox password of {options.username}",
-        )
-    register_secrets([value])
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ConfigError(
-            f"{WHERE} the password in ${variable} is not valid UTF-8 text",
-            hint=f"export {variable} again, encoded as UTF-8",
-        ) from None
-    return value
+    return env_secret(
+        WHERE,
+        "password_env",
+        options.password_env,
+        environ,
+        f"the mailbox password of {options.username}",
+    )
 
 
 def _context(options: ImapOptions) -> ssl.SSLContext:

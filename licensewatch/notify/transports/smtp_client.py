@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, overload
 
 from licensewatch.errors import ConfigError
-from licensewatch.logs import register_secrets
 from licensewatch.notify.transports.smtp_options import WHERE, SmtpOptions
+from licensewatch.options import env_secret
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -73,26 +73,15 @@ class SmtpTlsClient(SmtpClient, smtplib.SMTP_SSL):
 
 
 def read_password(options: SmtpOptions, environ: Mapping[str, str]) -> str | None:
-    variable = options.password_env
-    if variable is None:
+    if options.password_env is None:
         return None
-    value = environ.get(variable, "")
-    if not value:
-        raise ConfigError(
-            f"{WHERE} password_env names ${variable}, which is "
-            + ("empty" if variable in environ else "not set"),
-            hint=f"export {variable} with the relay password of {options.username}",
-        )
-    register_secrets([value])
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        # os.environ holds undecodable bytes as lone surrogates; they cannot go on the wire.
-        raise ConfigError(
-            f"{WHERE} the password in ${variable} is not valid UTF-8 text",
-            hint=f"export {variable} again, encoded as UTF-8",
-        ) from None
-    return value
+    return env_secret(
+        WHERE,
+        "password_env",
+        options.password_env,
+        environ,
+        f"the relay password of {options.username}",
+    )
 
 
 def default_local_hostname(sender: str) -> str:
