@@ -139,14 +139,8 @@ def routing(loaded: Loaded) -> RoutingCheck | None:
     )
 
 
-def _routing_errors(loaded: Loaded) -> list[str]:
-    """An escalation or unassigned recipient missing while the cycle needs it (exit 2)."""
-    found = routing(loaded)
-    return [] if found is None else list(found.errors)
-
-
 #: Further checks, run after the built-in ones (see the module docstring).
-CHECKS: list[Check] = [_answers_reach_the_mailbox, _routing_errors]
+CHECKS: list[Check] = [_answers_reach_the_mailbox]
 
 
 @dataclass(frozen=True)
@@ -157,6 +151,8 @@ class Report:
     issues: tuple[Issue, ...]
     settings: Settings | None
     reference: Mapping[str, pd.DataFrame]
+    #: Who gets what, when the config and the focal points loaded (its errors are issues).
+    routing: RoutingCheck | None = None
 
 
 def issues_of(exc: LicensewatchError) -> list[Issue]:
@@ -231,12 +227,16 @@ def check_all(config: Path, today: date) -> Report:
     if mail is not None:
         base = draft.config_path.parent
         issues.run(lambda: mail_transport(mail, draft.sources, base).close())
+    routed = None
     if settings is not None:
         loaded = Loaded(settings, reference)
         for check in CHECKS:
             found = issues.run(partial(_run_check, check, loaded))
             issues.found.extend(Issue(text) for text in found or ())
-    return Report(draft.config_path, tuple(issues.found), settings, reference)
+        # Read once (the last good run's findings): its errors fail, check-config shows the rest.
+        routed = issues.run(partial(routing, loaded))
+        issues.found.extend(Issue(text) for text in (routed.errors if routed else ()))
+    return Report(draft.config_path, tuple(issues.found), settings, reference, routed)
 
 
 def accepted_keys() -> dict[tuple[str, str | None], tuple[str, ...] | None]:

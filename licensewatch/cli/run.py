@@ -55,13 +55,13 @@ def check_config(config: Path, out: TextIO | None = None, err: TextIO | None = N
     Prints OK (and what it read) only when there is none; else every problem,
     one line each, on stderr, and returns 2. Writes nothing, connects nowhere.
     """
-    from licensewatch.config_check import Loaded, check_all, routing
+    from licensewatch.config_check import check_all
 
     out, err = out or sys.stdout, err or sys.stderr
     # Exemptions may run at most a year past today, as in a run (whatever its --as-of).
     report = check_all(config, datetime.now(UTC).date())
     settings, reference = report.settings, report.reference
-    found = routing(Loaded(settings, reference)) if settings is not None else None
+    found = report.routing
     unrouted = found.unrouted if found is not None else []
     if report.issues:
         print_issues(report.config_path, report.issues, err)
