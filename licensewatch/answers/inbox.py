@@ -24,11 +24,9 @@ from datetime import date, datetime
 from typing import Protocol
 
 import pandas as pd
-from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from licensewatch import model
 from licensewatch.answers.answer_file import read_decisions
 from licensewatch.answers.confirmation import compose_confirmation
 from licensewatch.answers.identity import identify
@@ -40,8 +38,7 @@ from licensewatch.logs import get_logger
 from licensewatch.store import outbox
 from licensewatch.store.answer_messages import PROCESSED, REJECTED, handled, record_handled
 from licensewatch.store.decisions import record_decisions, recorded_file
-from licensewatch.store.state import DORMANT
-from licensewatch.store.tables import RESOURCE_STATE
+from licensewatch.store.state import annual_costs, decidable_findings
 
 log = get_logger(__name__)
 
@@ -76,34 +73,11 @@ class ReadSummary:
         )
 
 
-def known_findings(session: Session) -> pd.DataFrame:
-    """The findings a decision may be about: dormant or kept resources (``KNOWN_COLUMNS``)."""
-    s = RESOURCE_STATE.c
-    live = (*DORMANT, model.FindingStatus.KEPT.value)
-    rows = session.execute(
-        select(s.resource_id, s.subject, s.department, s.status).where(s.status.in_(live))
-    ).all()
-    columns = ["resource_id", "subject", "department", "status"]
-    return model.conform(
-        pd.DataFrame(rows, columns=columns), {name: model.STRING for name in columns}
-    )
-
-
 def _costs(session: Session, verdict: Verdict) -> dict[str, int]:
     ids = [
         str(r) for f in verdict.files if f.decisions is not None for r in f.decisions["resource_id"]
     ]
-    if not ids:
-        return {}
-    s = RESOURCE_STATE.c
-    found: dict[str, int] = {}
-    for start in range(0, len(ids), 900):
-        chunk = ids[start : start + 900]
-        for rid, cents in session.execute(
-            select(s.resource_id, s.annual_cost_cents).where(s.resource_id.in_(chunk))
-        ):
-            found[str(rid)] = int(cents or 0)
-    return found
+    return annual_costs(session, ids) if ids else {}
 
 
 def _language(focal_points: pd.DataFrame, sender: str, default: str) -> str:
@@ -190,7 +164,7 @@ def handle_reply(session: Session, incoming: Incoming, loop: Loop, summary: Read
         require_authenticated=loop.options.require_authenticated,
         identify=identify,
         read_rows=rows_reader(
-            known_findings(session), as_of=loop.as_of, today=now.date(), read=read_decisions
+            decidable_findings(session), as_of=loop.as_of, today=now.date(), read=read_decisions
         ),
     )
     verdict = judge(incoming, rules)

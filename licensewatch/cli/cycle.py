@@ -122,29 +122,17 @@ def decisions_import(
 
     Every row is checked first; one bad row means nothing is recorded (exit 2).
     """
-    import pandas as pd
-    from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    from licensewatch import model
     from licensewatch.answers.answer_file import read_decisions
     from licensewatch.night.steps import operator
     from licensewatch.store.decisions import record_decisions, recorded_file
-    from licensewatch.store.state import DORMANT
-    from licensewatch.store.tables import RESOURCE_STATE
+    from licensewatch.store.state import decidable_findings
 
     out = out or sys.stdout
     settings = load_settings(config)
     with locked(settings) as engine, Session(engine) as session:
-        s = RESOURCE_STATE.c
-        live = (*DORMANT, model.FindingStatus.KEPT.value)
-        rows = session.execute(
-            select(s.resource_id, s.subject, s.department, s.status).where(s.status.in_(live))
-        ).all()
-        columns = ["resource_id", "subject", "department", "status"]
-        known = model.conform(
-            pd.DataFrame(rows, columns=columns), {name: model.STRING for name in columns}
-        )
+        known = decidable_findings(session)
         # The one-year cap on keep_until counts from today, whatever --as-of says.
         decisions = read_decisions(
             path,

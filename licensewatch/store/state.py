@@ -222,3 +222,32 @@ def absent_since_last_run(session: Session, present_ids: Collection[str]) -> lis
     live = (*DORMANT, model.FindingStatus.KEPT.value)
     stored = session.scalars(select(t.resource_id).where(t.status.in_(live)))
     return sorted(rid for rid in stored if model.fold_key(rid) not in present)
+
+
+@storage_operation("read the findings a decision may be about")
+def decidable_findings(session: Session) -> pd.DataFrame:
+    """Dormant or kept resources: ``resource_id, subject, department, status`` (all text).
+
+    What a returned answer file is checked against (``answer_file.KNOWN_COLUMNS``).
+    """
+    s = RESOURCE_STATE.c
+    live = (*DORMANT, model.FindingStatus.KEPT.value)
+    rows = session.execute(
+        select(s.resource_id, s.subject, s.department, s.status).where(s.status.in_(live))
+    ).all()
+    columns = ["resource_id", "subject", "department", "status"]
+    return model.conform(
+        pd.DataFrame(rows, columns=columns), {name: model.STRING for name in columns}
+    )
+
+
+@storage_operation("read the annual costs")
+def annual_costs(session: Session, resource_ids: Collection[str]) -> dict[str, int]:
+    """The last known annual cost in cents of each of ``resource_ids`` that has a state."""
+    s = RESOURCE_STATE.c
+    found: dict[str, int] = {}
+    for chunk in _frames.batched(list(dict.fromkeys(resource_ids)), 900):
+        query = select(s.resource_id, s.annual_cost_cents).where(s.resource_id.in_(chunk))
+        for rid, cents in session.execute(query):
+            found[str(rid)] = int(cents or 0)
+    return found
