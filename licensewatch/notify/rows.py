@@ -10,7 +10,7 @@ separated person out for the limit; the attachments always carry every row.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -174,47 +174,55 @@ def people(rows: pd.DataFrame, language: str, limit: int) -> People:
     """``rows`` (from :func:`prepare`) as one entry per person, at most ``limit`` of them.
 
     Every separated person is listed even past ``limit``; the others fill what
-    is left of it, in :data:`STANDING` order, highest annual cost first.
+    is left of it, in :data:`STANDING` order, highest annual cost first. Only
+    the people shown are built (a large department has tens of thousands).
     """
-    entries = [_person(group, language) for _, group in rows.groupby("person", sort=False)]
-    separated = sum(e["standing"] == "separated" for e in entries)
+    heads = rows.loc[~rows["person"].duplicated(), ["person", "standing"]]
+    is_separated = (heads["standing"] == "separated").fillna(False).to_numpy(bool)
+    separated = int(is_separated.sum())
     room = max(limit - separated, 0)
-    shown = [e for e in entries if e["standing"] == "separated"]
-    shown += [e for e in entries if e["standing"] != "separated"][:room]
-    order = {id(e): i for i, e in enumerate(entries)}
-    shown.sort(key=lambda e: order[id(e)])
-    return People(shown=shown, total=len(entries), separated=separated)
+    chosen = set(heads["person"][is_separated]) | set(heads["person"][~is_separated][:room])
+    groups: dict[str, list[dict[Hashable, Any]]] = {}
+    for record in rows[rows["person"].isin(chosen).to_numpy(bool)].to_dict("records"):
+        groups.setdefault(record["person"], []).append(record)
+    shown = [_person(group, language) for group in groups.values()]
+    return People(shown=shown, total=len(heads), separated=separated)
 
 
-def _person(group: pd.DataFrame, language: str) -> dict[str, Any]:
-    """One person's entry: who, why, their licences and phones, the cost."""
-    first = group.iloc[0]
-    licences = group[group["resource_kind"] == model.ResourceKind.LICENSE.value]
-    phones = group[group["resource_kind"] == model.ResourceKind.PHONE.value]
-    upn = _first(licences["subject"]) or _first(group["owner_upn"])
-    waiting = group.loc[group["cycle"] != "new", "asked_on"].dropna()
+def _person(group: Sequence[Mapping[Hashable, Any]], language: str) -> dict[str, Any]:
+    """One person's entry (``group``: their rows, in order): who, why, licences, phones, cost."""
+    licences = [r for r in group if r["resource_kind"] == model.ResourceKind.LICENSE.value]
+    phones = [r for r in group if r["resource_kind"] == model.ResourceKind.PHONE.value]
+    upn = _first(r["subject"] for r in licences) or _first(r["owner_upn"] for r in group)
+    waiting = [r["asked_on"] for r in group if _is(r["cycle"]) and r["cycle"] != "new"]
+    seen = [r["last_activity"] for r in licences if _is(r["last_activity"])]
     return {
-        "name": _first(group["display_name"]),
+        "name": _first(r["display_name"] for r in group),
         "upn": upn,
-        "department": _cell(first["department"]),
-        "standing": _cell(first["standing"]),
-        "separation_date": _first(group["separation_date"]),
-        "last_activity": _first(licences["last_activity"].sort_values(ascending=False)),
-        "asked_on": min(waiting.tolist()) if len(waiting) else "",
-        "annual_cost": usd(int(group["annual_cents"].sum()), language),
-        "priced": bool(group["item"].notna().any()),
+        "department": _cell(group[0]["department"]),
+        "standing": _cell(group[0]["standing"]),
+        "separation_date": _first(r["separation_date"] for r in group),
+        "last_activity": max(seen, default=""),
+        "asked_on": min((a for a in waiting if _is(a)), default=""),
+        "annual_cost": usd(sum(int(r["annual_cents"]) for r in group), language),
+        "priced": any(_is(r["item"]) for r in group),
         "licences": [
             {
                 "description": _cell(r["item_description"]) or _cell(r["item"]),
                 "product": _cell(r["product"]),
-                "priced": isinstance(r["item"], str),
+                "priced": _is(r["item"]),
                 "cost": usd(int(r["annual_cents"]), language),
                 "via_group": _cell(r["via_group"]),
             }
-            for r in licences.to_dict("records")
+            for r in licences
         ],
-        "phones": [_phone(r, language) for r in phones.to_dict("records")],
+        "phones": [_phone(r, language) for r in phones],
     }
+
+
+def _is(value: object) -> bool:
+    """A text field that is present (the frames' text columns hold ``str`` or ``NA``)."""
+    return isinstance(value, str)
 
 
 def _phone(r: Mapping[Hashable, Any], language: str) -> dict[str, Any]:
@@ -240,9 +248,9 @@ def _phone(r: Mapping[Hashable, Any], language: str) -> dict[str, Any]:
     }
 
 
-def _first(values: pd.Series) -> str:
-    present = values.dropna()
-    return _cell(present.iloc[0]) if len(present) else ""
+def _first(values: Iterable[object]) -> str:
+    """The first present text of ``values`` ("" when none is)."""
+    return next((v for v in values if isinstance(v, str)), "")
 
 
 def rate_basis(rates: pd.DataFrame, items: Sequence[str], language: str) -> list[dict[str, str]]:
