@@ -6,8 +6,9 @@ paired by its path inside the folder and compared:
 
 - ``.xlsx``: every sheet's cell values read back with openpyxl (a different
   writer changes the bytes, not what finance reads);
-- ``.eml``: byte for byte once the ``Date`` header, the run key
-  (``X-Licensewatch-Run``) and the MIME boundaries are masked;
+- ``.eml``: part by part, each byte for byte once the ``Date`` header, the
+  run key (``X-Licensewatch-Run``) and the MIME boundaries are masked, an
+  attached workbook (the answer file) by its cell values as above;
 - everything else that is text (CSV, HTML, JSON, TXT): byte for byte once the
   run key, wall-clock timestamps and the folders' own paths are masked;
 - ``licensewatch.db`` (SQLite): the ``findings`` rows without their ``id`` and
@@ -20,6 +21,9 @@ files are skipped. Prints one line per difference and exits 1 if any.
 from __future__ import annotations
 
 import argparse
+import email
+import email.policy
+import io
 import re
 import sqlite3
 import sys
@@ -74,7 +78,7 @@ def masker(root: Path) -> Callable[[bytes], bytes]:
     return mask
 
 
-def _sheets(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+def _sheets(path: Path | io.BytesIO) -> dict[str, list[tuple[Any, ...]]]:
     book = openpyxl.load_workbook(path, read_only=True)
     try:
         out: dict[str, list[tuple[Any, ...]]] = {}
@@ -91,6 +95,23 @@ def _sheets(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         return out
     finally:
         book.close()
+
+
+def _parts(data: bytes, mask: Callable[[bytes], bytes]) -> list[tuple[object, ...]]:
+    """An email as (headers, then one entry per leaf part), workbooks as their cell values."""
+    msg = email.message_from_bytes(data, policy=email.policy.compat32)
+    headers = [(k, b"<DATE>" if k == "Date" else mask(str(v).encode())) for k, v in msg.items()]
+    out: list[tuple[object, ...]] = [tuple(headers)]
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        payload = part.get_payload(decode=True)
+        body: object = mask(payload) if isinstance(payload, bytes) else payload
+        name = part.get_filename() or ""
+        if name.endswith(".xlsx") and isinstance(payload, bytes):
+            body = _sheets(io.BytesIO(payload))
+        out.append((part.get_content_type(), name, body))
+    return out
 
 
 def _findings(path: Path) -> list[tuple[Any, ...]]:
@@ -128,7 +149,11 @@ def compare(before: Path, after: Path) -> Iterator[str]:
             fa, fb = _findings(a), _findings(b)
             if fa != fb:
                 yield f"{name} findings: {_first_difference(fa, fb)}"
-        elif a.suffix in TEXT_SUFFIXES or a.suffix == ".eml":
+        elif a.suffix == ".eml":
+            pa, pb = _parts(a.read_bytes(), mask_a), _parts(b.read_bytes(), mask_b)
+            if pa != pb:
+                yield f"{name}: differs ({_first_difference(pa, pb)[:200]})"
+        elif a.suffix in TEXT_SUFFIXES:
             if mask_a(a.read_bytes()) != mask_b(b.read_bytes()):
                 yield f"{name}: differs"
         elif a.read_bytes() != b.read_bytes():

@@ -17,14 +17,13 @@ readers (what Excel expects in French locales), ``,`` and points otherwise.
 from __future__ import annotations
 
 import io
-from datetime import date
-from typing import Final
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any, Final
 
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill, Protection
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
+import xlsxwriter
+from xlsxwriter.worksheet import Worksheet
 
 from licensewatch.answers.answer_file import Decision, latest_keep_until
 from licensewatch.reports.csvsafe import csv_text, neutralize
@@ -43,93 +42,105 @@ _WIDTHS: Final = {
     "item": 12, "product": 16, "annual_cost_usd": 11, "decision": 11, "justification": 36,
     "keep_until": 12,
 }  # fmt: skip
-_FILL: Final = PatternFill("solid", fgColor="FFF4CC")  # the cells to fill in, pale yellow
-_LOCKED: Final = Protection(locked=True)
-_OPEN: Final = Protection(locked=False)
+_FILL: Final = {"bg_color": "#FFF4CC", "pattern": 1}  # the cells to fill in, pale yellow
+_Cell = Callable[[int, int, Any], None]
 
 
 def answer_xlsx(table: pd.DataFrame, *, as_of: date, language: str = "en") -> bytes:
     """``table`` (the attachment's columns, text cells) as a protected one-sheet workbook.
 
     Text is written as text (a cell starting with ``=`` is not a formula);
-    ``annual_cost_usd`` as a number with two decimals.
+    ``annual_cost_usd`` as a number with two decimals. Written by XlsxWriter,
+    row by row (a department of 20,000 rows costs a fraction of a second), and
+    the same table on the same day gives the same bytes: the workbook's
+    creation time is the notice's day and its parts carry XlsxWriter's fixed
+    time stamps.
     """
-    book = Workbook()
-    sheet = book.active
-    sheet.title = SHEET
-    columns = [str(c) for c in table.columns]
-    sheet.append(columns)
-    for row in table.itertuples(index=False):
-        sheet.append([_value(c, v) for c, v in zip(columns, row, strict=True)])
-    last = len(table) + 1
-    for i, name in enumerate(columns, start=1):
-        letter = get_column_letter(i)
-        sheet.column_dimensions[letter].width = max(_WIDTHS.get(name, 14), len(name) + 2)
-        header = sheet.cell(row=1, column=i)
-        header.font = Font(bold=True)
-        header.alignment = Alignment(vertical="top")
-        if name == "annual_cost_usd":
-            for (cell,) in sheet.iter_rows(min_row=2, max_row=last, min_col=i, max_col=i):
-                cell.number_format = "0.00"
-        if name in ANSWER_COLUMNS:
-            for (cell,) in sheet.iter_rows(min_row=2, max_row=last, min_col=i, max_col=i):
-                cell.protection = _OPEN
-                cell.fill = _FILL
-                if name == "keep_until":
-                    cell.number_format = DATE_FORMAT
-    if last > 1:
-        _validations(sheet, columns, last, as_of, language)
-    sheet.freeze_panes = "A2"
-    sheet.protection.sheet = True
-    # Locked cells may still be selected and copied, and columns widened.
-    sheet.protection.formatColumns = False
     buffer = io.BytesIO()
-    book.save(buffer)
+    book = xlsxwriter.Workbook(buffer, {"constant_memory": True})
+    book.set_properties({"created": datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC)})
+    sheet = book.add_worksheet(SHEET)
+    columns = [str(c) for c in table.columns]
+    header = book.add_format({"bold": True, "valign": "top"})
+    writers = []
+    for i, name in enumerate(columns):
+        sheet.set_column(i, i, max(_WIDTHS.get(name, 14), len(name) + 2))
+        writers.append(_writer(book, sheet, name))
+    sheet.freeze_panes(1, 0)
+    # No password: it stops a slip, not a person. Locked cells may still be
+    # selected and copied, and columns widened.
+    sheet.protect("", {"format_columns": True})
+    last = len(table)
+    if last:
+        _validations(sheet, columns, last, as_of, language)
+    for i, name in enumerate(columns):
+        sheet.write_string(0, i, name, header)
+    for row, values in enumerate(table.itertuples(index=False, name=None), start=1):
+        for col, value in enumerate(values):
+            writers[col](row, col, value)
+    book.close()
     return buffer.getvalue()
 
 
-def _value(column: str, value: object) -> object:
-    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
-        return None
-    if column == "annual_cost_usd" and isinstance(value, str) and value:
-        return float(value)
-    if isinstance(value, str):
-        return neutralize(value) if value else None
-    return value
+def _writer(book: xlsxwriter.Workbook, sheet: Worksheet, name: str) -> _Cell:
+    """The cell writer of column ``name``: text (neutralized), money, or an open answer cell."""
+    if name in ANSWER_COLUMNS:
+        props: dict[str, object] = {"locked": False, **_FILL}
+        if name == "keep_until":
+            props["num_format"] = DATE_FORMAT
+        fmt = book.add_format(props)
+    elif name == "annual_cost_usd":
+        fmt = book.add_format({"num_format": "0.00"})
+    else:
+        fmt = None
+
+    def write(row: int, col: int, value: Any) -> None:
+        if not isinstance(value, str) or not value:
+            if fmt is not None:
+                sheet.write_blank(row, col, None, fmt)
+        elif name == "annual_cost_usd":
+            sheet.write_number(row, col, float(value), fmt)
+        else:
+            # write_string: a string cell, never evaluated, whatever it starts with.
+            sheet.write_string(row, col, neutralize(value), fmt)
+
+    return write
 
 
-def _validations(sheet: object, columns: list[str], last: int, as_of: date, language: str) -> None:
+def _validations(
+    sheet: Worksheet, columns: list[str], last: int, as_of: date, language: str
+) -> None:
     """The decision drop-down and the keep_until date check, on every data row."""
     french = language == "fr"
-    words = ",".join(d.value for d in Decision)
-    decision = DataValidation(
-        type="list",
-        formula1=f'"{words}"',
-        allow_blank=True,
-        showErrorMessage=True,
-        errorTitle="decision" if not french else "décision",
-        error="Choose remove or keep." if not french else "Choisissez remove ou keep.",
-    )
     latest = latest_keep_until(as_of)
-    keep_until = DataValidation(
-        type="date",
-        operator="between",
-        formula1=f"DATE({as_of.year},{as_of.month},{as_of.day})",
-        formula2=f"DATE({latest.year},{latest.month},{latest.day})",
-        allow_blank=True,
-        showErrorMessage=True,
-        errorTitle="keep_until",
-        error=(
-            f"A date from {as_of} to {latest} (at most one year)."
+    rules: dict[str, dict[str, object]] = {
+        "decision": {
+            "validate": "list",
+            "source": [d.value for d in Decision],
+            "error_title": "decision" if not french else "décision",
+            "error_message": "Choose remove or keep."
             if not french
-            else f"Une date du {as_of} au {latest} (un an au plus)."
-        ),
-    )
-    for name, validation in (("decision", decision), ("keep_until", keep_until)):
+            else "Choisissez remove ou keep.",
+        },
+        "keep_until": {
+            "validate": "date",
+            "criteria": "between",
+            "minimum": f"=DATE({as_of.year},{as_of.month},{as_of.day})",
+            "maximum": f"=DATE({latest.year},{latest.month},{latest.day})",
+            "error_title": "keep_until",
+            "error_message": (
+                f"A date from {as_of} to {latest} (at most one year)."
+                if not french
+                else f"Une date du {as_of} au {latest} (un an au plus)."
+            ),
+        },
+    }
+    for name, rule in rules.items():
         if name in columns:
-            letter = get_column_letter(columns.index(name) + 1)
-            validation.add(f"{letter}2:{letter}{last}")
-            sheet.add_data_validation(validation)  # type: ignore[attr-defined]
+            col = columns.index(name)
+            sheet.data_validation(
+                1, col, last, col, {"ignore_blank": True, "show_error": True, **rule}
+            )
 
 
 def answer_csv(table: pd.DataFrame, *, language: str = "en") -> str:
