@@ -51,13 +51,16 @@ def answer_xlsx(table: pd.DataFrame, *, as_of: date, language: str = "en") -> by
 
     Text is written as text (a cell starting with ``=`` is not a formula);
     ``annual_cost_usd`` as a number with two decimals. Written by XlsxWriter,
-    row by row (a department of 20,000 rows costs a fraction of a second), and
+    row by row (about 2.5 s for a department of 25,000 rows), and
     the same table on the same day gives the same bytes: the workbook's
     creation time is the notice's day and its parts carry XlsxWriter's fixed
     time stamps.
     """
     buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"constant_memory": True})
+    # In memory with a shared-string table: a department's sheet fits, repeated
+    # texts (its name, the notice key, reasons) are stored once, and it is a
+    # third faster than constant-memory mode's inline strings.
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
     book.set_properties({"created": datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC)})
     sheet = book.add_worksheet(SHEET)
     columns = [str(c) for c in table.columns]
@@ -75,7 +78,8 @@ def answer_xlsx(table: pd.DataFrame, *, as_of: date, language: str = "en") -> by
         _validations(sheet, columns, last, as_of, language)
     for i, name in enumerate(columns):
         sheet.write_string(0, i, name, header)
-    for row, values in enumerate(table.itertuples(index=False, name=None), start=1):
+    cells = [table[c].astype(object).tolist() for c in table.columns]
+    for row, values in enumerate(zip(*cells, strict=True), start=1):
         for col, value in enumerate(values):
             writers[col](row, col, value)
     book.close()

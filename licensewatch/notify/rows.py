@@ -14,6 +14,7 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+import numpy as np
 import pandas as pd
 
 from licensewatch import model
@@ -62,15 +63,18 @@ def _phone_details(costed: pd.DataFrame, phones: pd.DataFrame | None) -> pd.Data
     if phones is None or phones.empty or not is_phone.any():
         return out.astype(model.STRING)
     known = phones.assign(key=model.norm_key(phones["device_name"])).drop_duplicates("key")
-    known = known.set_index("key")
-    keys = model.norm_key(costed["subject"]).where(is_phone)
+    at = pd.Index(known["key"]).get_indexer(model.norm_key(costed["subject"]).where(is_phone))
+    hit = at >= 0
     for column, source in (
         ("extension", "directory_number"),
         ("location", "device_pool"),
         ("model", "model"),
     ):
-        found = keys.map(known[source].astype(object).to_dict())
-        out[column] = found.where(found.notna(), out[column])
+        found = known[source].astype(object).to_numpy()[at[hit]]
+        present = pd.notna(found)
+        target = out[column].to_numpy(copy=True)
+        target[np.flatnonzero(hit)[present]] = found[present]
+        out[column] = target
     return out.astype(model.STRING)
 
 

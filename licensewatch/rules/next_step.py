@@ -80,16 +80,29 @@ def _stamp(value: object) -> pd.Timestamp | None:
 
 
 def next_step(rows: pd.DataFrame, rules: Rules, as_of: pd.Timestamp) -> NextStep:
-    """The soonest next step among ``rows`` (planned findings told today) and the escalation day."""
+    """The soonest next step among ``rows`` (planned findings told today) and the escalation day.
+
+    The step of a row depends only on its cycle, its two dates and whether it
+    is a separated account's licence, so each such combination is worked out
+    once (a department's thousands of rows share a handful).
+    """
     day = as_of.normalize()
-    separated = cadence.separated_licence(rows)
+    missing = pd.Series(pd.NaT, index=rows.index, dtype="datetime64[ns, UTC]")
+    combos = pd.DataFrame(
+        {
+            "cycle": rows["cycle"].astype(object),
+            "first": rows.get("first_notified_on", missing),
+            "escalated": rows.get("first_escalated_on", missing),
+            "separated": cadence.separated_licence(rows).to_numpy(bool),
+        }
+    ).drop_duplicates()
     found: list[tuple[pd.Timestamp, str]] = []
     escalations: list[pd.Timestamp] = []
-    for r, sep in zip(rows.to_dict("records"), separated.tolist(), strict=True):
-        cycle = str(r["cycle"])
-        first = _stamp(r["first_notified_on"]) if cycle != cadence.NEW else None
+    for cycle_value, told, escalated, sep in combos.itertuples(index=False, name=None):
+        cycle = str(cycle_value)
+        first = _stamp(told) if cycle != cadence.NEW else None
         first = day if first is None else first
-        first_esc = _stamp(r.get("first_escalated_on"))
+        first_esc = _stamp(escalated)
         if first_esc is not None and first_esc < first:
             first_esc = None
         step, on = step_of(rules, cycle, day, first, first_esc, bool(sep))
