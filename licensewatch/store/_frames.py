@@ -46,6 +46,8 @@ def python_values(series: pd.Series) -> list[Any]:
         values: list[Any] = list(series.dt.tz_convert("UTC").dt.to_pydatetime())
     elif pd.api.types.is_datetime64_dtype(series.dtype):
         raise ValueError(f"column {series.name} holds naive timestamps; expected UTC")
+    elif isinstance(series.dtype, pd.StringDtype):
+        values = series.to_numpy(dtype=object).tolist()  # at once, not a value at a time
     else:
         values = series.astype(object).tolist()
     for i in np.flatnonzero(missing):

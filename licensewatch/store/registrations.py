@@ -16,13 +16,13 @@ from typing import Final
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import CheckConstraint, Table, Text, delete, insert, select, update
+from sqlalchemy import CheckConstraint, Table, Text, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from licensewatch import model
 from licensewatch.logs import get_logger
 from licensewatch.rules.phone_history import HISTORY
-from licensewatch.store import _frames
+from licensewatch.store import _frames, bulk
 from licensewatch.store.db import storage_operation
 from licensewatch.store.tables import Base, UTCDateTime
 
@@ -61,8 +61,9 @@ PHONE_REGISTRATIONS: Final[Table] = Base.metadata.tables["phone_registrations"]
 def load_history(session: Session) -> pd.DataFrame:
     """Every stored row, as a :data:`~licensewatch.rules.phone_history.HISTORY` frame."""
     t = PHONE_REGISTRATIONS.c
-    rows = session.execute(select(*(t[name] for name in HISTORY)).order_by(t.device_key)).all()
-    return _frames.frame_of(rows, HISTORY)
+    return bulk.select_frame(
+        session, select(*(t[name] for name in HISTORY)).order_by(t.device_key), HISTORY
+    )
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def _check(history: pd.DataFrame) -> None:
     if duplicated.any():
         first = history.loc[duplicated, "device_key"].iloc[0]
         raise ValueError(f"registration history lists phone {first} more than once")
-    unknown = sorted(set(history["last_status"].dropna()) - set(STATUSES))
+    unknown = sorted(set(history["last_status"].dropna().unique()) - set(STATUSES))
     if unknown:
         raise ValueError(f"registration history has unknown statuses: {', '.join(unknown)}")
 
@@ -129,8 +130,7 @@ def save_history(
     for keys in _frames.batched(gone, DELETE_BATCH):
         session.execute(delete(PHONE_REGISTRATIONS).where(t.device_key.in_(list(keys))))
     columns = list(HISTORY)
-    for rows in _frames.batched(_frames.records(inserted, columns), INSERT_BATCH):
-        session.execute(insert(PHONE_REGISTRATIONS), list(rows))
+    bulk.insert_frame(session, PHONE_REGISTRATIONS, inserted, columns)
     for rows in _frames.batched(_frames.records(updated, columns), INSERT_BATCH):
         # ORM bulk UPDATE by primary key: one executemany per batch.
         session.execute(update(PhoneRegistration), list(rows))

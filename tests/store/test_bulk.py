@@ -11,7 +11,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from licensewatch import store
+from licensewatch import model, store
 from licensewatch.store import _frames, bulk
 from licensewatch.store.repository import STORED_FINDINGS
 from licensewatch.store.tables import FINDINGS
@@ -98,3 +98,44 @@ def test_no_rows_is_no_statement(session: Session) -> None:
     bulk.insert_columns(session, FINDINGS, ["resource_id"], [[]])
     bulk.insert_frame(session, FINDINGS, ROWS.iloc[:0], list(STORED_FINDINGS), {"run_id": 1})
     assert session.execute(select(FINDINGS.c.id)).first() is None
+
+
+def test_timestamps_are_stored_as_sqlalchemy_stores_them_and_read_back(session: Session) -> None:
+    """The numpy-written timestamp text is byte for byte SQLAlchemy's; select_frame parses it."""
+    from sqlalchemy import text
+
+    from licensewatch.store.registrations import HISTORY, PHONE_REGISTRATIONS
+
+    rows = pd.DataFrame(
+        {
+            "device_key": ["sepa", "sepb", "sepc"],
+            # Microseconds survive; NaT is NULL.
+            "first_observed_at": pd.to_datetime(
+                [
+                    "2019-12-31T03:04:05.000007+02:00",
+                    "2019-01-01T00:00:00Z",
+                    "1999-09-09T09:09:09Z",
+                ],
+                format="ISO8601",
+                utc=True,
+            ),
+            "last_registered_at": pd.to_datetime(
+                ["2019-12-30T23:59:59.999999Z", None, None], utc=True
+            ),
+            "last_status": ["registered", "unregistered", "unknown"],
+            "status_changed_at": pd.to_datetime(["2019-12-31"] * 3, utc=True),
+        }
+    )
+    rows = model.conform(rows, HISTORY)
+    bulk.insert_frame(session, PHONE_REGISTRATIONS, rows, list(HISTORY))
+    fast = session.execute(text("SELECT * FROM phone_registrations ORDER BY device_key")).all()
+    session.execute(text("DELETE FROM phone_registrations"))
+    session.execute(insert(PHONE_REGISTRATIONS), _frames.records(rows, list(HISTORY)))
+    slow = session.execute(text("SELECT * FROM phone_registrations ORDER BY device_key")).all()
+    assert fast == slow  # on SQLite: the same text; on PostgreSQL: the same instants
+    t = PHONE_REGISTRATIONS.c
+    query = select(*(t[n] for n in HISTORY)).order_by(t.device_key)
+    read = bulk.select_frame(session, query, HISTORY)
+    pd.testing.assert_frame_equal(read, _frames.frame_of(session.execute(query).all(), HISTORY))
+    pd.testing.assert_frame_equal(read, rows)
+    assert read.loc[0, "first_observed_at"] == pd.Timestamp("2019-12-31T01:04:05.000007Z")

@@ -220,7 +220,10 @@ def test_only_the_rows_that_moved_are_written(session: Session) -> None:
         assert save_history(session, later, stored) == HistoryWrites(1, 1, 1)
     finally:
         stop()
-    assert len(seen) == 3  # one executemany each: the update, the insert, the delete
+    # One statement each: the update, the insert, the delete (on PostgreSQL the insert is a
+    # COPY, which SQLAlchemy's cursor events do not see).
+    copies = session.get_bind().dialect.name == "postgresql"
+    assert len(seen) == (2 if copies else 3)
     back = load_history(session)
     assert back["device_key"].tolist() == ["sepa", "sepb", "sepd"]
     pd.testing.assert_frame_equal(back, later.sort_values("device_key").reset_index(drop=True))
