@@ -104,7 +104,8 @@ def test_timestamps_are_stored_as_sqlalchemy_stores_them_and_read_back(session: 
     """The numpy-written timestamp text is byte for byte SQLAlchemy's; select_frame parses it."""
     from sqlalchemy import text
 
-    from licensewatch.store.registrations import HISTORY, PHONE_REGISTRATIONS
+    from licensewatch.rules.phone_history import HISTORY
+    from licensewatch.store.registrations import PHONE_REGISTRATIONS
 
     rows = pd.DataFrame(
         {
