@@ -121,7 +121,7 @@ def test_timestamps_are_stored_as_sqlalchemy_stores_them_and_read_back(session: 
                 utc=True,
             ),
             "last_registered_at": pd.to_datetime(
-                ["2019-12-30T23:59:59.999999Z", None, None], utc=True
+                pd.Series(["2019-12-30T23:59:59.999999Z", None, None]), utc=True
             ),
             "last_status": ["registered", "unregistered", "unknown"],
             "status_changed_at": pd.to_datetime(["2019-12-31"] * 3, utc=True),
