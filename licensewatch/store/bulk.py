@@ -21,7 +21,7 @@ then each timestamp column parsed by pandas at once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Final
 
 import numpy as np
@@ -30,6 +30,7 @@ from sqlalchemy import Select, Table, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
 
 from licensewatch import model
 from licensewatch.store import _frames
@@ -113,13 +114,7 @@ def insert_columns(
         records = [dict(zip(names_, row, strict=True)) for row in zip(*values, strict=True)]
         session.execute(insert(table), records)
         return
-    processed: dict[str, Sequence[Any]] = {}
-    for name, column in zip(names, values, strict=True):
-        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-        if process is None or name in stored:
-            processed[name] = column
-        else:
-            processed[name] = [process(v) for v in column]
+    processed = _processed(table, names, values, dialect, stored)
     if driver[0] == "postgresql":
         raw: Any = connection.connection.driver_connection
         try:
@@ -138,6 +133,67 @@ def insert_columns(
         raise ValueError(f"cannot bulk insert into {table.name}: columns {order} for {names}")
     rows = list(zip(*(processed[n] for n in order), strict=True))
     # The driver's executemany on these tuples as they are; errors wrapped as SQLAlchemy's.
+    connection.exec_driver_sql(str(compiled), rows)
+
+
+def _processed(
+    table: Table,
+    names: Sequence[str],
+    values: Sequence[Sequence[Any]],
+    dialect: Dialect,
+    stored: Collection[str],
+) -> dict[str, Sequence[Any]]:
+    """Each column through its type's bind processor once (not those in ``stored``)."""
+    processed: dict[str, Sequence[Any]] = {}
+    for name, column in zip(names, values, strict=True):
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if process is None or name in stored:
+            processed[name] = column
+        else:
+            processed[name] = [process(v) for v in column]
+    return processed
+
+
+def execute_columns(
+    session: Session,
+    statement: Insert,
+    names: Sequence[str],
+    values: Sequence[Sequence[Any]],
+) -> None:
+    """Run ``statement`` (an INSERT, an upsert) once for every row given column by column.
+
+    With the fast drivers the rows go through the columns' bind processors
+    once per column and then to the driver's executemany as tuples (SQLite) or
+    dicts (psycopg), with the statement's own constants (an upsert's
+    ``status = 'removed'``) in every row; otherwise SQLAlchemy's executemany.
+    """
+    if not names or not values or not len(values[0]):
+        return
+    session.flush()
+    connection = session.connection()
+    dialect = connection.dialect
+    if (dialect.name, dialect.driver) not in _FAST:
+        records = [dict(zip(names, r, strict=True)) for r in zip(*values, strict=True)]
+        session.execute(statement, records)
+        return
+    table = statement.table
+    if not isinstance(table, Table):
+        raise ValueError("execute_columns needs a statement on a table")
+    processed = _processed(table, names, values, dialect, ())
+    compiled = statement.compile(dialect=dialect, column_keys=list(names))
+    constants = {}
+    for key, value in compiled.params.items():
+        if key not in processed:
+            process = compiled.binds[key].type.dialect_impl(dialect).bind_processor(dialect)
+            constants[key] = value if process is None else process(value)
+    count = len(values[0])
+    columns = {**processed, **{k: [v] * count for k, v in constants.items()}}
+    rows: list[Any]
+    if compiled.positiontup is not None:  # SQLite's "?" placeholders, in the statement's order
+        rows = list(zip(*(columns[n] for n in compiled.positiontup), strict=True))
+    else:  # psycopg's %(name)s placeholders
+        keys = list(columns)
+        rows = [dict(zip(keys, r, strict=True)) for r in zip(*columns.values(), strict=True)]
     connection.exec_driver_sql(str(compiled), rows)
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
 from licensewatch import model
-from licensewatch.store import _frames
+from licensewatch.store import _frames, bulk
 from licensewatch.store.db import storage_operation
 from licensewatch.store.tables import RESOURCE_STATE
 
@@ -125,29 +125,30 @@ def update_state(
             raise ValueError("notified_at is required when resources were notified")
         told_at = _frames.aware_utc(notified_at, "notified_at")
 
-    rows = _frames.records(
-        costed,
-        [*_STATE_INPUT, "annual_cost_cents"],
-        {
-            "first_seen_dormant": seen,
-            "last_seen_dormant": seen,
-            "last_run_id": run_id,
-            "removed_at": None,
-        },
-    )
+    count = len(costed)
     status = _frames.python_values(costed["status"])
-    for row, was_told, row_status in zip(rows, notified, status, strict=True):
-        row["status"] = model.FindingStatus.NOTIFIED.value if was_told else row_status
-        row["last_notified_at"] = told_at if was_told else None
-        row["notify_count"] = 1 if was_told else 0
+    columns: dict[str, list[Any]] = {
+        name: _frames.python_values(costed[name]) for name in (*_STATE_INPUT, "annual_cost_cents")
+    }
+    columns.update(
+        first_seen_dormant=[seen] * count,
+        last_seen_dormant=[seen] * count,
+        last_run_id=[run_id] * count,
+        removed_at=[None] * count,
+        status=[
+            model.FindingStatus.NOTIFIED.value if told else s
+            for told, s in zip(notified.tolist(), status, strict=True)
+        ],
+        last_notified_at=[told_at if told else None for told in notified.tolist()],
+        notify_count=[1 if told else 0 for told in notified.tolist()],
+    )
     for name in CYCLE:
-        days = _days(costed[name]) if name in costed.columns else [None] * len(rows)
-        for row, day in zip(rows, days, strict=True):
-            row[name] = day
-
+        columns[name] = _days(costed[name]) if name in costed.columns else [None] * count
     statement = _upsert(session)
-    for chunk in _frames.batched(rows, UPSERT_BATCH):
-        session.execute(statement, list(chunk))
+    names = list(columns)
+    for start in range(0, count, UPSERT_BATCH):
+        end = start + UPSERT_BATCH
+        bulk.execute_columns(session, statement, names, [columns[n][start:end] for n in names])
 
 
 def _days(series: pd.Series) -> list[date | None]:
