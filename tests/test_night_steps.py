@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -10,9 +11,10 @@ import pytest
 
 from licensewatch import model
 from licensewatch.config import load_settings
+from licensewatch.errors import SourceError
 from licensewatch.night import run as pipeline
 from licensewatch.night.context import RunOptions
-from licensewatch.night.inputs import Sources, build_sources
+from licensewatch.night.inputs import Sources, build_sources, pull_local_first
 from licensewatch.night.stages import Stages
 from licensewatch.night.steps import read_inputs, status_of
 from licensewatch.notify.transports.base import Transport
@@ -76,3 +78,61 @@ def test_a_run_sends_through_the_transport_it_is_given(tmp_path: Path) -> None:
     assert result.delivery is not None and len(transport.keys) == result.notices > 0
     # Nothing went to the configured outbox folder: the injected transport had the notices.
     assert not any(settings.mail.directory.glob("*.eml"))
+
+
+class _Remote:
+    """A remote feed that meets the other remote feeds at a barrier (or fails) when pulled."""
+
+    remote = True
+
+    def __init__(
+        self, log: list[str], name: str, meet: threading.Barrier | None, fail: bool = False
+    ):
+        self.log, self.name, self.meet, self.fail = log, name, meet, fail
+
+    def pull(self) -> object:
+        self.log.append(f"{self.name} started")
+        if self.meet is not None:
+            self.meet.wait()  # both remote pulls must be running at once to get past this
+        if self.fail:
+            raise SourceError(f"{self.name} is down")
+        self.log.append(f"{self.name} done")
+        return self.name
+
+
+class _Local:
+    remote = False
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    def pull(self) -> object:
+        self.log.append("separations read")
+        return "separations"
+
+
+def test_the_remote_pulls_run_at_the_same_time_after_the_local_ones() -> None:
+    log: list[str] = []
+    meet = threading.Barrier(2, timeout=30)
+    feeds = Sources(_Remote(log, "graph", meet), _Remote(log, "cucm", meet), _Local(log))  # type: ignore[arg-type]
+    stages = Stages()
+    got = pull_local_first(feeds, stages.run)
+    assert got == ("graph", "cucm", "separations")
+    assert log[0] == "separations read"  # a bad HR file fails before any paging starts
+    assert sorted(t.name for t in stages.timings) == [
+        "pull accounts",
+        "pull phones",
+        "read separations",
+    ]
+
+
+def test_a_failing_remote_pull_fails_the_night_once_the_other_has_finished() -> None:
+    log: list[str] = []
+    feeds = Sources(
+        _Remote(log, "graph", None),
+        _Remote(log, "cucm", None, fail=True),
+        _Local(log),  # type: ignore[arg-type]
+    )
+    with pytest.raises(SourceError, match="cucm is down"):
+        pull_local_first(feeds, Stages().run)
+    assert "graph done" in log

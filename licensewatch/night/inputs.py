@@ -7,6 +7,7 @@ that what check-config accepts is exactly what a run accepts.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -66,20 +67,31 @@ def build_sources(settings: Settings) -> Sources:
 def pull_local_first(
     feeds: Sources, stage: Callable[[str, Callable[[], Any]], Any]
 ) -> tuple[AccountsPull, PhonesPull, SeparationsPull]:
-    """Pull the three feeds, each as a ``stage``, the local ones (files) before the remote ones.
+    """Pull the three feeds, each as a ``stage``: the local ones (files) first, then the remote.
 
     A missing or bad HR file then fails in seconds, before an hour of Graph
     or CUCM paging, and the remote pulls end as close as possible to the run.
+    The remote pulls (Graph and the call managers are different systems) run
+    at the same time, each in its own thread: the night waits for the longer
+    of them, not for their sum. When one fails, the other is still waited for
+    (a thread cannot be stopped; that is never later than pulling one after
+    the other) and the first failure, in the order listed here, is raised.
     """
     steps: list[tuple[str, AccountsSource | PhonesSource | SeparationsSource]] = [
         ("pull accounts", feeds.accounts),
         ("pull phones", feeds.phones),
         ("read separations", feeds.separations),
     ]
-    got = {
-        name: stage(name, source.pull)
-        for name, source in sorted(steps, key=lambda step: getattr(step[1], "remote", False))
-    }
+    remote = [step for step in steps if getattr(step[1], "remote", False)]
+    got = {name: stage(name, source.pull) for name, source in steps if (name, source) not in remote}
+    if len(remote) < 2:
+        got.update({name: stage(name, source.pull) for name, source in remote})
+    else:
+        with ThreadPoolExecutor(len(remote), thread_name_prefix="licensewatch-pull") as pool:
+            futures = {name: pool.submit(stage, name, source.pull) for name, source in remote}
+            wait(futures.values())
+        for name, future in futures.items():
+            got[name] = future.result()  # the first failure (in step order) is raised here
     return got["pull accounts"], got["pull phones"], got["read separations"]
 
 

@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Final
 
-from licensewatch import model, store
+from licensewatch import gc_pause, model, store
 from licensewatch.config import Settings
 from licensewatch.errors import LicensewatchError
 from licensewatch.logs import get_logger
@@ -137,9 +137,10 @@ def run(
             stages = Stages()
             # Exemptions may run at most a year past today (the clock), whatever day is assessed.
             today = started.astimezone(UTC).date()
-            inputs = read_inputs(
-                settings, stages, as_of, today=today, now=read_clock, sources=sources
-            )
+            with gc_pause.paused():  # millions of long-lived objects: see gc_pause
+                inputs = read_inputs(
+                    settings, stages, as_of, today=today, now=read_clock, sources=sources
+                )
             # Built (options checked, secrets read) before anything is written;
             # it connects on the first send.
             mail = None if dry_run else transport or build_transport(settings)
@@ -163,6 +164,7 @@ def run(
             return _result(ctx, outcome, delivery)
     finally:
         engine.dispose()
+        gc_pause.thaw()
 
 
 def _night(ctx: RunContext, inputs: Inputs) -> Outcome:
