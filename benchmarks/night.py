@@ -112,6 +112,27 @@ class StageEnds(logging.Handler):
             self.ends.append(record.created)
 
 
+def covered(spans: list[tuple[str, float, float]]) -> float:
+    """Seconds inside at least one of the (name, start, end) spans."""
+    total, reach = 0.0, float("-inf")
+    for _, start, end in sorted(spans, key=lambda s: s[1]):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
+
+
+def together(spans: list[tuple[str, float, float]]) -> dict[str, Any] | None:
+    """The stages that overlapped another (their names and the wall seconds they took as one)."""
+    names = sorted(
+        {a for a, s1, e1 in spans for b, s2, e2 in spans if a != b and s1 < e2 and s2 < e1}
+    )
+    if not names:
+        return None
+    inside = [s for s in spans if s[0] in names]
+    return {"names": names, "seconds": covered(inside)}
+
+
 def measure(config: Path, as_of: date, smtp_port: int | None) -> dict[str, Any]:
     """Run the job once for ``as_of`` and return what it took."""
     logger = logging.getLogger(LOGGER_NAME)
@@ -142,6 +163,9 @@ def measure(config: Path, as_of: date, smtp_port: int | None) -> dict[str, Any]:
                     "peak_mb": sampler.peak(end - timing.seconds, end),
                 }
             )
+        spans = [
+            (s["name"], end - s["seconds"], end) for s, end in zip(stages, ends.ends, strict=True)
+        ]
         smtp = None
         sending = next((s for s in stages if s["name"] == "send emails"), None)
         if smtp_port is not None and result.delivery is not None and sending is not None:
@@ -156,7 +180,9 @@ def measure(config: Path, as_of: date, smtp_port: int | None) -> dict[str, Any]:
         "total_cpu_s": total_cpu,
         "load_average": list(os.getloadavg()),
         "start_peak_mb": sampler.peak(wall_start - 1, wall_start + 0.05),
-        "other_s": total - sum(s["seconds"] for s in stages),
+        # Stages that ran at the same time (the remote pulls) count once: the union of spans.
+        "other_s": total - covered(spans),
+        "together": together(spans),
         "peak_rss_mb": peak_rss_mb(),
         "stages": stages,
         "counts": dict(result.counts),
