@@ -7,6 +7,7 @@ import io
 import re
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -361,6 +362,31 @@ def test_the_limit_never_hides_a_separated_person(
     hidden = separated + inactive - len(listed)
     assert f"… and {hidden} more people in the attached" in text
     assert len(attachment(msg)[1]) == separated + inactive
+
+
+def test_only_the_people_an_email_shows_are_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A department of 300 people with a limit of 5 builds 5 entries, not 300 (issue 18)."""
+    from licensewatch.notify import rows as notify_rows
+
+    built: list[str] = []
+    real = notify_rows._person
+
+    def counting(group: Any, language: str) -> dict[str, Any]:
+        entry = real(group, language)
+        built.append(entry["upn"])
+        return entry
+
+    monkeypatch.setattr(notify_rows, "_person", counting)
+    rows = [
+        finding(f"license:i{i}:e3", "Finance", f"idle{i:03d}@x.org", name=f"I{i}", rate=100 + i)
+        for i in range(300)
+    ]
+    mail = MailSettings(sender="lw@contoso.org", max_people_in_email=5)
+    msg = deliver(compose(costed(*rows), mail=mail)[0], tmp_path)["Finance"]
+    assert len(built) == 5 and people_listed(body(msg, "plain")) == built
+    assert "… and 295 more people in the attached" in body(msg, "plain")
 
 
 def test_keys_are_stable_filename_safe_and_distinct() -> None:
