@@ -167,7 +167,7 @@ def stage_table(org: orgs.Org, doc: dict[str, Any], generate_s: float) -> str:
         joint = doc["together"]
         names = " + ".join(STAGE_NAMES.get(n, n).split(" (")[0] for n in joint["names"])
         lines.append(f"  {'  at the same time: ' + names:<48} {joint['seconds']:>8.2f}")
-        lines.append("    (their CPU seconds overlap: each counts the process's, both threads)")
+        lines.append("    (their CPU s are the whole process's while they ran, both threads)")
     lines.append(
         f"  {'other (config, files, database, history, brake)':<48} {doc['other_s']:>8.2f}"
     )

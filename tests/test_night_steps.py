@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -86,16 +87,28 @@ class _Remote:
     remote = True
 
     def __init__(
-        self, log: list[str], name: str, meet: threading.Barrier | None, fail: bool = False
+        self,
+        log: list[str],
+        name: str,
+        meet: threading.Barrier | None,
+        fail: bool = False,
+        after: threading.Event | None = None,
     ):
-        self.log, self.name, self.meet, self.fail = log, name, meet, fail
+        self.log, self.name, self.meet, self.fail, self.after = log, name, meet, fail, after
 
     def pull(self) -> object:
         self.log.append(f"{self.name} started")
         if self.meet is not None:
             self.meet.wait()  # both remote pulls must be running at once to get past this
         if self.fail:
+            if self.after is not None:
+                self.after.set()
             raise SourceError(f"{self.name} is down")
+        if self.after is not None:
+            # Still busy well after the other pull failed: a night that gave up at once
+            # would have returned before this line.
+            self.after.wait(timeout=30)
+            time.sleep(0.3)
         self.log.append(f"{self.name} done")
         return self.name
 
@@ -128,9 +141,10 @@ def test_the_remote_pulls_run_at_the_same_time_after_the_local_ones() -> None:
 
 def test_a_failing_remote_pull_fails_the_night_once_the_other_has_finished() -> None:
     log: list[str] = []
+    failed = threading.Event()
     feeds = Sources(
-        _Remote(log, "graph", None),
-        _Remote(log, "cucm", None, fail=True),
+        _Remote(log, "graph", None, after=failed),
+        _Remote(log, "cucm", None, fail=True, after=failed),
         _Local(log),  # type: ignore[arg-type]
     )
     with pytest.raises(SourceError, match="cucm is down"):

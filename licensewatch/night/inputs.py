@@ -82,8 +82,9 @@ def pull_local_first(
         ("pull phones", feeds.phones),
         ("read separations", feeds.separations),
     ]
+    local = [step for step in steps if not getattr(step[1], "remote", False)]
     remote = [step for step in steps if getattr(step[1], "remote", False)]
-    got = {name: stage(name, source.pull) for name, source in steps if (name, source) not in remote}
+    got = {name: stage(name, source.pull) for name, source in local}
     if len(remote) < 2:
         got.update({name: stage(name, source.pull) for name, source in remote})
     else:

@@ -101,39 +101,26 @@ def insert_columns(
     """Insert rows given column by column (``values[i]`` is column ``names[i]``, driver-ready).
 
     The columns named in ``stored`` already hold what the backend stores (no
-    bind processor runs on them; only with the fast drivers).
+    bind processor runs on them; only with the fast drivers). PostgreSQL gets
+    one ``COPY``; the others :func:`execute_columns` of an INSERT.
     """
     if not names or not values or not len(values[0]):
         return
     session.flush()  # rows these reference (the run) must be in the database first
     connection = session.connection()
     dialect = connection.dialect
-    driver = dialect.name, dialect.driver
-    if driver not in _FAST:
-        names_ = list(names)
-        records = [dict(zip(names_, row, strict=True)) for row in zip(*values, strict=True)]
-        session.execute(insert(table), records)
+    if (dialect.name, dialect.driver) != ("postgresql", "psycopg"):
+        execute_columns(session, insert(table), names, values, stored=stored)
         return
     processed = _processed(table, names, values, dialect, stored)
-    if driver[0] == "postgresql":
-        raw: Any = connection.connection.driver_connection
-        try:
-            _copy(raw, table, names, list(zip(*processed.values(), strict=True)))
-        except dialect.loaded_dbapi.Error as exc:
-            # As SQLAlchemy raises it (OperationalError, IntegrityError …) for storage_operation.
-            raise DBAPIError.instance(
-                f"COPY {table.name}", None, exc, dialect.loaded_dbapi.Error
-            ) from exc
-        return
-    # SQLAlchemy writes the statement (quoted names, the driver's "?" placeholders), in its
-    # own column order: the rows follow that order.
-    compiled = insert(table).compile(dialect=dialect, column_keys=list(names))
-    order = list(compiled.positiontup or ())
-    if sorted(order) != sorted(names):
-        raise ValueError(f"cannot bulk insert into {table.name}: columns {order} for {names}")
-    rows = list(zip(*(processed[n] for n in order), strict=True))
-    # The driver's executemany on these tuples as they are; errors wrapped as SQLAlchemy's.
-    connection.exec_driver_sql(str(compiled), rows)
+    raw: Any = connection.connection.driver_connection
+    try:
+        _copy(raw, table, names, list(zip(*processed.values(), strict=True)))
+    except dialect.loaded_dbapi.Error as exc:
+        # As SQLAlchemy raises it (OperationalError, IntegrityError …) for storage_operation.
+        raise DBAPIError.instance(
+            f"COPY {table.name}", None, exc, dialect.loaded_dbapi.Error
+        ) from exc
 
 
 def _processed(
@@ -159,13 +146,16 @@ def execute_columns(
     statement: Insert,
     names: Sequence[str],
     values: Sequence[Sequence[Any]],
+    *,
+    stored: Collection[str] = (),
 ) -> None:
     """Run ``statement`` (an INSERT, an upsert) once for every row given column by column.
 
     With the fast drivers the rows go through the columns' bind processors
-    once per column and then to the driver's executemany as tuples (SQLite) or
-    dicts (psycopg), with the statement's own constants (an upsert's
-    ``status = 'removed'``) in every row; otherwise SQLAlchemy's executemany.
+    once per column (not those named in ``stored``) and then to the driver's
+    executemany as tuples (SQLite) or dicts (psycopg), with the statement's own
+    constants (an upsert's ``status = 'removed'``) in every row; otherwise
+    SQLAlchemy's executemany.
     """
     if not names or not values or not len(values[0]):
         return
@@ -179,7 +169,7 @@ def execute_columns(
     table = statement.table
     if not isinstance(table, Table):
         raise ValueError("execute_columns needs a statement on a table")
-    processed = _processed(table, names, values, dialect, ())
+    processed = _processed(table, names, values, dialect, stored)
     compiled = statement.compile(dialect=dialect, column_keys=list(names))
     constants = {}
     for key, value in compiled.params.items():
