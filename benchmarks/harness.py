@@ -30,6 +30,13 @@ class Servers:
     process: subprocess.Popen[str]
     info: dict[str, Any]
 
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) the servers' process has used so far (Linux ``/proc``)."""
+        with open(f"/proc/{self.process.pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rpartition(")")[2].split()
+        utime, stime = int(fields[11]), int(fields[12])
+        return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
     @property
     def graph(self) -> str:
         """Base URL of the Graph and Entra ID stand-in."""

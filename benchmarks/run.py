@@ -129,12 +129,14 @@ def measure_night(
     with harness.servers(org.root, work, throttle=throttle) as srv:
         config = write_config(org, srv, night, throttle)
         before = srv.stats()
+        servers_cpu = srv.cpu_s()
         result = night / "result.json"
         args = ["--config", str(config), "--as-of", org.as_of.isoformat(), "--result", str(result)]
         if smtp:
             args += ["--smtp-port", str(srv.smtp_port)]
         harness.run_module("benchmarks.night", *args, timeout=4 * 3600)
         doc: dict[str, Any] = json.loads(result.read_text(encoding="utf-8"))
+        doc["servers_cpu_s"] = srv.cpu_s() - servers_cpu
         doc["requests"] = harness.diff(srv.stats(), before)
         doc["sdk"] = sdk_compare.compare(srv, timeout=4 * 3600) if sdk else []
     if not keep:
@@ -175,6 +177,13 @@ def stage_table(org: orgs.Org, doc: dict[str, Any], generate_s: float) -> str:
         f"  {'whole night':<48} {doc['total_s']:>8.2f} "
         f"{doc.get('total_cpu_s', float('nan')):>7.2f} {doc['peak_rss_mb']:>9,.0f}"
     )
+    if "servers_cpu_s" in doc:
+        both = doc["servers_cpu_s"] + doc.get("total_cpu_s", 0.0)
+        lines.append(
+            f"  local servers' CPU s during the night: {doc['servers_cpu_s']:.2f} "
+            f"(with the job's: {both:.2f} CPU s on {os.cpu_count()} cores, "
+            f"at least {both / (os.cpu_count() or 1):.2f} s of wall time)"
+        )
     if "load_average" in doc:
         lines.append(f"  load average when the night ended: {doc['load_average']}")
     smtp = doc.get("smtp")

@@ -21,12 +21,10 @@ whether it went out, which Graph can tell from the Sent Items).
 
 from __future__ import annotations
 
-import email
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from email.message import EmailMessage
 from typing import Final, Literal
 
 from sqlalchemy.engine import Engine
@@ -35,8 +33,7 @@ from sqlalchemy.orm import Session
 from licensewatch.errors import DeliveryError, DeliveryUnknown, TransportUnavailable
 from licensewatch.logs import get_logger
 from licensewatch.notify.compose import DepartmentNotice
-from licensewatch.notify.mime import POLICY
-from licensewatch.notify.transports.base import Transport
+from licensewatch.notify.transports.base import Transport, parse_stored
 from licensewatch.store import outbox
 
 log = get_logger(__name__)
@@ -99,12 +96,6 @@ def queue_notices(
 ) -> list[str]:
     """Record ``notices`` in the outbox (in the caller's transaction); returns the new keys."""
     return outbox.queue(session, [queued(n) for n in notices], as_of=as_of, run_id=run_id, now=now)
-
-
-def _parsed(data: bytes) -> EmailMessage:
-    message = email.message_from_bytes(data, policy=POLICY)
-    assert isinstance(message, EmailMessage)
-    return message
 
 
 #: Waits before the in-run retries of a transient (4xx) failure: about 1.5 minutes in all.
@@ -190,10 +181,9 @@ def _pass(
     for position, message_id in enumerate(ids):
         with Session(engine) as session:
             row = outbox.get(session, message_id)
-            message = _parsed(row.message)
             if row.status == outbox.OutboxStatus.UNKNOWN.value:
                 checked = _check_unknown(
-                    session, transport, row, message, clock, tally, left=len(ids) - position
+                    session, transport, row, clock, tally, left=len(ids) - position
                 )
                 if checked == "stop":
                     return []
@@ -206,9 +196,7 @@ def _pass(
                     row.key,
                 )
             rest = list(ids[position + 1 :])
-            outcome = _send_one(
-                session, transport, row, message, name, clock, tally, rest=len(rest)
-            )
+            outcome = _send_one(session, transport, row, name, clock, tally, rest=len(rest))
             if outcome == "retry":
                 retry.append(message_id)
             elif outcome == "again":
@@ -222,7 +210,6 @@ def _check_unknown(
     session: Session,
     transport: Transport,
     row: outbox.OutboxMessage,
-    message: EmailMessage,
     clock: Callable[[], datetime],
     tally: _Tally,
     *,
@@ -235,7 +222,7 @@ def _check_unknown(
     included, wait for the next run).
     """
     try:
-        found = transport.find_sent(message, key=row.key)
+        found = transport.find_sent(parse_stored(row.message), key=row.key)
     except TransportUnavailable as exc:
         tally.errors.append(f"{row.key}: {exc.one_line()}")
         tally.left += left
@@ -260,7 +247,6 @@ def _send_one(
     session: Session,
     transport: Transport,
     row: outbox.OutboxMessage,
-    message: EmailMessage,
     name: str,
     clock: Callable[[], datetime],
     tally: _Tally,
@@ -277,8 +263,8 @@ def _send_one(
     outbox.mark_sending(session, row, now=clock(), transport=name)
     session.commit()
     try:
-        refused = transport.send_to(
-            message, key=row.key, recipients=None if targets == envelope else targets
+        refused = transport.send_stored(
+            row.message, key=row.key, recipients=None if targets == envelope else targets
         )
     except DeliveryUnknown as exc:
         outbox.mark_unknown(session, row, now=clock(), error=exc.one_line())

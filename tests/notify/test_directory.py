@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import email
 import email.policy
+from collections.abc import Sequence
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 
 from licensewatch.errors import DeliveryError
-from licensewatch.notify.transports.base import Transport
+from licensewatch.notify.delivery import queued
+from licensewatch.notify.transports.base import Transport, parse_stored
 from licensewatch.notify.transports.directory import DirectoryTransport
+from tests.notify.org import compose
 
 
 def message(subject: str) -> EmailMessage:
@@ -52,3 +55,44 @@ def test_unwritable_folder_is_a_delivery_error(tmp_path: Path) -> None:
     blocker.write_text("a file, not a folder", encoding="utf-8")
     with pytest.raises(DeliveryError, match="cannot write emails"):
         DirectoryTransport(blocker).send(message("x"), key="k")
+
+
+def test_a_stored_message_is_written_as_the_outbox_keeps_it(tmp_path: Path) -> None:
+    # The outbox's bytes of a composed notice (attachments) with one long
+    # header line: the file is those bytes, not a parse written out again
+    # (which would fold that line).
+    notices, _ = compose()
+    stored = b"X-Probe: " + b"word " * 30 + b"\r\n" + queued(notices[0]).message
+    assert parse_stored(stored).as_bytes() != stored  # what the shortcut avoids
+    transport = DirectoryTransport(tmp_path)
+    assert transport.send_stored(stored, key=notices[0].key, recipients=["x@contoso.org"]) == {}
+    assert (tmp_path / f"{notices[0].key}.eml").read_bytes() == stored
+
+
+class Recording(Transport):
+    """A transport without its own send_stored: it gets the parsed message."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[EmailMessage, str, object]] = []
+
+    def send(self, message: EmailMessage, *, key: str) -> None:
+        raise AssertionError("send_to is overridden")
+
+    def send_to(
+        self, message: EmailMessage, *, key: str, recipients: Sequence[str] | None = None
+    ) -> dict[str, str]:
+        self.got.append((message, key, recipients))
+        return {"b@contoso.org": "451 later"}
+
+
+def test_a_transport_without_send_stored_gets_the_parsed_message() -> None:
+    notices, _ = compose()
+    stored = queued(notices[0]).message
+    transport = Recording()
+    refused = transport.send_stored(stored, key="k", recipients=["b@contoso.org"])
+    assert refused == {"b@contoso.org": "451 later"}
+    [(message, key, recipients)] = transport.got
+    assert (key, recipients) == ("k", ["b@contoso.org"])
+    assert message["Subject"] == notices[0].message["Subject"]
+    assert message["Message-ID"] == notices[0].message["Message-ID"]
+    assert len(list(message.iter_attachments())) == len(list(notices[0].message.iter_attachments()))

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import email
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from email.message import EmailMessage
 from types import TracebackType
+
+from licensewatch.notify.mime import POLICY
+
+
+def parse_stored(data: bytes) -> EmailMessage:
+    """A message from the bytes the outbox stores (parsed with the notices' policy)."""
+    message = email.message_from_bytes(data, policy=POLICY)
+    assert isinstance(message, EmailMessage)
+    return message
 
 
 class Transport(ABC):
@@ -32,6 +42,17 @@ class Transport(ABC):
         """
         self.send(message, key=key)
         return {}
+
+    def send_stored(
+        self, data: bytes, *, key: str, recipients: Sequence[str] | None = None
+    ) -> dict[str, str]:
+        """Deliver a message as the outbox stores it (``data``: its RFC 5322 bytes).
+
+        The default parses ``data`` and calls :meth:`send_to`; a transport
+        that hands the bytes over as they are (a folder) overrides it, and
+        the message is neither parsed nor written out again.
+        """
+        return self.send_to(parse_stored(data), key=key, recipients=recipients)
 
     def find_sent(self, message: EmailMessage, *, key: str) -> bool | None:
         """Whether a message whose outcome was unknown did go out; ``None``: cannot tell.

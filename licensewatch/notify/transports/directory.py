@@ -7,6 +7,7 @@ the files in any mail client, or hand the folder to another mailer.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Final
@@ -40,8 +41,21 @@ class DirectoryTransport(Transport):
 
     def send(self, message: EmailMessage, *, key: str) -> None:
         """Write ``message`` as ``<key>.eml``; raises ``DeliveryError`` if the folder refuses."""
+        self._write(message.as_bytes(), key)
+
+    def send_stored(
+        self, data: bytes, *, key: str, recipients: Sequence[str] | None = None
+    ) -> dict[str, str]:
+        """Write the outbox's bytes of a message as ``<key>.eml``, as they are.
+
+        A folder has no recipients to tell apart: ``recipients`` is ignored,
+        as :meth:`Transport.send_to` does.
+        """
+        self._write(data, key)
+        return {}
+
+    def _write(self, data: bytes, key: str) -> None:
         path = self.path_for(key)
-        data = message.as_bytes()
         try:
             if not self.folder.is_dir():
                 self.folder.mkdir(parents=True, exist_ok=True)
