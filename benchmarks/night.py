@@ -39,18 +39,52 @@ class RssSampler:
     def __init__(self, interval: float = 0.01) -> None:
         self.interval = interval
         self.samples: list[tuple[float, float]] = []
+        #: The highest memory of this process and its children (the pull processes) together.
+        self.with_children_mb = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     @staticmethod
-    def rss_mb() -> float:
-        """Resident memory now, in MiB."""
-        with open("/proc/self/statm", "rb") as fh:
-            return int(fh.read().split()[1]) * PAGE_MB
+    def rss_mb(pid: str = "self") -> float:
+        """Resident memory of ``pid`` now, in MiB (0 for a process that has just ended)."""
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as fh:
+                return int(fh.read().split()[1]) * PAGE_MB
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            return 0.0
+
+    @staticmethod
+    def children() -> list[str]:
+        """This process's children (Linux ``/proc/self/task/*/children``)."""
+        pids: list[str] = []
+        for task in Path("/proc/self/task").iterdir():
+            try:
+                pids += (task / "children").read_text(encoding="ascii").split()
+            except FileNotFoundError:
+                continue
+        return pids
+
+    @staticmethod
+    def pss_mb(pid: str) -> float:
+        """Proportional set size of ``pid`` in MiB: a page shared by n processes counts 1/n."""
+        try:
+            with open(f"/proc/{pid}/smaps_rollup", "rb") as fh:
+                for line in fh:
+                    if line.startswith(b"Pss:"):
+                        return int(line.split()[1]) / 1024
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+        return 0.0
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            self.samples.append((time.time(), self.rss_mb()))
+            mine = self.rss_mb()
+            self.samples.append((time.time(), mine))
+            children = self.children()
+            if children:
+                # Forked children share pages with this process: sum proportional sizes.
+                total = sum(self.pss_mb(pid) for pid in ["self", *children])
+                self.with_children_mb = max(self.with_children_mb, total)
 
     def __enter__(self) -> RssSampler:
         self._thread.start()
@@ -70,8 +104,16 @@ class RssSampler:
         return min(self.samples, key=lambda s: abs(s[0] - end))[1]
 
 
+def cpu_now() -> float:
+    """CPU seconds of this process and of its children that have ended (the pull processes)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 class StageCpu:
-    """CPU seconds of this process in each stage: wraps ``Stages.run`` for the measured run.
+    """CPU seconds of this process (and of pull processes that ended) in each stage.
+
+    Wraps ``Stages.run`` for the measured run.
 
     On a machine that others share, a stage's wall seconds include the time it
     waited for a core; its CPU seconds do not (nor do they include the local
@@ -86,11 +128,11 @@ class StageCpu:
         real, seconds = self._real, self.seconds
 
         def run(stages: Stages, name: str, step: Callable[[], T]) -> T:
-            started = time.process_time()
+            started = cpu_now()
             try:
                 return real(stages, name, step)
             finally:
-                seconds.append(time.process_time() - started)
+                seconds.append(cpu_now() - started)
 
         Stages.run = run  # type: ignore[method-assign,assignment]
         return self
@@ -147,11 +189,11 @@ def measure(config: Path, as_of: date, smtp_port: int | None) -> dict[str, Any]:
         )
     with RssSampler() as sampler, StageCpu() as cpu:
         started = time.perf_counter()
-        cpu_start = time.process_time()
+        cpu_start = cpu_now()
         wall_start = time.time()
         result = pipeline.run(settings, as_of)
         total = time.perf_counter() - started
-        total_cpu = time.process_time() - cpu_start
+        total_cpu = cpu_now() - cpu_start
         stages: list[dict[str, Any]] = []
         for timing, end, cpu_s in zip(result.stages, ends.ends, cpu.seconds, strict=True):
             stages.append(
@@ -184,6 +226,7 @@ def measure(config: Path, as_of: date, smtp_port: int | None) -> dict[str, Any]:
         "other_s": total - covered(spans),
         "together": together(spans),
         "peak_rss_mb": peak_rss_mb(),
+        "peak_with_children_mb": max(sampler.with_children_mb, peak_rss_mb()),
         "stages": stages,
         "counts": dict(result.counts),
         "findings": result.totals.license_findings + result.totals.phone_findings,

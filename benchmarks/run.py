@@ -169,7 +169,7 @@ def stage_table(org: orgs.Org, doc: dict[str, Any], generate_s: float) -> str:
         joint = doc["together"]
         names = " + ".join(STAGE_NAMES.get(n, n).split(" (")[0] for n in joint["names"])
         lines.append(f"  {'  at the same time: ' + names:<48} {joint['seconds']:>8.2f}")
-        lines.append("    (their CPU s are the whole process's while they ran, both threads)")
+        lines.append("    (their CPU s: the whole job's while they ran, pull processes included)")
     lines.append(
         f"  {'other (config, files, database, history, brake)':<48} {doc['other_s']:>8.2f}"
     )
@@ -177,6 +177,11 @@ def stage_table(org: orgs.Org, doc: dict[str, Any], generate_s: float) -> str:
         f"  {'whole night':<48} {doc['total_s']:>8.2f} "
         f"{doc.get('total_cpu_s', float('nan')):>7.2f} {doc['peak_rss_mb']:>9,.0f}"
     )
+    if doc.get("peak_with_children_mb", 0) > doc["peak_rss_mb"]:
+        lines.append(
+            f"  {'  with its pull processes (sum of PSS)':<48} "
+            f"{'':>8} {'':>7} {doc['peak_with_children_mb']:>9,.0f}"
+        )
     if "servers_cpu_s" in doc:
         both = doc["servers_cpu_s"] + doc.get("total_cpu_s", 0.0)
         lines.append(

@@ -17,6 +17,7 @@ import pandas as pd
 
 from licensewatch import model
 from licensewatch.config import Settings
+from licensewatch.night import pull_process
 from licensewatch.rules.date_bounds import check_dates
 from licensewatch.rules.neutralise import merge_counts, neutralise_frame
 from licensewatch.sources import accounts_source, phones_source, separations_source
@@ -65,17 +66,22 @@ def build_sources(settings: Settings) -> Sources:
 
 
 def pull_local_first(
-    feeds: Sources, stage: Callable[[str, Callable[[], Any]], Any]
+    feeds: Sources,
+    stage: Callable[[str, Callable[[], Any]], Any],
+    *,
+    processes: bool = False,
 ) -> tuple[AccountsPull, PhonesPull, SeparationsPull]:
     """Pull the three feeds, each as a ``stage``: the local ones (files) first, then the remote.
 
     A missing or bad HR file then fails in seconds, before an hour of Graph
     or CUCM paging, and the remote pulls end as close as possible to the run.
     The remote pulls (Graph and the call managers are different systems) run
-    at the same time, each in its own thread: the night waits for the longer
-    of them, not for their sum. When one fails, the other is still waited for
-    (a thread cannot be stopped; that is never later than pulling one after
-    the other) and the first failure, in the order listed here, is raised.
+    at the same time: the night waits for the longer of them, not for their
+    sum. With ``processes`` each runs in a process of its own
+    (:mod:`licensewatch.night.pull_process`: two cores, not one interpreter
+    lock), waited for by a thread; otherwise in a thread. When one fails, the
+    other is still waited for (that is never later than pulling one after the
+    other) and the first failure, in the order listed here, is raised.
     """
     steps: list[tuple[str, AccountsSource | PhonesSource | SeparationsSource]] = [
         ("pull accounts", feeds.accounts),
@@ -88,12 +94,27 @@ def pull_local_first(
     if len(remote) < 2:
         got.update({name: stage(name, source.pull) for name, source in remote})
     else:
+        jobs = _processes(remote) if processes else {n: s.pull for n, s in remote}
         with ThreadPoolExecutor(len(remote), thread_name_prefix="licensewatch-pull") as pool:
-            futures = {name: pool.submit(stage, name, source.pull) for name, source in remote}
+            futures = {name: pool.submit(stage, name, job) for name, job in jobs.items()}
             wait(futures.values())
         for name, future in futures.items():
             got[name] = future.result()  # the first failure (in step order) is raised here
     return got["pull accounts"], got["pull phones"], got["read separations"]
+
+
+def _processes(remote: list[tuple[str, Any]]) -> dict[str, Callable[[], Any]]:
+    """Start each remote pull in its own process (all forked from this thread); their results."""
+    children: list[pull_process.Child] = []
+    try:
+        for name, source in remote:
+            children.append(pull_process.start(name, source.pull))
+    except BaseException:
+        for child in children:
+            child.process.kill()
+            child.process.join()
+        raise
+    return {child.name: child.result for child in children}
 
 
 #: The reference files: their config table and the header row messages show.

@@ -1,0 +1,160 @@
+"""Remote pulls in processes of their own (``licensewatch.night.pull_process``)."""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from licensewatch.errors import SourceError, SourceUnavailable
+from licensewatch.logs import forget_secrets, register_secrets
+from licensewatch.night import pull_process
+from licensewatch.night.inputs import Sources, pull_local_first
+from licensewatch.night.stages import Stages
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork: Linux only")
+
+_FORK = multiprocessing.get_context("fork")
+
+
+class _Remote:
+    """A remote feed: meets the other at a cross-process barrier, then answers what ``act`` says."""
+
+    remote = True
+
+    def __init__(self, name: str, meet: object | None = None, act: str = "ok") -> None:
+        self.name, self.meet, self.act = name, meet, act
+
+    def pull(self) -> object:
+        if self.meet is not None:
+            self.meet.wait()  # type: ignore[attr-defined]  # both children at once, or a timeout
+        if self.act == "fail":
+            raise SourceUnavailable(f"{self.name} is down", hint="try later")
+        if self.act == "exit":
+            os._exit(3)
+        if self.act == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        if self.act == "lock":
+            raise _Unpicklable(f"{self.name} held {threading.Lock()} with s3cr3t-pw")
+        if self.act == "slow":
+            time.sleep(0.5)
+        frame = pd.DataFrame({"id": ["a", "é", None]}, dtype="string")
+        return (self.name, os.getpid(), frame)
+
+
+class _Unpicklable(Exception):
+    """An error that cannot cross a pipe (it needs an argument pickling does not give back)."""
+
+    def __init__(self, text: str, *, lock: object = None) -> None:
+        super().__init__(text)
+        self.lock = threading.Lock()
+
+
+class _Local:
+    remote = False
+
+    def pull(self) -> object:
+        return ("separations", os.getpid())
+
+
+def _feeds(accounts: _Remote, phones: _Remote) -> Sources:
+    return Sources(accounts, phones, _Local())  # type: ignore[arg-type]
+
+
+def test_each_remote_pull_runs_in_its_own_process_at_the_same_time() -> None:
+    meet = _FORK.Barrier(2, timeout=30)  # only two pulls running at once get past it
+    stages = Stages()
+    accounts, phones, separations = pull_local_first(
+        _feeds(_Remote("graph", meet), _Remote("cucm", meet)), stages.run, processes=True
+    )
+    me = os.getpid()
+    assert separations == ("separations", me)  # a file is read here, first
+    assert accounts[0] == "graph" and phones[0] == "cucm"  # type: ignore[index]
+    pids = {accounts[1], phones[1]}  # type: ignore[index]
+    assert len(pids) == 2 and me not in pids
+    frame = accounts[2]  # type: ignore[index]
+    assert frame["id"].dtype == "string" and frame["id"].tolist() == ["a", "é", pd.NA]
+    assert sorted(t.name for t in stages.timings) == [
+        "pull accounts",
+        "pull phones",
+        "read separations",
+    ]
+    assert multiprocessing.active_children() == []  # both joined
+
+
+def test_a_pull_error_comes_back_as_itself_after_the_other_pull_ended() -> None:
+    started = time.perf_counter()
+    with pytest.raises(SourceUnavailable) as raised:
+        pull_local_first(
+            _feeds(_Remote("graph", act="slow"), _Remote("cucm", act="fail")),
+            Stages().run,
+            processes=True,
+        )
+    assert raised.value.message == "cucm is down" and raised.value.hint == "try later"
+    assert time.perf_counter() - started >= 0.5  # the slow pull was waited for
+    assert multiprocessing.active_children() == []
+
+
+def test_the_first_failure_in_step_order_is_raised() -> None:
+    with pytest.raises(SourceUnavailable, match="graph is down"):
+        pull_local_first(
+            _feeds(_Remote("graph", act="fail"), _Remote("cucm", act="fail")),
+            Stages().run,
+            processes=True,
+        )
+
+
+@pytest.mark.parametrize(("act", "said"), [("exit", "exit code 3"), ("kill", "signal 9")])
+def test_a_pull_whose_process_dies_is_a_source_error(act: str, said: str) -> None:
+    with pytest.raises(SourceError, match=f"pull phones stopped without an answer .*{said}"):
+        pull_local_first(
+            _feeds(_Remote("graph"), _Remote("cucm", act=act)), Stages().run, processes=True
+        )
+
+
+def test_an_error_that_cannot_cross_the_pipe_is_described_with_secrets_masked() -> None:
+    register_secrets(["s3cr3t-pw"])
+    try:
+        with pytest.raises(SourceError) as raised:
+            pull_local_first(
+                _feeds(_Remote("graph", act="lock"), _Remote("cucm")),
+                Stages().run,
+                processes=True,
+            )
+    finally:
+        forget_secrets()
+    text = str(raised.value)
+    assert text.startswith("_Unpicklable: graph held <unlocked _thread.lock")
+    assert "s3cr3t-pw" not in text
+
+
+def test_the_child_runs_no_atexit_clean_up(tmp_path: Path) -> None:
+    # A child ends with os._exit: atexit work (the parent's run lock and
+    # database connections have theirs) is not done by the child as well.
+    marker = tmp_path / "cleaned"
+
+    def pull() -> int:
+        atexit.register(marker.write_text, "the child ran atexit handlers")
+        return os.getpid()
+
+    child = pull_process.start("pull x", pull)
+    assert child.result() != os.getpid()
+    assert child.process.exitcode == 0 and child.peak_mb > 0
+    assert not marker.exists()
+
+
+def test_processes_are_used_on_linux_with_more_than_one_core(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert pull_process.usable()
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert not pull_process.usable()
