@@ -127,10 +127,10 @@ class StageCpu:
     def __enter__(self) -> StageCpu:
         real, seconds = self._real, self.seconds
 
-        def run(stages: Stages, name: str, step: Callable[[], T]) -> T:
+        def run(stages: Stages, name: str, step: Callable[[], T], **kw: Any) -> T:
             started = cpu_now()
             try:
-                return real(stages, name, step)
+                return real(stages, name, step, **kw)
             finally:
                 seconds.append(cpu_now() - started)
 
@@ -164,15 +164,19 @@ def covered(spans: list[tuple[str, float, float]]) -> float:
     return total
 
 
-def together(spans: list[tuple[str, float, float]]) -> dict[str, Any] | None:
-    """The stages that overlapped another (their names and the wall seconds they took as one)."""
-    names = sorted(
-        {a for a, s1, e1 in spans for b, s2, e2 in spans if a != b and s1 < e2 and s2 < e1}
-    )
-    if not names:
-        return None
-    inside = [s for s in spans if s[0] in names]
-    return {"names": names, "seconds": covered(inside)}
+def together(spans: list[tuple[str, float, float]]) -> list[dict[str, Any]]:
+    """Each group of stages that overlapped: their names and the wall seconds they took as one."""
+    groups: list[list[tuple[str, float, float]]] = []
+    for span in sorted(spans, key=lambda s: s[1]):
+        if groups and span[1] < max(end for _, _, end in groups[-1]):
+            groups[-1].append(span)
+        else:
+            groups.append([span])
+    return [
+        {"names": sorted(name for name, _, _ in group), "seconds": covered(group)}
+        for group in groups
+        if len(group) > 1
+    ]
 
 
 def measure(config: Path, as_of: date, smtp_port: int | None) -> dict[str, Any]:

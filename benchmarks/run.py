@@ -165,11 +165,11 @@ def stage_table(org: orgs.Org, doc: dict[str, Any], generate_s: float) -> str:
             f"  {name:<48} {s['seconds']:>8.2f} {s.get('cpu_s', float('nan')):>7.2f} "
             f"{s['peak_mb']:>9,.0f} {s['hwm_mb']:>15,.0f}"
         )
-    if doc.get("together"):
-        joint = doc["together"]
+    for joint in doc.get("together") or []:
         names = " + ".join(STAGE_NAMES.get(n, n).split(" (")[0] for n in joint["names"])
         lines.append(f"  {'  at the same time: ' + names:<48} {joint['seconds']:>8.2f}")
-        lines.append("    (their CPU s: the whole job's while they ran, pull processes included)")
+    if doc.get("together"):
+        lines.append("    (their CPU s: the whole job's while they ran, its processes included)")
     lines.append(
         f"  {'other (config, files, database, history, brake)':<48} {doc['other_s']:>8.2f}"
     )

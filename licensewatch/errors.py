@@ -28,9 +28,27 @@ class LicensewatchError(Exception):
         self.message = message
         self.hint = hint
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickled as its class, arguments and attributes, whatever its ``__init__`` takes.
+
+        A forked process's error crosses back to the run as itself
+        (:mod:`licensewatch.forked`).
+        """
+        return (_restore, (type(self), self.args, dict(self.__dict__)))
+
     def one_line(self) -> str:
         """The message and hint as the single line the CLI prints (secrets masked)."""
         return redact(f"{self.message} ({self.hint})" if self.hint else self.message)
+
+
+def _restore(
+    cls: type[LicensewatchError], args: tuple[object, ...], state: dict[str, object]
+) -> LicensewatchError:
+    """A pickled error back (see :meth:`LicensewatchError.__reduce__`)."""
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class ConfigError(LicensewatchError):

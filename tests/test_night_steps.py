@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import sqlite3
 import threading
 import time
 from datetime import UTC, date, datetime
@@ -12,7 +14,7 @@ import pytest
 
 from licensewatch import model
 from licensewatch.config import load_settings
-from licensewatch.errors import SourceError
+from licensewatch.errors import ConfigError, SourceError
 from licensewatch.night import run as pipeline
 from licensewatch.night.context import RunOptions
 from licensewatch.night.inputs import Sources, build_sources, pull_local_first
@@ -150,3 +152,27 @@ def test_a_failing_remote_pull_fails_the_night_once_the_other_has_finished() -> 
     with pytest.raises(SourceError, match="cucm is down"):
         pull_local_first(feeds, Stages().run)
     assert "graph done" in log
+
+
+def test_a_finance_report_that_fails_in_its_process_fails_the_night_and_commits_nothing(
+    tmp_path: Path,
+) -> None:
+    config = orgfiles.write_org(tmp_path / "org")
+    templates = tmp_path / "org" / "templates" / "reports"
+    templates.mkdir(parents=True)
+    (templates / "finance.html.j2").write_text("{{ nope.x }}", encoding="utf-8")
+    text = config.read_text(encoding="utf-8")
+    config.write_text(f'{text}\n[templates]\ndir = "templates"\n', encoding="utf-8")
+    settings = load_settings(config)
+    transport = Recording()
+    with pytest.raises(ConfigError, match=r"reports/finance\.html\.j2"):
+        pipeline.run(settings, date.fromisoformat(orgfiles.AS_OF), transport=transport)
+    assert transport.keys == []
+    with sqlite3.connect(tmp_path / "org" / "licensewatch.db") as con:
+        tables = {name for (name,) in con.execute("select name from sqlite_master")}
+        for table in ("runs", "findings", "outbox") if "runs" in tables else ():
+            assert con.execute(f"select count(*) from {table}").fetchone() == (0,), table
+    assert not settings.reports_dir.is_dir() or not any(
+        p.name == orgfiles.AS_OF for p in settings.reports_dir.iterdir()
+    )
+    assert multiprocessing.active_children() == []

@@ -15,9 +15,8 @@ from typing import Any, Final
 
 import pandas as pd
 
-from licensewatch import model
+from licensewatch import forked, model
 from licensewatch.config import Settings
-from licensewatch.night import pull_process
 from licensewatch.rules.date_bounds import check_dates
 from licensewatch.rules.neutralise import merge_counts, neutralise_frame
 from licensewatch.sources import accounts_source, phones_source, separations_source
@@ -78,7 +77,7 @@ def pull_local_first(
     The remote pulls (Graph and the call managers are different systems) run
     at the same time: the night waits for the longer of them, not for their
     sum. With ``processes`` each runs in a process of its own
-    (:mod:`licensewatch.night.pull_process`: two cores, not one interpreter
+    (:mod:`licensewatch.forked`: two cores, not one interpreter
     lock), waited for by a thread; otherwise in a thread. When one fails, the
     other is still waited for (that is never later than pulling one after the
     other) and the first failure, in the order listed here, is raised.
@@ -105,10 +104,10 @@ def pull_local_first(
 
 def _processes(remote: list[tuple[str, Any]]) -> dict[str, Callable[[], Any]]:
     """Start each remote pull in its own process (all forked from this thread); their results."""
-    children: list[pull_process.Child] = []
+    children: list[forked.Child] = []
     try:
         for name, source in remote:
-            children.append(pull_process.start(name, source.pull))
+            children.append(forked.start(name, source.pull))
     except BaseException:
         for child in children:
             child.process.kill()

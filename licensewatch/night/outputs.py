@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Mapping, Sequence
 from datetime import date
 from pathlib import Path
+from typing import Final
 
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from licensewatch import model, store
+from licensewatch import forked, model, store
+from licensewatch.errors import LicensewatchError
 from licensewatch.night.context import Assessed, Gathered, Outcome, RunContext, Verdict
 from licensewatch.night.publish import write_json
 from licensewatch.night.reports import write_run_reports
+from licensewatch.night.stages import Stages
 from licensewatch.notify.renewals import renewal_messages
 from licensewatch.reports.csvsafe import write_csv
 from licensewatch.reports.finance import Totals, finance_summary
@@ -112,28 +116,68 @@ def write_reports(
         )
 
 
-def write_finance_reports(
+class FinanceReports:
+    """The finance reports being written (:func:`start_finance_reports`); wait before the commit."""
+
+    def __init__(self, stages: Stages, started: float, child: forked.Child | None) -> None:
+        self._stages, self._started, self._child = stages, started, child
+
+    def wait(self) -> None:
+        """Until the files are written (the stage ends); their writer's error is raised here."""
+        child, self._child = self._child, None
+        if child is not None:
+            self._stages.run(FINANCE_STAGE, child.result, started=self._started)
+
+    def cancel(self) -> None:
+        """Stop the writer if it still runs (the run failed before waiting for it)."""
+        child, self._child = self._child, None
+        if child is not None:
+            child.process.kill()
+            child.process.join()
+            child.reader.close()
+
+
+#: The stage that writes finance_summary.xlsx and .html.
+FINANCE_STAGE: Final = "write finance reports"
+
+
+def start_finance_reports(
     ctx: RunContext,
     verdict: Verdict,
     planned: pd.DataFrame,
     rates: pd.DataFrame,
     realized: int,
     seats: SeatReport | None = None,
-) -> None:
-    """Write the finance reports of the run into its staging folder."""
+) -> FinanceReports:
+    """Start writing the finance reports of the run into its staging folder.
+
+    The trend and figures are read from the database here. The workbook and
+    page are written by a forked process where one can be (:mod:`licensewatch.forked`),
+    while the run stores its findings; otherwise here, before this returns.
+    """
+    started = time.perf_counter()
     history = history_for_run(ctx.session, planned, as_of=ctx.as_of)
-    write_run_reports(
-        ctx.staging,
-        planned,
-        as_of=ctx.as_of,
-        rate_card_in_force=rates,
-        history=history,
-        realized_savings_cents=realized,
-        braked_reason="; ".join(verdict.reasons) if verdict.braked else None,
-        templates_dir=ctx.settings.templates_dir,
-        seats=seats,
-        figures=run_figures(ctx.session, planned, history, ctx.as_of),
-    )
+    figures = run_figures(ctx.session, planned, history, ctx.as_of)
+
+    def write() -> None:
+        write_run_reports(
+            ctx.staging,
+            planned,
+            as_of=ctx.as_of,
+            rate_card_in_force=rates,
+            history=history,
+            realized_savings_cents=realized,
+            braked_reason="; ".join(verdict.reasons) if verdict.braked else None,
+            templates_dir=ctx.settings.templates_dir,
+            seats=seats,
+            figures=figures,
+        )
+
+    if not forked.usable():
+        ctx.stages.run(FINANCE_STAGE, write, started=started)
+        return FinanceReports(ctx.stages, started, None)
+    child = forked.start(FINANCE_STAGE, write, failure=LicensewatchError)
+    return FinanceReports(ctx.stages, started, child)
 
 
 def run_figures(
@@ -184,8 +228,11 @@ def store_run(
     )
 
 
-def write_outputs(ctx: RunContext, outcome: Outcome, rates: pd.DataFrame) -> Mapping[str, object]:
-    """Write every report of the run into its staging folder; return its run summary.
+def write_outputs(
+    ctx: RunContext, outcome: Outcome, rates: pd.DataFrame
+) -> tuple[Mapping[str, object], FinanceReports]:
+    """Write every report of the run into its staging folder; its run summary, and the finance
+    reports, which may still be being written (wait for them before the commit).
 
     The email previews are there already.
     """
@@ -206,23 +253,24 @@ def write_outputs(ctx: RunContext, outcome: Outcome, rates: pd.DataFrame) -> Map
     summary["warnings"] = [*outcome.gathered.warnings, *seats.warnings]
     actions = last_actions(session, planned["resource_id"].tolist())
     planned = planned.assign(follow_up=follow_up(planned, actions, ctx.as_of_ts))
-    ctx.stages.run(
-        "write reports",
-        lambda: write_reports(
-            ctx.staging,
-            planned,
-            planned[planned["resource_id"].isin(cycle.unassigned["resource_id"])],
-            outcome.gathered,
-            summary,
-            verdict.reasons if verdict.braked else (),
-            seats,
-        ),
-    )
-    ctx.stages.run(
-        "write finance reports",
-        lambda: write_finance_reports(ctx, verdict, planned, rates, realized, seats),
-    )
-    return summary
+    finance = start_finance_reports(ctx, verdict, planned, rates, realized, seats)
+    try:
+        ctx.stages.run(
+            "write reports",
+            lambda: write_reports(
+                ctx.staging,
+                planned,
+                planned[planned["resource_id"].isin(cycle.unassigned["resource_id"])],
+                outcome.gathered,
+                summary,
+                verdict.reasons if verdict.braked else (),
+                seats,
+            ),
+        )
+    except BaseException:
+        finance.cancel()
+        raise
+    return summary, finance
 
 
 def run_seats(

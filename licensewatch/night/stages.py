@@ -43,9 +43,14 @@ class Stages:
     timings: list[StageTiming] = field(default_factory=list)
     heartbeat: Callable[[str], Heartbeat] = Heartbeat
 
-    def run(self, name: str, step: Callable[[], T]) -> T:
-        """Run ``step`` as the stage ``name`` and return its value."""
-        started = time.perf_counter()
+    def run(self, name: str, step: Callable[[], T], *, started: float | None = None) -> T:
+        """Run ``step`` as the stage ``name`` and return its value.
+
+        ``started`` (a ``time.perf_counter()`` value): the stage began then,
+        in another process, and ``step`` waits for it to end.
+        """
+        if started is None:
+            started = time.perf_counter()
         beating = self.heartbeat(name).start()
         try:
             value = step()

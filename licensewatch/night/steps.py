@@ -15,10 +15,9 @@ from functools import partial
 
 import pandas as pd
 
-from licensewatch import model, store
+from licensewatch import forked, model, store
 from licensewatch.config import Settings
 from licensewatch.logs import get_logger
-from licensewatch.night import pull_process
 from licensewatch.night.context import (
     Assessed,
     Gathered,
@@ -85,9 +84,7 @@ def read_inputs(
     """
     feeds = build_sources(settings) if sources is None else sources
     reference = read_reference(settings, today)
-    accounts, phones, separations = pull_local_first(
-        feeds, stages.run, processes=pull_process.usable()
-    )
+    accounts, phones, separations = pull_local_first(feeds, stages.run, processes=forked.usable())
     log.info(
         "pulled %d accounts (%d licences; activity from %s), %d phones, %d separations",
         len(accounts.accounts),

@@ -37,7 +37,7 @@ from typing import Any, Final
 import jinja2
 import pandas as pd
 
-from licensewatch import model, resources
+from licensewatch import forked, model, resources
 from licensewatch.answers.answer_sheet import XLSX_TYPE, answer_csv, answer_xlsx
 from licensewatch.answers.identity import sign_table
 from licensewatch.config import MailSettings, Policy
@@ -323,6 +323,7 @@ def compose_notices(
     signer: Callable[[str, str], str] | None = None,
     rules: Rules | None = None,
     risk_html: Callable[[], str] | None = None,
+    parallel: bool = True,
 ) -> tuple[list[DepartmentNotice], pd.DataFrame]:
     """Compose the messages due for each department that has findings and a focal point.
 
@@ -345,6 +346,10 @@ def compose_notices(
     escalation day ``mail.escalation_to`` gets one digest of every overdue
     department with ``risk_html()`` attached (``rules`` default: the mail
     settings' numbers).
+
+    With ``parallel`` (and :data:`PARALLEL_ROWS` rows or more) a second
+    process composes the first departments' emails while this one composes
+    the others (:mod:`licensewatch.forked`); the emails are the same.
     """
     if as_of.tzinfo is None:
         raise ValueError("as_of must be a timezone-aware UTC timestamp")
@@ -377,8 +382,8 @@ def compose_notices(
     notices = []
     if owned.any():
         rows = prepare(costed[owned], phones)
-        for key, group in rows.groupby(dept[owned], sort=False):
-            notices.extend(_for_route(routes[str(key)], group, costed, shared))
+        groups = [(routes[str(k)], group) for k, group in rows.groupby(dept[owned], sort=False)]
+        notices = _departments(groups, costed, shared, parallel=parallel)
     notices.sort(key=lambda n: (n.department.casefold(), n.kind, n.key))
     unassigned_to = configured_addresses(mail.unassigned_to, "unassigned_to")
     if unassigned_to and len(queue):
@@ -386,6 +391,45 @@ def compose_notices(
         notices.extend(_for_route(route, prepare(queued, phones), queued, shared))
     digest = _digest(costed, {k: r.label for k, r in routes.items()}, shared, risk_html)
     return notices + digest, queue
+
+
+#: Rows of departments' findings from which a second process composes half the emails.
+PARALLEL_ROWS: Final = 5000
+
+
+def _departments(
+    groups: list[tuple[Route, pd.DataFrame]],
+    planned: pd.DataFrame,
+    s: _Shared,
+    *,
+    parallel: bool,
+) -> list[DepartmentNotice]:
+    """The departments' emails, in ``groups`` order; the first half by a child process if worth it.
+
+    As one after the other: when several departments fail, the first one's
+    error is raised (the child's half comes first).
+    """
+
+    def compose(part: list[tuple[Route, pd.DataFrame]]) -> list[DepartmentNotice]:
+        return [n for route, rows in part for n in _for_route(route, rows, planned, s)]
+
+    total = sum(len(rows) for _, rows in groups)
+    if not parallel or len(groups) < 2 or total < PARALLEL_ROWS or not forked.usable():
+        return compose(groups)
+    # Each email costs its rows plus a fixed part (templates, MIME): weigh both.
+    weights = [len(rows) + 200 for _, rows in groups]
+    half, done = 1, weights[0]
+    while half < len(groups) - 1 and done + weights[half] <= sum(weights) / 2:
+        done += weights[half]
+        half += 1
+    child = forked.start("compose emails", lambda: compose(groups[:half]), failure=ConfigError)
+    try:
+        mine = compose(groups[half:])
+    except Exception:
+        child.result()  # its error, if it failed, is the earlier department's
+        raise
+    theirs: list[DepartmentNotice] = child.result()
+    return theirs + mine
 
 
 def _digest(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 from email.message import EmailMessage
 from pathlib import Path
@@ -13,9 +14,10 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from licensewatch import model
+from licensewatch import forked, model
 from licensewatch.config import MailSettings
 from licensewatch.errors import ConfigError
+from licensewatch.notify import compose as compose_module
 from licensewatch.notify.compose import ATTACHMENT_COLUMNS, header_text, notice_key
 from tests.notify.org import (
     FINDINGS,
@@ -472,3 +474,61 @@ def test_data_in_the_people_table_is_escaped_once(tmp_path: Path) -> None:
                     "M &amp; Co"):  # fmt: skip
         assert escaped in html, escaped
     assert "&amp;lt;" not in html  # not escaped twice
+
+
+def _parts(msg: EmailMessage) -> list[tuple[str, object]]:
+    """Every header but the MIME boundaries, and every leaf part's type and decoded bytes."""
+    out: list[tuple[str, object]] = [(k, v) for k, v in msg.items() if k != "Content-Type"]
+    for part in msg.walk():
+        if not part.is_multipart():
+            out.append((part.get_content_type(), part.get_payload(decode=True)))
+    return out
+
+
+@pytest.mark.skipif(not forked.usable(), reason="needs fork and a second core")
+def test_a_second_process_composes_the_same_emails(monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[str] = []
+    real_start = forked.start
+
+    def start(name: str, work: Any, **kw: Any) -> forked.Child:
+        started.append(name)
+        return real_start(name, work, **kw)
+
+    alone, queue_alone = compose(parallel=False)
+    monkeypatch.setattr(compose_module, "PARALLEL_ROWS", 1)
+    monkeypatch.setattr(forked, "start", start)
+    together, queue_together = compose()
+    assert started == ["compose emails"]
+    assert [(n.department, n.kind, n.key, n.to, n.cc, n.resource_ids) for n in together] == [
+        (n.department, n.kind, n.key, n.to, n.cc, n.resource_ids) for n in alone
+    ]
+    assert [_parts(n.message) for n in together] == [_parts(n.message) for n in alone]
+    pd.testing.assert_frame_equal(queue_together, queue_alone)
+
+
+@pytest.mark.skipif(not forked.usable(), reason="needs fork and a second core")
+def test_the_first_departments_error_is_raised_when_both_halves_fail(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    real = compose_module._for_route
+    failed = tmp_path / "failed"
+
+    def failing(route: Any, *args: Any) -> Any:
+        if route.label.casefold() in ("legal", "finance"):
+            with failed.open("a", encoding="utf-8") as fh:
+                fh.write(f"{route.label} {os.getpid()}\n")
+            raise ConfigError(f"template broken for {route.label}")
+        return real(route, *args)
+
+    monkeypatch.setattr(compose_module, "PARALLEL_ROWS", 1)
+    monkeypatch.setattr(compose_module, "_for_route", failing)
+    with pytest.raises(ConfigError) as alone:
+        compose(parallel=False)
+    failed.unlink()
+    with pytest.raises(ConfigError) as together:
+        compose()
+    assert str(together.value) == str(alone.value) == "template broken for LEGAL"
+    # Both failed, each in its own process: the child's (first) department wins.
+    where = dict(line.split() for line in failed.read_text(encoding="utf-8").splitlines())
+    assert sorted(where) == ["Finance", "LEGAL"] and where["Finance"] == str(os.getpid())
+    assert where["LEGAL"] != str(os.getpid())

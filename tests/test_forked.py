@@ -1,4 +1,4 @@
-"""Remote pulls in processes of their own (``licensewatch.night.pull_process``)."""
+"""Work in forked processes (``licensewatch.forked``): the remote pulls, errors crossing back."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from licensewatch.errors import SourceError, SourceUnavailable
+from licensewatch import forked
+from licensewatch.errors import ConfigError, InputError, Problem, SourceError, SourceUnavailable
 from licensewatch.logs import forget_secrets, register_secrets
-from licensewatch.night import pull_process
 from licensewatch.night.inputs import Sources, pull_local_first
 from licensewatch.night.stages import Stages
 
@@ -145,7 +145,7 @@ def test_the_child_runs_no_atexit_clean_up(tmp_path: Path) -> None:
         atexit.register(marker.write_text, "the child ran atexit handlers")
         return os.getpid()
 
-    child = pull_process.start("pull x", pull)
+    child = forked.start("pull x", pull)
     assert child.result() != os.getpid()
     assert child.process.exitcode == 0 and child.peak_mb > 0
     assert not marker.exists()
@@ -155,6 +155,21 @@ def test_processes_are_used_on_linux_with_more_than_one_core(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    assert pull_process.usable()
+    assert forked.usable()
     monkeypatch.setattr(os, "cpu_count", lambda: 1)
-    assert not pull_process.usable()
+    assert not forked.usable()
+
+
+def test_an_input_error_crosses_a_pipe_as_itself() -> None:
+    problems = [Problem("a.csv", "bad", 2, "x"), Problem("a.csv", "worse", 3, "y")]
+    error = forked.start("check", lambda: _raise(InputError(problems)), failure=ConfigError)
+    with pytest.raises(InputError) as raised:
+        error.result()
+    assert raised.value.problems == tuple(problems)
+    assert str(raised.value) == "a.csv, row 2, column 'x': bad (and 1 more problem)"
+    assert raised.value.hint == "fix the file and run again; nothing was written"
+    assert raised.value.exit_code == InputError.exit_code
+
+
+def _raise(error: Exception) -> None:
+    raise error

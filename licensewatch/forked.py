@@ -1,0 +1,131 @@
+"""Work in a process of its own, so that the night uses a second core.
+
+Parsing a feed or composing an email is Python work under the interpreter
+lock: two pulls in two threads of one process take turns on one core (the 1M
+night's Graph and call-manager pulls took 92 s together, against 34 s each
+alone). :func:`start` runs a function in a child forked from the run, with
+everything the run built (options, secrets, the redaction filter, the log
+handlers); the child sends back the function's value (or its error) through
+a pipe and exits without running any clean-up of the parent's (its database
+connections and run lock stay the parent's). The night uses it for the
+remote pulls (``night.inputs``) and for half the departments' emails
+(``notify.compose``).
+
+Only where ``fork`` is the platform's way (Linux) and there is a second core
+(:func:`usable`); elsewhere the same work runs in this process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import resource
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from licensewatch.errors import LicensewatchError, SourceError
+from licensewatch.logs import get_logger, redact
+
+log = get_logger(__name__)
+
+
+def usable() -> bool:
+    """Whether work can go to forked processes here: Linux (fork) and more than one core."""
+    return sys.platform.startswith("linux") and (os.cpu_count() or 1) > 1
+
+
+@dataclass
+class Child:
+    """Work running in a child process; :meth:`result` waits for what it sends back."""
+
+    name: str
+    process: BaseProcess
+    reader: Connection
+    #: The error class of a child that died, or of an error that cannot cross the pipe.
+    failure: type[LicensewatchError] = SourceError
+    #: The child's own peak resident memory (MiB), once it has answered.
+    peak_mb: float = 0.0
+
+    def result(self) -> Any:
+        """The work's value, or its error raised here; a child that died is a ``failure``."""
+        try:
+            try:
+                kind, value, self.peak_mb = self.reader.recv()
+            except EOFError:
+                value = None
+                kind = "died"
+        finally:
+            self.reader.close()
+            self.process.join()
+        if kind == "ok":
+            return value
+        if kind == "error":
+            raise value
+        raise self.failure(
+            f"{self.name} stopped without an answer (its process ended with "
+            f"{_exit_text(self.process.exitcode)})",
+            hint="see the log for what it was doing; an out-of-memory kill shows in the system log",
+        )
+
+
+def start(
+    name: str, work: Callable[[], Any], *, failure: type[LicensewatchError] = SourceError
+) -> Child:
+    """Fork a child running ``work()`` (call it from the main thread, before threads start).
+
+    ``failure``: what a child that dies, or an error that cannot be pickled, is raised as.
+    """
+    context = multiprocessing.get_context("fork")
+    # What the parent has not written yet would be written again by the child.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    reader, writer = context.Pipe(duplex=False)
+    process = context.Process(
+        target=_child, args=(work, writer, failure), name=f"licensewatch {name}", daemon=True
+    )
+    process.start()
+    writer.close()
+    return Child(name, process, reader, failure)
+
+
+def _child(work: Callable[[], Any], writer: Connection, failure: type[LicensewatchError]) -> None:
+    """In the child: do the work and send ``(kind, value, peak MiB)`` to the parent."""
+    try:
+        answer: tuple[str, Any] = ("ok", work())
+    except BaseException as exc:  # every failure goes back to the parent
+        answer = ("error", _portable(exc, failure))
+    try:
+        writer.send((*answer, _peak_mb()))
+    finally:
+        writer.close()
+
+
+def _portable(exc: BaseException, failure: type[LicensewatchError]) -> BaseException:
+    """``exc`` if it survives pickling as itself, else a ``failure`` saying what it was."""
+    try:
+        back = pickle.loads(pickle.dumps(exc))  # noqa: S301 - our own bytes, just made
+        if type(back) is type(exc) and str(back) == str(exc):
+            return exc
+    except Exception:  # noqa: S110 - any pickling failure: describe it instead
+        pass
+    where = "".join(traceback.format_exception(exc)[-3:])
+    log.error("failed in its process: %s", redact(where))
+    return failure(redact(f"{type(exc).__name__}: {exc}"))
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _exit_text(code: int | None) -> str:
+    if code is None:
+        return "no exit code"
+    if code < 0:
+        return f"signal {-code}"
+    return f"exit code {code}"
