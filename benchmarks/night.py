@@ -36,8 +36,9 @@ PAGE_MB = os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
 class RssSampler:
     """Samples this process's resident memory every ``interval`` seconds in a thread."""
 
-    def __init__(self, interval: float = 0.01) -> None:
+    def __init__(self, interval: float = 0.01, pss_interval: float = 0.1) -> None:
         self.interval = interval
+        self.pss_interval = pss_interval
         self.samples: list[tuple[float, float]] = []
         #: The highest memory of this process and its children (the pull processes) together.
         self.with_children_mb = 0.0
@@ -77,9 +78,15 @@ class RssSampler:
         return 0.0
 
     def _run(self) -> None:
+        every = max(1, round(self.pss_interval / self.interval))
+        tick = 0
         while not self._stop.wait(self.interval):
-            mine = self.rss_mb()
-            self.samples.append((time.time(), mine))
+            self.samples.append((time.time(), self.rss_mb()))
+            tick += 1
+            if tick % every:
+                continue
+            # A proportional size walks the page tables (milliseconds for a large
+            # process): sampled ten times less often, and only with children alive.
             children = self.children()
             if children:
                 # Forked children share pages with this process: sum proportional sizes.
@@ -147,11 +154,16 @@ class StageEnds(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.INFO)
         self.ends: list[float] = []
+        #: What each forked process took: (name, CPU s, peak MiB), from ``forked``'s line.
+        self.processes: list[tuple[str, float, float]] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        """Remember the time of every stage line."""
+        """Remember the time of every stage line, and each forked process's figures."""
         if record.name == f"{LOGGER_NAME}.night.stages":
             self.ends.append(record.created)
+        elif record.name == f"{LOGGER_NAME}.forked" and isinstance(record.args, tuple):
+            name, _pid, cpu_s, peak_mb = record.args
+            self.processes.append((str(name), float(cpu_s), float(peak_mb)))  # type: ignore[arg-type]
 
 
 def covered(spans: list[tuple[str, float, float]]) -> float:
@@ -229,6 +241,7 @@ def measure(config: Path, as_of: date, smtp_port: int | None) -> dict[str, Any]:
         # Stages that ran at the same time (the remote pulls) count once: the union of spans.
         "other_s": total - covered(spans),
         "together": together(spans),
+        "processes": ends.processes,
         "peak_rss_mb": peak_rss_mb(),
         "peak_with_children_mb": max(sampler.with_children_mb, peak_rss_mb()),
         "stages": stages,

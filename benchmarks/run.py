@@ -166,10 +166,16 @@ def stage_table(org: orgs.Org, doc: dict[str, Any], generate_s: float) -> str:
             f"{s['peak_mb']:>9,.0f} {s['hwm_mb']:>15,.0f}"
         )
     for joint in doc.get("together") or []:
-        names = " + ".join(STAGE_NAMES.get(n, n).split(" (")[0] for n in joint["names"])
+        shown = [STAGE_NAMES.get(n, n) for n in joint["names"]]
+        short = [name.split(" (")[0] for name in shown]
+        names = " + ".join(short if len(set(short)) == len(short) else shown)
         lines.append(f"  {'  at the same time: ' + names:<48} {joint['seconds']:>8.2f}")
     if doc.get("together"):
         lines.append("    (their CPU s: the whole job's while they ran, its processes included)")
+    for name, cpu_s, peak_mb in doc.get("processes") or []:
+        lines.append(
+            f"  {'  in a process of its own: ' + name:<48} {'':>8} {cpu_s:>7.2f} {peak_mb:>9,.0f}"
+        )
     lines.append(
         f"  {'other (config, files, database, history, brake)':<48} {doc['other_s']:>8.2f}"
     )

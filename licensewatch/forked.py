@@ -49,20 +49,31 @@ class Child:
     reader: Connection
     #: The error class of a child that died, or of an error that cannot cross the pipe.
     failure: type[LicensewatchError] = SourceError
-    #: The child's own peak resident memory (MiB), once it has answered.
+    #: The child's own peak resident memory (MiB) and CPU seconds, once it has answered.
     peak_mb: float = 0.0
+    cpu_s: float = 0.0
 
     def result(self) -> Any:
         """The work's value, or its error raised here; a child that died is a ``failure``."""
+        kind: str = "died"
+        value: Any = None
         try:
             try:
-                kind, value, self.peak_mb = self.reader.recv()
+                kind, value = self.reader.recv()
+                # Sent after the value: its pickling counts.
+                self.peak_mb, self.cpu_s = self.reader.recv()
             except EOFError:
-                value = None
-                kind = "died"
+                pass  # ended before it answered (or before its figures: they stay 0)
         finally:
             self.reader.close()
             self.process.join()
+        log.info(
+            "%s: in process %d, %.2f CPU s, peak memory %.0f MiB",
+            self.name,
+            self.process.pid,
+            self.cpu_s,
+            self.peak_mb,
+        )
         if kind == "ok":
             return value
         if kind == "error":
@@ -95,13 +106,14 @@ def start(
 
 
 def _child(work: Callable[[], Any], writer: Connection, failure: type[LicensewatchError]) -> None:
-    """In the child: do the work and send ``(kind, value, peak MiB)`` to the parent."""
+    """In the child: do the work, send ``(kind, value)``, then ``(peak MiB, CPU s)``."""
     try:
         answer: tuple[str, Any] = ("ok", work())
     except BaseException as exc:  # every failure goes back to the parent
         answer = ("error", _portable(exc, failure))
     try:
-        writer.send((*answer, _peak_mb()))
+        writer.send(answer)
+        writer.send(_usage())
     finally:
         writer.close()
 
@@ -119,8 +131,10 @@ def _portable(exc: BaseException, failure: type[LicensewatchError]) -> BaseExcep
     return failure(redact(f"{type(exc).__name__}: {exc}"))
 
 
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _usage() -> tuple[float, float]:
+    """This process's peak resident memory (MiB; Linux counts KiB) and CPU seconds."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def _exit_text(code: int | None) -> str:
