@@ -130,6 +130,7 @@ def measure_night(
         config = write_config(org, srv, night, throttle)
         before = srv.stats()
         servers_cpu = srv.cpu_s()
+        stolen = steal_s()
         result = night / "result.json"
         args = ["--config", str(config), "--as-of", org.as_of.isoformat(), "--result", str(result)]
         if smtp:
@@ -137,11 +138,22 @@ def measure_night(
         harness.run_module("benchmarks.night", *args, timeout=4 * 3600)
         doc: dict[str, Any] = json.loads(result.read_text(encoding="utf-8"))
         doc["servers_cpu_s"] = srv.cpu_s() - servers_cpu
+        doc["steal_s"] = steal_s() - stolen
         doc["requests"] = harness.diff(srv.stats(), before)
         doc["sdk"] = sdk_compare.compare(srv, timeout=4 * 3600) if sdk else []
     if not keep:
         shutil.rmtree(night, ignore_errors=True)
     return doc
+
+
+def steal_s() -> float:
+    """CPU seconds the hypervisor has taken from this virtual machine's cores so far (Linux)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            fields = fh.readline().split()
+    except OSError:
+        return 0.0
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK") if len(fields) > 8 else 0.0
 
 
 def _sizes(org: orgs.Org) -> str:
@@ -194,6 +206,10 @@ def stage_table(org: orgs.Org, doc: dict[str, Any], generate_s: float) -> str:
             f"  local servers' CPU s during the night: {doc['servers_cpu_s']:.2f} "
             f"(with the job's: {both:.2f} CPU s on {os.cpu_count()} cores, "
             f"at least {both / (os.cpu_count() or 1):.2f} s of wall time)"
+        )
+    if "steal_s" in doc:
+        lines.append(
+            f"  CPU s taken by the hypervisor (steal) during the night: {doc['steal_s']:.2f}"
         )
     if "load_average" in doc:
         lines.append(f"  load average when the night ended: {doc['load_average']}")

@@ -8,8 +8,8 @@ everything the run built (options, secrets, the redaction filter, the log
 handlers); the child sends back the function's value (or its error) through
 a pipe and exits without running any clean-up of the parent's (its database
 connections and run lock stay the parent's). The night uses it for the
-remote pulls (``night.inputs``) and for half the departments' emails
-(``notify.compose``).
+remote pulls (``night.inputs``), for about half the departments' emails
+(``notify.compose``) and for the finance workbook and page (``night.outputs``).
 
 Only where ``fork`` is the platform's way (Linux) and there is a second core
 (:func:`usable`); elsewhere the same work runs in this process.

@@ -393,8 +393,11 @@ def compose_notices(
     return notices + digest, queue
 
 
-#: Rows of departments' findings from which a second process composes half the emails.
-PARALLEL_ROWS: Final = 5000
+#: Rows of departments' findings from which a second process composes some of the emails.
+PARALLEL_ROWS: Final = 1000
+#: The share of the work (by rows) the second process takes: this one has sorted the rows
+#: before it started, and unpickles the child's emails after.
+CHILD_SHARE: Final = 0.55
 
 
 def _departments(
@@ -404,7 +407,7 @@ def _departments(
     *,
     parallel: bool,
 ) -> list[DepartmentNotice]:
-    """The departments' emails, in ``groups`` order; the first half by a child process if worth it.
+    """The departments' emails, in ``groups`` order; the first ones by a child process if worth it.
 
     As one after the other: when several departments fail, the first one's
     error is raised (the child's half comes first).
@@ -419,7 +422,7 @@ def _departments(
     # Each email costs its rows plus a fixed part (templates, MIME): weigh both.
     weights = [len(rows) + 200 for _, rows in groups]
     half, done = 1, weights[0]
-    while half < len(groups) - 1 and done + weights[half] <= sum(weights) / 2:
+    while half < len(groups) - 1 and done + weights[half] <= sum(weights) * CHILD_SHARE:
         done += weights[half]
         half += 1
     child = forked.start("compose emails", lambda: compose(groups[:half]), failure=ConfigError)
