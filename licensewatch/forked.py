@@ -25,9 +25,8 @@ import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, BinaryIO, Final
 
 from licensewatch.errors import LicensewatchError, SourceError
 from licensewatch.logs import get_logger, redact
@@ -40,13 +39,18 @@ def usable() -> bool:
     return sys.platform.startswith("linux") and (os.cpu_count() or 1) > 1
 
 
+#: Bytes buffered on each end of a child's pipe.
+_BUFFER: Final = 1 << 20
+
+
 @dataclass
 class Child:
     """Work running in a child process; :meth:`result` waits for what it sends back."""
 
     name: str
     process: BaseProcess
-    reader: Connection
+    #: The read end of the pipe the child writes its answer to.
+    reader: BinaryIO
     #: The error class of a child that died, or of an error that cannot cross the pipe.
     failure: type[LicensewatchError] = SourceError
     #: The child's own peak resident memory (MiB) and CPU seconds, once it has answered.
@@ -54,15 +58,19 @@ class Child:
     cpu_s: float = 0.0
 
     def result(self) -> Any:
-        """The work's value, or its error raised here; a child that died is a ``failure``."""
+        """The work's value, or its error raised here; a child that died is a ``failure``.
+
+        The answer is unpickled as it streams in: neither side holds it whole
+        as bytes besides the objects it makes (at 1M accounts, hundreds of MB).
+        """
         kind: str = "died"
         value: Any = None
         try:
             try:
-                kind, value = self.reader.recv()
+                kind, value = pickle.load(self.reader)  # noqa: S301 - our own child's
                 # Sent after the value: its pickling counts.
-                self.peak_mb, self.cpu_s = self.reader.recv()
-            except EOFError:
+                self.peak_mb, self.cpu_s = pickle.load(self.reader)  # noqa: S301
+            except (EOFError, pickle.UnpicklingError):
                 pass  # ended before it answered (or before its figures: they stay 0)
         finally:
             self.reader.close()
@@ -84,38 +92,60 @@ class Child:
             hint="see the log for what it was doing; an out-of-memory kill shows in the system log",
         )
 
+    def stop(self) -> None:
+        """Kill the child if it still runs (its answer is no longer wanted)."""
+        self.process.kill()
+        self.process.join()
+        self.reader.close()
+
 
 def start(
     name: str, work: Callable[[], Any], *, failure: type[LicensewatchError] = SourceError
 ) -> Child:
-    """Fork a child running ``work()`` (call it from the main thread, before threads start).
+    """Fork a child running ``work()``; ``failure``: what a child that dies is raised as.
 
-    ``failure``: what a child that dies, or an error that cannot be pickled, is raised as.
+    The child has only the forking thread. A lock another thread held at the
+    fork stays held in the child, so ``work`` must not need one: the night's
+    other threads (a stage's heartbeat, a benchmark's sampler) hold only
+    logging's locks, which Python renews in a child.
     """
     context = multiprocessing.get_context("fork")
     # What the parent has not written yet would be written again by the child.
     sys.stdout.flush()
     sys.stderr.flush()
-    reader, writer = context.Pipe(duplex=False)
+    read_fd, write_fd = os.pipe()
     process = context.Process(
-        target=_child, args=(work, writer, failure), name=f"licensewatch {name}", daemon=True
+        target=_child,
+        args=(work, read_fd, write_fd, failure),
+        name=f"licensewatch {name}",
+        daemon=True,
     )
-    process.start()
-    writer.close()
-    return Child(name, process, reader, failure)
+    try:
+        process.start()
+    except BaseException:
+        os.close(read_fd)
+        raise
+    finally:
+        os.close(write_fd)  # the child's end: the next child forked must not hold it
+    return Child(name, process, open(read_fd, "rb", buffering=_BUFFER), failure)
 
 
-def _child(work: Callable[[], Any], writer: Connection, failure: type[LicensewatchError]) -> None:
-    """In the child: do the work, send ``(kind, value)``, then ``(peak MiB, CPU s)``."""
+def _child(
+    work: Callable[[], Any], read_fd: int, write_fd: int, failure: type[LicensewatchError]
+) -> None:
+    """In the child: do the work, write ``(kind, value)``, then ``(peak MiB, CPU s)``."""
+    os.close(read_fd)
     try:
         answer: tuple[str, Any] = ("ok", work())
     except BaseException as exc:  # every failure goes back to the parent
+        if not isinstance(exc, LicensewatchError | KeyboardInterrupt):
+            # A bug: its traceback stays here, so the log keeps where it happened.
+            log.error("%s", redact("".join(traceback.format_exception(exc))))
         answer = ("error", _portable(exc, failure))
-    try:
-        writer.send(answer)
-        writer.send(_usage())
-    finally:
-        writer.close()
+    with open(write_fd, "wb", buffering=_BUFFER) as out:
+        pickle.dump(answer, out, protocol=pickle.HIGHEST_PROTOCOL)
+        out.flush()
+        pickle.dump(_usage(), out, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _portable(exc: BaseException, failure: type[LicensewatchError]) -> BaseException:
@@ -126,8 +156,6 @@ def _portable(exc: BaseException, failure: type[LicensewatchError]) -> BaseExcep
             return exc
     except Exception:  # noqa: S110 - any pickling failure: describe it instead
         pass
-    where = "".join(traceback.format_exception(exc)[-3:])
-    log.error("failed in its process: %s", redact(where))
     return failure(redact(f"{type(exc).__name__}: {exc}"))
 
 

@@ -173,3 +173,18 @@ def test_an_input_error_crosses_a_pipe_as_itself() -> None:
 
 def _raise(error: Exception) -> None:
     raise error
+
+
+def test_a_child_no_longer_wanted_is_stopped() -> None:
+    child = forked.start("pull y", lambda: time.sleep(60))
+    started = time.perf_counter()
+    child.stop()
+    assert time.perf_counter() - started < 30
+    assert child.process.exitcode == -signal.SIGKILL and child.reader.closed
+    assert multiprocessing.active_children() == []
+
+
+def test_a_large_answer_streams_back_whole() -> None:
+    frame = pd.DataFrame({"id": [f"user-{i}@contoso.org" for i in range(300_000)]})
+    child = forked.start("pull z", lambda: frame)
+    pd.testing.assert_frame_equal(child.result(), frame)

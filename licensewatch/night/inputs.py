@@ -110,8 +110,7 @@ def _processes(remote: list[tuple[str, Any]]) -> dict[str, Callable[[], Any]]:
             children.append(forked.start(name, source.pull))
     except BaseException:
         for child in children:
-            child.process.kill()
-            child.process.join()
+            child.stop()
         raise
     return {child.name: child.result for child in children}
 

@@ -132,9 +132,7 @@ class FinanceReports:
         """Stop the writer if it still runs (the run failed before waiting for it)."""
         child, self._child = self._child, None
         if child is not None:
-            child.process.kill()
-            child.process.join()
-            child.reader.close()
+            child.stop()
 
 
 #: The stage that writes finance_summary.xlsx and .html.

@@ -41,7 +41,7 @@ from licensewatch import forked, model, resources
 from licensewatch.answers.answer_sheet import XLSX_TYPE, answer_csv, answer_xlsx
 from licensewatch.answers.identity import sign_table
 from licensewatch.config import MailSettings, Policy
-from licensewatch.errors import ConfigError
+from licensewatch.errors import ConfigError, LicensewatchError
 from licensewatch.notify.asks import ask
 from licensewatch.notify.digest import digest_context, escalation_day
 from licensewatch.notify.mime import POLICY
@@ -425,7 +425,9 @@ def _departments(
     while half < len(groups) - 1 and done + weights[half] <= sum(weights) * CHILD_SHARE:
         done += weights[half]
         half += 1
-    child = forked.start("compose emails", lambda: compose(groups[:half]), failure=ConfigError)
+    child = forked.start(
+        "compose emails", lambda: compose(groups[:half]), failure=LicensewatchError
+    )
     try:
         mine = compose(groups[half:])
     except Exception:
