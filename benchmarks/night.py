@@ -40,7 +40,7 @@ class RssSampler:
         self.interval = interval
         self.pss_interval = pss_interval
         self.samples: list[tuple[float, float]] = []
-        #: The highest memory of this process and its children (the pull processes) together.
+        #: The highest memory of this process and its children (the forked processes) together.
         self.with_children_mb = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -112,13 +112,13 @@ class RssSampler:
 
 
 def cpu_now() -> float:
-    """CPU seconds of this process and of its children that have ended (the pull processes)."""
+    """CPU seconds of this process and of its children that have ended (the forked processes)."""
     t = os.times()
     return t.user + t.system + t.children_user + t.children_system
 
 
 class StageCpu:
-    """CPU seconds of this process (and of pull processes that ended) in each stage.
+    """CPU seconds of this process (and of forked processes that ended) in each stage.
 
     Wraps ``Stages.run`` for the measured run.
 

@@ -197,7 +197,7 @@ def stage_table(org: orgs.Org, doc: dict[str, Any], generate_s: float) -> str:
     )
     if doc.get("peak_with_children_mb", 0) > doc["peak_rss_mb"]:
         lines.append(
-            f"  {'  with its pull processes (sum of PSS)':<48} "
+            f"  {'  with its forked processes (sum of PSS)':<48} "
             f"{'':>8} {'':>7} {doc['peak_with_children_mb']:>9,.0f}"
         )
     if "servers_cpu_s" in doc:

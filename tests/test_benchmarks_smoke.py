@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 
 from benchmarks import org as orgs
+from benchmarks.night import covered, together
 from benchmarks.servers import GraphPages
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,3 +101,13 @@ def test_the_graph_stand_in_pages_by_top_and_skiptoken(tmp_path: Path) -> None:
             break
         offset = orgs.offset_of(doc["@odata.nextLink"].rsplit("$skiptoken=", 1)[1])
     assert seen == org.users
+
+
+def test_stages_that_overlapped_are_grouped_and_counted_once() -> None:
+    spans = [("a", 0.0, 2.0), ("b", 1.0, 3.0), ("c", 5.0, 6.0), ("d", 5.5, 7.0), ("e", 8.0, 9.0)]
+    assert together(spans) == [
+        {"names": ["a", "b"], "seconds": 3.0},
+        {"names": ["c", "d"], "seconds": 2.0},
+    ]
+    assert covered(spans) == 6.0
+    assert together([("a", 0.0, 1.0), ("b", 1.0, 2.0)]) == []  # one after the other
