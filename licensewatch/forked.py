@@ -17,17 +17,19 @@ Only where ``fork`` is the platform's way (Linux) and there is a second core
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 import pickle
 import resource
+import signal
 import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, Final
 
 from licensewatch.errors import LicensewatchError, SourceError
 from licensewatch.logs import get_logger, redact
@@ -115,7 +117,7 @@ def start(
     reader, writer = context.Pipe(duplex=False)
     process = context.Process(
         target=_child,
-        args=(work, reader, writer, failure),
+        args=(work, reader, writer, failure, os.getpid()),
         name=f"licensewatch {name}",
         daemon=True,
     )
@@ -134,9 +136,11 @@ def _child(
     reader: Connection,
     writer: Connection,
     failure: type[LicensewatchError],
+    parent: int,
 ) -> None:
     """In the child: do the work, send ``(kind, value)``, then ``(peak MiB, CPU s)``."""
     reader.close()
+    _die_with(parent)
     try:
         answer: tuple[str, Any] = ("ok", work())
     except BaseException as exc:  # every failure goes back to the parent
@@ -149,6 +153,26 @@ def _child(
         writer.send(_usage())
     finally:
         writer.close()
+
+
+#: prctl(2) option: the signal this process gets when its parent ends (Linux).
+_PR_SET_PDEATHSIG: Final = 1
+
+
+def _die_with(parent: int) -> None:
+    """Linux: this child is killed when the run's process (``parent``) ends, however it ends.
+
+    A run killed by cron's timeout or an operator's ``kill`` must not leave a
+    pull paging Graph on its own. (Its parent's thread is the main thread,
+    which lives as long as the run.)
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux's libc: the daemon flag is all there is
+        return
+    if os.getppid() != parent:  # the parent ended before the request took effect
+        os._exit(1)
 
 
 def _portable(exc: BaseException, failure: type[LicensewatchError]) -> BaseException:

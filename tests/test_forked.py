@@ -6,6 +6,7 @@ import atexit
 import multiprocessing
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -188,3 +189,47 @@ def test_a_large_answer_streams_back_whole() -> None:
     frame = pd.DataFrame({"id": [f"user-{i}@contoso.org" for i in range(300_000)]})
     child = forked.start("pull z", lambda: frame)
     pd.testing.assert_frame_equal(child.result(), frame)
+
+
+_KILLED_RUN = """
+import os, sys, time
+from pathlib import Path
+from licensewatch import forked
+
+marker = Path(sys.argv[1])
+
+def pull():
+    marker.write_text(str(os.getpid()))
+    time.sleep(120)
+
+child = forked.start("pull accounts", pull)
+child.result()
+"""
+
+
+def test_a_child_does_not_outlive_a_killed_run(tmp_path: Path) -> None:
+    # cron's timeout or an operator's kill -9: the pull must not page on alone.
+    marker = tmp_path / "child.pid"
+    run = subprocess.Popen([sys.executable, "-c", _KILLED_RUN, str(marker)])
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists() or not marker.read_text():
+            assert time.monotonic() < deadline and run.poll() is None
+            time.sleep(0.05)
+        pid = int(marker.read_text())
+        run.kill()
+        run.wait()
+        while _alive(pid):
+            assert time.monotonic() < deadline, "the child outlived the run"
+            time.sleep(0.05)
+    finally:
+        run.kill()
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, ended but not reaped by init yet, does not count)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
