@@ -66,23 +66,26 @@ class Child:
         """
         kind: str = "died"
         value: Any = None
+        measured = False
         try:
             try:
                 kind, value = self.reader.recv()
                 # Sent after the value: its pickling counts.
                 self.peak_mb, self.cpu_s = self.reader.recv()
+                measured = True
             except EOFError:
-                pass  # ended before it answered (or before its figures: they stay 0)
+                pass  # ended before it answered (or before its figures)
         finally:
             self.reader.close()
             self.process.join()
-        log.info(
-            "%s: in process %d, %.2f CPU s, peak memory %.0f MiB",
-            self.name,
-            self.process.pid,
-            self.cpu_s,
-            self.peak_mb,
-        )
+        if measured:  # a child that died says so below, not with figures of zero
+            log.info(
+                "%s: in process %d, %.2f CPU s, peak memory %.0f MiB",
+                self.name,
+                self.process.pid,
+                self.cpu_s,
+                self.peak_mb,
+            )
         if kind == "ok":
             return value
         if kind == "error":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import logging
 import multiprocessing
 import os
 import signal
@@ -52,9 +53,9 @@ class _Remote:
 
 
 class _Unpicklable(Exception):
-    """An error that cannot cross a pipe (it needs an argument pickling does not give back)."""
+    """An error that cannot cross a pipe: it holds a lock, which does not pickle."""
 
-    def __init__(self, text: str, *, lock: object = None) -> None:
+    def __init__(self, text: str) -> None:
         super().__init__(text)
         self.lock = threading.Lock()
 
@@ -114,11 +115,19 @@ def test_the_first_failure_in_step_order_is_raised() -> None:
 
 
 @pytest.mark.parametrize(("act", "said"), [("exit", "exit code 3"), ("kill", "signal 9")])
-def test_a_pull_whose_process_dies_is_a_source_error(act: str, said: str) -> None:
-    with pytest.raises(SourceError, match=f"pull phones stopped without an answer .*{said}"):
+def test_a_pull_whose_process_dies_is_a_source_error(
+    act: str, said: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    died = f"pull phones stopped without an answer .*{said}"
+    with (
+        caplog.at_level(logging.INFO, logger="licensewatch.forked"),
+        pytest.raises(SourceError, match=died),
+    ):
         pull_local_first(
             _feeds(_Remote("graph"), _Remote("cucm", act=act)), Stages().run, processes=True
         )
+    figures = [r.getMessage() for r in caplog.records if "CPU s" in r.getMessage()]
+    assert len(figures) == 1 and figures[0].startswith("pull accounts: in process")
 
 
 def test_an_error_that_cannot_cross_the_pipe_is_described_with_secrets_masked() -> None:
@@ -185,7 +194,7 @@ def test_a_child_no_longer_wanted_is_stopped() -> None:
     assert multiprocessing.active_children() == []
 
 
-def test_a_large_answer_streams_back_whole() -> None:
+def test_a_large_answer_comes_back_whole() -> None:
     frame = pd.DataFrame({"id": [f"user-{i}@contoso.org" for i in range(300_000)]})
     child = forked.start("pull z", lambda: frame)
     pd.testing.assert_frame_equal(child.result(), frame)
