@@ -140,3 +140,28 @@ def test_timestamps_are_stored_as_sqlalchemy_stores_them_and_read_back(session: 
     pd.testing.assert_frame_equal(read, _frames.frame_of(session.execute(query).all(), HISTORY))
     pd.testing.assert_frame_equal(read, rows)
     assert read.loc[0, "first_observed_at"] == pd.Timestamp("2019-12-31T01:04:05.000007Z")
+
+
+def test_each_distinct_value_is_processed_once_and_rows_come_out_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[object] = []
+
+    def process(value: object) -> str:
+        calls.append(value)
+        return f"{type(value).__name__}:{value!r}"
+
+    column: list[object] = [AT, AT, None, 1, True, 1.0, AT, None, [1], [1], True]
+    assert bulk._each_once(process, column) == [process(v) for v in column]
+    calls.clear()
+    bulk._each_once(process, column)
+    # 1, True and 1.0 are equal but not the same value; a list is not hashable.
+    assert calls == [AT, None, 1, True, 1.0, [1], [1]]
+
+    monkeypatch.setattr(bulk, "DISTINCT_KEPT", 3)
+    days = [datetime(2019, 1, d, tzinfo=UTC) for d in range(1, 5)]
+    many_days = days[:3] * 10 + [days[3]] + days[:1] * 10
+    calls.clear()
+    assert bulk._each_once(process, many_days) == [f"datetime:{v!r}" for v in many_days]
+    # Three kept, processed once each; from the fourth distinct value on, every value.
+    assert len(calls) == 3 + 11
