@@ -31,6 +31,7 @@ from licensewatch.sources.cucm.soap import (
     children,
     descendant,
     envelope,
+    stripped,
     tag,
     text_of,
 )
@@ -162,23 +163,24 @@ def parse_sql_rows(root: Element) -> list[InventoryPhone]:
     """The phones in an ``executeSQLQueryResponse`` (``return/row`` elements)."""
     ret = _return_element(root, "executeSQLQueryResponse")
     phones: list[InventoryPhone] = []
-    for row in children(ret, "row") if ret is not None else ():
+    rows = ret.iterchildren("{*}row") if ret is not None else ()  # type: ignore[attr-defined]
+    for row in rows:
         # One pass over the row's columns (a page holds ~17,000 rows); as text_of: stripped,
-        # empty as None.
+        # empty as None; the last of a name wins.
         cols = {c.tag.rsplit("}", 1)[-1].lower(): c.text for c in row}
-        cols = {k: (v.strip() or None) if v else None for k, v in cols.items()}
-        name = cols.get("name")
+        get = cols.get
+        name = stripped(get("name"))
         if name is None:
             raise SourceError("AXL executeSQLQuery returned a row without a device name")
         phones.append(
             InventoryPhone(
-                name=name,
-                description=cols.get("description"),
-                model=cols.get("model"),
-                device_pool=cols.get("devicepool"),
-                owner=cols.get("owner"),
-                directory_number=cols.get("dnorpattern"),
-                last_seen_epoch=_epoch(cols.get("lastseen"), name),
+                name,
+                stripped(get("description")),
+                stripped(get("model")),
+                stripped(get("devicepool")),
+                stripped(get("owner")),
+                stripped(get("dnorpattern")),
+                _epoch(stripped(get("lastseen")), name),
             )
         )
     return phones

@@ -21,6 +21,7 @@ A device listed under several nodes keeps its newest ``TimeStamp``.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -39,6 +40,7 @@ from licensewatch.sources.cucm.soap import (
     descendant,
     envelope,
     is_nil,
+    stripped,
     tag,
     text_of,
 )
@@ -54,6 +56,8 @@ MARGIN_S = 1.0
 RATE_CONTROL_WAIT_S = 60.0
 OK_CODES = frozenset({"ok", "notfound"})
 IN_USE = frozenset({"registered", "partially_registered"})
+#: The fields of a CmDevices item that are read, in any namespace (lxml's ``{*}``).
+_DEVICE_FIELDS = ("{*}Name", "{*}Status", "{*}TimeStamp")
 _RANK = {"registered": 0, "partially_registered": 1, "rejected": 2, "unregistered": 3}
 
 
@@ -164,8 +168,12 @@ def select_request(names: Sequence[str], state_info: str = "") -> bytes:
     )
 
 
+@functools.lru_cache(maxsize=256)
 def canonical_status(value: str | None) -> str:
-    """RisPort's status spelling (``Registered``, ``UnRegistered`` …) as a canonical value."""
+    """RisPort's status spelling (``Registered``, ``UnRegistered`` …) as a canonical value.
+
+    Remembered: a night reads a handful of spellings on a million devices.
+    """
     if value is None:
         return "unknown"
     key = "".join(ch for ch in value.casefold() if ch.isalpha())
@@ -184,27 +192,29 @@ def _node(item: Element) -> NodeAnswer:
     name = text_of(item, "Name") or "(unnamed node)"
     devices: list[RisDevice] = []
     listed = child(item, "CmDevices")
-    for dev in children(listed, "item") if listed is not None and not is_nil(listed) else ():
-        # One pass over the device's fields (as text_of: the first of a name, stripped, empty
-        # as None): a 1M night reads 930,000 devices.
+    listed_items = (
+        listed.iterchildren("{*}item")  # type: ignore[attr-defined]
+        if listed is not None and not is_nil(listed)
+        else ()
+    )
+    for dev in listed_items:
+        # Only the three fields read, picked by lxml (any namespace), in one pass (as
+        # text_of: the first of a name, stripped, empty as None): a 1M night reads
+        # 930,000 devices of some thirty fields each.
         fields: dict[str, str | None] = {}
-        for part in dev:
+        for part in dev.iterchildren(*_DEVICE_FIELDS):
             fields.setdefault(part.tag.rsplit("}", 1)[-1], part.text)
-        dev_name, status, stamp_text = (
-            (v.strip() or None) if v else None
-            for v in (fields.get("Name"), fields.get("Status"), fields.get("TimeStamp"))
-        )
+        dev_name = stripped(fields.get("Name"))
         if dev_name is None:
             continue
-        stamp = _int(stamp_text, f"the TimeStamp of {dev_name}")
-        devices.append(
-            RisDevice(
-                name=dev_name,
-                status=canonical_status(status),
-                timestamp=stamp if stamp else None,
-                node=name,
-            )
+        stamp_text = stripped(fields.get("TimeStamp"))
+        stamp = (
+            int(stamp_text)
+            if stamp_text is not None and stamp_text.isdigit()
+            else _int(stamp_text, f"the TimeStamp of {dev_name}")
         )
+        status = canonical_status(stripped(fields.get("Status")))
+        devices.append(RisDevice(dev_name, status, stamp if stamp else None, name))
     return NodeAnswer(
         name=name,
         return_code=text_of(item, "ReturnCode") or "",

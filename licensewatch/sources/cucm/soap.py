@@ -95,10 +95,12 @@ def descendant(element: Element, name: str) -> Element | None:
 def text_of(element: Element | None, name: str | None = None) -> str | None:
     """Stripped text of ``element`` (or of its child ``name``); None when absent or empty."""
     target = element if name is None or element is None else child(element, name)
-    if target is None or target.text is None:
-        return None
-    value = target.text.strip()
-    return value or None
+    return None if target is None else stripped(target.text)
+
+
+def stripped(text: str | None) -> str | None:
+    """An element's ``text`` as :func:`text_of` gives it: stripped, None when absent or empty."""
+    return (text.strip() or None) if text else None
 
 
 def is_nil(element: Element) -> bool:
