@@ -4,11 +4,13 @@
 keeps ``night-N``; ``licensewatch demo --dir`` writes one too). Every file is
 paired by its path inside the folder and compared:
 
-- ``.xlsx``: every sheet's cell values read back with openpyxl (a different
-  writer changes the bytes, not what finance reads);
+- ``.xlsx``: every sheet's cells read back with openpyxl, each as its value,
+  number format, bold, fill and lock, and each sheet's layout (frozen pane,
+  filter, column widths, data validations, protection, dimension); a
+  different writer changes the bytes, not what finance reads or sees;
 - ``.eml``: part by part, each byte for byte once the ``Date`` header, the
   run key (``X-Licensewatch-Run``) and the MIME boundaries are masked, an
-  attached workbook (the answer file) by its cell values as above;
+  attached workbook (the answer file) by its cells and layout as above;
 - everything else that is text (CSV, HTML, JSON, TXT): byte for byte once the
   run key, wall-clock timestamps and the folders' own paths are masked;
 - ``licensewatch.db`` (SQLite): the ``findings`` rows without their ``id`` and
@@ -27,9 +29,11 @@ import io
 import re
 import sqlite3
 import sys
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import openpyxl
 
@@ -78,15 +82,71 @@ def masker(root: Path) -> Callable[[bytes], bytes]:
     return mask
 
 
+#: SpreadsheetML's namespaces: the sheet's, relationships in a part, a package's relationships.
+_NS = {
+    "m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+    "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+    "p": "http://schemas.openxmlformats.org/package/2006/relationships",
+}
+#: A cell no writer styled: its format, bold, fill and lock as openpyxl reads them.
+_PLAIN = ("General", False, None, True)
+
+
+def _cell(cell: Any) -> tuple[Any, ...]:
+    """A cell as (value, number format, bold, fill colour, locked)."""
+    font, fill, protection = (getattr(cell, a, None) for a in ("font", "fill", "protection"))
+    colour = fill.fgColor.rgb if fill is not None and fill.patternType else None
+    return (
+        cell.value,
+        getattr(cell, "number_format", None) or "General",
+        bool(font is not None and font.b),
+        colour,
+        True if protection is None else bool(protection.locked),
+    )
+
+
+class Workbook:
+    """A workbook as compared: each sheet's rows of cells (:func:`_cell`) and layout."""
+
+    def __init__(self, path: Path | io.BytesIO) -> None:
+        self.layouts = _layouts(path)
+        self.sheets = _sheets(path)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Workbook) and (self.layouts, self.sheets) == (
+            other.layouts,
+            other.sheets,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<workbook of {len(self.sheets)} sheet(s)>"
+
+    def differences(self, other: Workbook) -> Iterator[str]:
+        """What differs, one line each: the sheets, then each sheet's layout and first cell."""
+        if list(self.sheets) != list(other.sheets):
+            yield f"sheets {list(self.sheets)} != {list(other.sheets)}"
+        for sheet, rows in self.sheets.items():
+            if sheet not in other.sheets:
+                continue
+            mine, theirs = self.layouts.get(sheet), other.layouts.get(sheet)
+            if mine != theirs:
+                yield f"[{sheet}] layout: {mine!r} != {theirs!r}"
+            if rows != other.sheets[sheet]:
+                yield f"[{sheet}]: {_first_difference(rows, other.sheets[sheet])}"
+
+
 def _sheets(path: Path | io.BytesIO) -> dict[str, list[tuple[Any, ...]]]:
+    """Every sheet's rows of cells (:func:`_cell`), trailing plain empty cells left out."""
     book = openpyxl.load_workbook(path, read_only=True)
     try:
         out: dict[str, list[tuple[Any, ...]]] = {}
         for ws in book.worksheets:
-            rows = []
-            for row in ws.iter_rows(values_only=True):
-                values = list(row)
-                while values and values[-1] is None:
+            rows: list[tuple[Any, ...]] = []
+            for row in ws.iter_rows():
+                values = [_cell(c) for c in row]
+                while values and values[-1][0] is None and values[-1][1:] == _PLAIN:
                     values.pop()
                 rows.append(tuple(values))
             while rows and not rows[-1]:
@@ -95,6 +155,58 @@ def _sheets(path: Path | io.BytesIO) -> dict[str, list[tuple[Any, ...]]]:
         return out
     finally:
         book.close()
+
+
+def _layouts(path: Path | io.BytesIO) -> dict[str, tuple[Any, ...]]:
+    """Each sheet's layout by title: what its XML holds outside its rows."""
+    if isinstance(path, io.BytesIO):
+        path.seek(0)
+    with zipfile.ZipFile(path) as package:
+        book = ElementTree.fromstring(package.read("xl/workbook.xml"))
+        rels = ElementTree.fromstring(package.read("xl/_rels/workbook.xml.rels"))
+        targets = {r.get("Id"): r.get("Target", "") for r in rels.findall("p:Relationship", _NS)}
+        out = {}
+        for sheet in book.findall("m:sheets/m:sheet", _NS):
+            target = targets[sheet.get(f"{{{_NS['r']}}}id")]
+            part = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+            out[sheet.get("name", "")] = _layout(package.read(part))
+    if isinstance(path, io.BytesIO):
+        path.seek(0)
+    return out
+
+
+def _layout(xml: bytes) -> tuple[Any, ...]:
+    """Pane, filter, widths, validations, protection and dimension of one sheet's XML."""
+    start, end = xml.find(b"<sheetData"), xml.find(b"</sheetData>")
+    if start >= 0 and end > start:  # the rows (the bulk of a big sheet) are compared as cells
+        xml = xml[:start] + xml[end + len(b"</sheetData>") :]
+    root = ElementTree.fromstring(xml)
+
+    def attrs(element: ElementTree.Element | None, *names: str) -> tuple[str | None, ...] | None:
+        return None if element is None else tuple(element.get(n) for n in names)
+
+    cols = tuple(
+        (c.get("min"), c.get("max"), round(float(c.get("width", "0")), 2), c.get("hidden"))
+        for c in root.findall("m:cols/m:col", _NS)
+    )
+    checks = tuple(
+        sorted(
+            (
+                str(v.get("sqref")), str(v.get("type")), str(v.get("operator")),
+                v.findtext("m:formula1", "", _NS), v.findtext("m:formula2", "", _NS),
+            )
+            for v in root.findall("m:dataValidations/m:dataValidation", _NS)
+        )
+    )  # fmt: skip
+    protection = root.find("m:sheetProtection", _NS)
+    return (
+        attrs(root.find("m:sheetViews/m:sheetView/m:pane", _NS), "topLeftCell", "state"),
+        attrs(root.find("m:autoFilter", _NS), "ref"),
+        cols,
+        checks,
+        None if protection is None else tuple(sorted(protection.attrib.items())),
+        attrs(root.find("m:dimension", _NS), "ref"),
+    )
 
 
 def _parts(data: bytes, mask: Callable[[bytes], bytes]) -> list[tuple[object, ...]]:
@@ -109,9 +221,17 @@ def _parts(data: bytes, mask: Callable[[bytes], bytes]) -> list[tuple[object, ..
         body: object = mask(payload) if isinstance(payload, bytes) else payload
         name = part.get_filename() or ""
         if name.endswith(".xlsx") and isinstance(payload, bytes):
-            body = _sheets(io.BytesIO(payload))
+            body = Workbook(io.BytesIO(payload))
         out.append((part.get_content_type(), name, body))
     return out
+
+
+def _part_difference(a: list[tuple[object, ...]], b: list[tuple[object, ...]]) -> str:
+    """The first difference of two emails' parts; an attached workbook's by sheet and cell."""
+    for x, y in zip(a, b, strict=False):
+        if x != y and isinstance(x[-1], Workbook) and isinstance(y[-1], Workbook):
+            return f"{x[1]}: " + "; ".join(x[-1].differences(y[-1]))
+    return _first_difference(a, b)
 
 
 def _findings(path: Path) -> list[tuple[Any, ...]]:
@@ -139,12 +259,8 @@ def compare(before: Path, after: Path) -> Iterator[str]:
     for name in sorted(set(a_files) & set(b_files)):
         a, b = a_files[name], b_files[name]
         if a.suffix == ".xlsx":
-            sa, sb = _sheets(a), _sheets(b)
-            if list(sa) != list(sb):
-                yield f"{name}: sheets {list(sa)} != {list(sb)}"
-            for sheet in sa:
-                if sheet in sb and sa[sheet] != sb[sheet]:
-                    yield f"{name} [{sheet}]: {_first_difference(sa[sheet], sb[sheet])}"
+            for line in Workbook(a).differences(Workbook(b)):
+                yield f"{name} {line}"
         elif a.name == "licensewatch.db":
             fa, fb = _findings(a), _findings(b)
             if fa != fb:
@@ -152,7 +268,7 @@ def compare(before: Path, after: Path) -> Iterator[str]:
         elif a.suffix == ".eml":
             pa, pb = _parts(a.read_bytes(), mask_a), _parts(b.read_bytes(), mask_b)
             if pa != pb:
-                yield f"{name}: differs ({_first_difference(pa, pb)[:200]})"
+                yield f"{name}: differs ({_part_difference(pa, pb)[:300]})"
         elif a.suffix in TEXT_SUFFIXES:
             if mask_a(a.read_bytes()) != mask_b(b.read_bytes()):
                 yield f"{name}: differs"

@@ -84,3 +84,31 @@ def test_an_attached_workbook_is_compared_by_its_cells_not_its_bytes(tmp_path: P
     assert list(compare(a, b)) == []
     (found,) = compare(a, c)
     assert found.startswith("outbox/notice.eml: differs") and "'keep'" in found
+
+
+def _styled(root: Path, *, money: str = "#,##0.00", freeze: bool = True, bold: bool = True) -> Path:
+    """A finance workbook with the same values and a choice of format, pane and header style."""
+    (root / "reports").mkdir(parents=True)
+    book = xlsxwriter.Workbook(str(root / "reports" / "finance_summary.xlsx"))
+    ws = book.add_worksheet("Summary")
+    ws.write_row(0, 0, ["item", "cost"], book.add_format({"bold": bold}))
+    ws.write_number(1, 1, 189.6, book.add_format({"num_format": money}))
+    ws.write_string(1, 0, "M365_E3")
+    if freeze:
+        ws.freeze_panes(1, 0)
+    ws.autofilter(0, 0, 1, 1)
+    book.close()
+    return root
+
+
+def test_a_workbook_with_the_same_values_but_other_formats_or_layout_differs(
+    tmp_path: Path,
+) -> None:
+    a = _styled(tmp_path / "a")
+    assert list(compare(a, _styled(tmp_path / "same"))) == []
+    (money,) = compare(a, _styled(tmp_path / "money", money="0.00"))
+    assert money.startswith("reports/finance_summary.xlsx [Summary]: row 2") and "0.00" in money
+    (bold,) = compare(a, _styled(tmp_path / "bold", bold=False))
+    assert "row 1" in bold
+    (pane,) = compare(a, _styled(tmp_path / "pane", freeze=False))
+    assert pane.startswith("reports/finance_summary.xlsx [Summary] layout:") and "A2" in pane
