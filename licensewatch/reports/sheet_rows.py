@@ -32,6 +32,10 @@ from xlsxwriter.utility import xl_cell_to_rowcol, xl_col_to_name, xl_rowcol_to_c
 
 #: A column's cell: the XML after ``<c r="A2"`` for a value, or None to leave the cell out.
 CellXml = Callable[[object], "str | None"]
+#: Rows a worksheet has (Excel's limit).
+SHEET_ROWS: Final = 1_048_576
+#: The most UTF-16 units of text a cell holds (Excel's limit).
+STRING_MAX: Final = 32767
 #: Bytes of rows kept in memory before the spool moves to a temporary file.
 SPOOL_MEMORY: Final = 8 * 1024 * 1024
 #: Part sizes from which a spliced sheet is written with ZIP64 headers.
@@ -72,12 +76,32 @@ def escape_text(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def excel_text(text: str) -> str:
+    """``text`` cut to the 32,767 UTF-16 units a cell holds, as XlsxWriter cuts it.
+
+    A character beyond U+FFFF (an emoji) counts two and is never split.
+    """
+    if len(text) <= STRING_MAX // 2 or len(text.encode("utf-16-le", "surrogatepass")) <= (
+        2 * STRING_MAX
+    ):
+        return text
+    units = 0
+    for index, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > STRING_MAX:
+            return text[:index]
+    return text
+
+
 def text_cell(fmt: Format | None) -> Callable[[str], str]:
-    """The XML of a string cell (never evaluated, whatever it starts with) in ``fmt``."""
+    """The XML of a string cell (never evaluated, whatever it starts with) in ``fmt``.
+
+    Longer text than a cell holds is cut (:func:`excel_text`), as XlsxWriter does.
+    """
     head = _style(fmt) + ' t="inlineStr"><is><t'
 
     def cell(text: str) -> str:
-        text = escape_text(text)
+        text = escape_text(excel_text(text))
         # Leading or trailing white space is kept only when the cell says so.
         space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
         return f"{head}{space}>{text}</t></is></c>"
@@ -123,16 +147,23 @@ class Rows:
         return len(self._cells)
 
     def add(self, values: Sequence[object]) -> None:
-        """One more row; ``values`` has one value a column."""
+        """One more row; ``values`` has one value a column.
+
+        A row past the sheet's last (1,048,576) is left out, as XlsxWriter leaves
+        out a cell there; callers that can say so cut their rows first.
+        """
         number = self.first_row + self.count + 1  # the XML's rows count from 1
+        self.count += 1
+        if number > SHEET_ROWS:
+            return
         parts = [f'<row r="{number}">']
         for (letter, cell), value in zip(self._cells, values, strict=True):
             xml = cell(value)
             if xml is not None:
                 parts.append(f'<c r="{letter}{number}"{xml}')
-        parts.append("</row>")
-        self._batch.append("".join(parts))
-        self.count += 1
+        if len(parts) > 1:  # a row without a cell is left out, as XlsxWriter leaves it
+            parts.append("</row>")
+            self._batch.append("".join(parts))
         if len(self._batch) >= _BATCH:
             self._flush()
 
@@ -143,7 +174,7 @@ class Rows:
 
     def last_row(self) -> int:
         """The 0-based row of the last data row (the row above the first when there are none)."""
-        return self.first_row + self.count - 1
+        return min(self.first_row + self.count, SHEET_ROWS) - 1
 
     def close(self) -> None:
         """Drop the spool."""

@@ -32,6 +32,9 @@ TEXTS = [
     "non-characters \ufffe\uffff",
     "Zoë Ångström",
     "=1+1",
+    "x" * 40_000,  # longer than a cell holds: cut to 32,767
+    "a" + "😀" * 16_383,  # exactly 32,767 UTF-16 units
+    "ab" + "😀" * 16_383,  # one unit too many: the last emoji goes, not half of it
 ]
 NUMBERS = [0.0, 1e-7, 123456789012345678.0, 189.6, -3.25, 1 / 3, 1_000_000.0]
 _STYLE = re.compile(r' s="[0-9]+"')
@@ -86,8 +89,8 @@ def test_rows_are_the_xml_xlsxwriter_writes_for_the_same_cells(tmp_path: Path) -
     theirs = _by_xlsxwriter(TEXTS, numbers, tmp_path)
     assert _data_rows(_sheet_xml(ours)) == _data_rows(_sheet_xml(theirs))
     # The same dimension, and the same values and formats on the same cells.
-    assert '<dimension ref="A1:D17"/>' in _sheet_xml(ours)
-    assert '<dimension ref="A1:D17"/>' in _sheet_xml(theirs)
+    dimension = f'<dimension ref="A1:D{len(TEXTS) + 1}"/>'
+    assert dimension in _sheet_xml(ours) and dimension in _sheet_xml(theirs)
     read_ours = openpyxl.load_workbook(io.BytesIO(ours))["t"]
     read_theirs = openpyxl.load_workbook(io.BytesIO(theirs))["t"]
     for mine, other in zip(read_ours.iter_rows(), read_theirs.iter_rows(), strict=True):
@@ -101,6 +104,27 @@ def test_rows_are_the_xml_xlsxwriter_writes_for_the_same_cells(tmp_path: Path) -
     assert read_ours["A10"].value == "_x0000_" and read_ours["A11"].value == TEXTS[9].replace(
         "_x0041_", "_x005F_x0041_"
     )
+
+
+def test_a_row_without_a_cell_is_left_out_as_xlsxwriter_leaves_it(tmp_path: Path) -> None:
+    path = tmp_path / "theirs.xlsx"
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    ws = book.add_worksheet("t")
+    ws.write_string(0, 0, "header")
+    ws.write_string(1, 0, "a")
+    ws.write_string(3, 0, "c")
+    book.close()
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    book.add_worksheet("t").write_string(0, 0, "header")
+    book.close()
+    text = text_cell(None)
+    rows = Rows(1, 1, [lambda v: None if v is None else text(str(v))])
+    for value in ("a", None, "c"):
+        rows.add([value])
+    ours = _sheet_xml(splice_bytes(buffer.getvalue(), [rows]))
+    assert _data_rows(ours) == _data_rows(_sheet_xml(path.read_bytes()))
+    assert '<dimension ref="A1:A4"/>' in ours
 
 
 def test_a_number_that_is_not_finite_is_refused() -> None:
@@ -162,3 +186,11 @@ def test_a_failed_book_leaves_no_spliced_copy(tmp_path: Path) -> None:
         rows.add(["x"])
         raise ValueError("boom")
     assert [p.name for p in tmp_path.iterdir()] == ["book.xlsx"]
+
+
+def test_rows_past_the_last_of_a_sheet_are_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sheet_rows, "SHEET_ROWS", 3)
+    data = _by_rows(["a", "b", "c", "d"], [1.0, 2.0, 3.0, 4.0])
+    sheet = openpyxl.load_workbook(io.BytesIO(data))["t"]
+    assert [c.value for c in sheet["A"]] == ["header", "a", "b"]
+    assert '<dimension ref="A1:D3"/>' in _sheet_xml(data)
