@@ -257,6 +257,9 @@ def splice(source: IO[bytes], target: IO[bytes], rows: Mapping[str, Rows]) -> No
     whole in memory.
     """
     with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w", allowZip64=True) as zout:
+        missing = sorted(set(rows) - set(zin.namelist()))
+        if missing:  # rows for a sheet the workbook does not have would be lost
+            raise RuntimeError(f"the workbook has no part {', '.join(missing)} for its rows")
         for info in zin.infolist():
             copy = zipfile.ZipInfo(info.filename, info.date_time)
             copy.compress_type = info.compress_type

@@ -194,3 +194,10 @@ def test_rows_past_the_last_of_a_sheet_are_left_out(monkeypatch: pytest.MonkeyPa
     sheet = openpyxl.load_workbook(io.BytesIO(data))["t"]
     assert [c.value for c in sheet["A"]] == ["header", "a", "b"]
     assert '<dimension ref="A1:D3"/>' in _sheet_xml(data)
+
+
+def test_rows_for_a_sheet_the_workbook_does_not_have_are_an_error(tmp_path: Path) -> None:
+    rows = Rows(2, 1, [text_cell(None)])
+    rows.add(["lost?"])
+    with pytest.raises(RuntimeError, match=r"no part xl/worksheets/sheet2\.xml"):
+        splice_bytes(_by_xlsxwriter(["x"], [1.0], tmp_path), [rows])
