@@ -31,6 +31,7 @@ import sqlite3
 import sys
 import zipfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -105,20 +106,17 @@ def _cell(cell: Any) -> tuple[Any, ...]:
     )
 
 
+@dataclass(repr=False)
 class Workbook:
-    """A workbook as compared: each sheet's rows of cells (:func:`_cell`) and layout."""
+    """A workbook as compared: each sheet's layout and rows of cells (:func:`_cell`)."""
 
-    def __init__(self, path: Path | io.BytesIO) -> None:
-        self.layouts = _layouts(path)
-        self.sheets = _sheets(path)
+    layouts: dict[str, tuple[Any, ...]]
+    sheets: dict[str, list[tuple[Any, ...]]]
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Workbook) and (self.layouts, self.sheets) == (
-            other.layouts,
-            other.sheets,
-        )
-
-    __hash__ = None  # type: ignore[assignment]
+    @classmethod
+    def read(cls, path: Path | io.BytesIO) -> Workbook:
+        """The workbook at ``path`` (or in a buffer)."""
+        return cls(_layouts(path), _sheets(path))
 
     def __repr__(self) -> str:
         return f"<workbook of {len(self.sheets)} sheet(s)>"
@@ -221,7 +219,7 @@ def _parts(data: bytes, mask: Callable[[bytes], bytes]) -> list[tuple[object, ..
         body: object = mask(payload) if isinstance(payload, bytes) else payload
         name = part.get_filename() or ""
         if name.endswith(".xlsx") and isinstance(payload, bytes):
-            body = Workbook(io.BytesIO(payload))
+            body = Workbook.read(io.BytesIO(payload))
         out.append((part.get_content_type(), name, body))
     return out
 
@@ -259,7 +257,7 @@ def compare(before: Path, after: Path) -> Iterator[str]:
     for name in sorted(set(a_files) & set(b_files)):
         a, b = a_files[name], b_files[name]
         if a.suffix == ".xlsx":
-            for line in Workbook(a).differences(Workbook(b)):
+            for line in Workbook.read(a).differences(Workbook.read(b)):
                 yield f"{name} {line}"
         elif a.name == "licensewatch.db":
             fa, fb = _findings(a), _findings(b)

@@ -18,6 +18,7 @@ sheet's ``<dimension>`` widened to cover them.
 from __future__ import annotations
 
 import io
+import math
 import os
 import re
 import shutil
@@ -81,9 +82,9 @@ def excel_text(text: str) -> str:
 
     A character beyond U+FFFF (an emoji) counts two and is never split.
     """
-    if len(text) <= STRING_MAX // 2 or len(text.encode("utf-16-le", "surrogatepass")) <= (
-        2 * STRING_MAX
-    ):
+    if len(text) <= STRING_MAX // 2:  # fits whatever its characters
+        return text
+    if len(text.encode("utf-16-le", "surrogatepass")) <= 2 * STRING_MAX:
         return text
     units = 0
     for index, char in enumerate(text):
@@ -114,7 +115,7 @@ def number_cell(fmt: Format | None) -> Callable[[float], str]:
     head = _style(fmt) + "><v>"
 
     def cell(number: float) -> str:
-        if number != number or number in (float("inf"), float("-inf")):
+        if not math.isfinite(number):
             raise TypeError(f"not a finite number: {number!r}")
         return f"{head}{number:.16G}</v></c>"
 

@@ -125,6 +125,22 @@ def _number(value: object) -> float:
     raise TypeError(f"not a number: {value!r}")
 
 
+def _shown_text(value: object) -> str | None:
+    """What a text cell shows: the value neutralized; None for a blank."""
+    return None if _blank(value) else (neutralize(str(value)) or None)
+
+
+def _shown_number(kind: str) -> Callable[[object], float | None]:
+    """What a ``kind`` number cell holds for a value (None for a blank).
+
+    A date is its day number, formatted as a date (what write_datetime stores).
+    """
+    if kind not in _NUMBER_FORMATS:
+        raise ValueError(f"unknown cell kind {kind!r}")
+    to = _day_serial if kind == DAY else _number
+    return lambda value: None if _blank(value) else to(value)
+
+
 class Book:
     """An XLSX workbook being written to ``path`` (constant memory), with its cell formats.
 
@@ -174,17 +190,15 @@ class Book:
             text = text_cell(fmt)
 
             def text_xml(value: object) -> str | None:
-                shown = "" if _blank(value) else neutralize(str(value))
-                return text(shown) if shown else blank
+                shown = _shown_text(value)
+                return blank if shown is None else text(shown)
 
             return text_xml
-        if kind not in _NUMBER_FORMATS:
-            raise ValueError(f"unknown cell kind {kind!r}")
-        number = number_cell(fmt)
-        to = _day_serial if kind == DAY else _number
+        number_of, number = _shown_number(kind), number_cell(fmt)
 
         def number_xml(value: object) -> str | None:
-            return blank if _blank(value) else number(to(value))
+            shown = number_of(value)
+            return blank if shown is None else number(shown)
 
         return number_xml
 
@@ -206,24 +220,22 @@ class Book:
         if kind == TEXT:
 
             def text(row: int, col: int, value: object) -> None:
-                shown = "" if _blank(value) else neutralize(str(value))
-                if not shown:
+                shown = _shown_text(value)
+                if shown is None:
                     ws.write_blank(row, col, None, fmt)
                 else:
                     # write_string: a string cell, never evaluated, whatever it starts with.
                     ws.write_string(row, col, shown, fmt)
 
             return text
-        if kind not in _NUMBER_FORMATS:
-            raise ValueError(f"unknown cell kind {kind!r}")
-        # A date is its day number, formatted as a date (what write_datetime stores).
-        to = _day_serial if kind == DAY else _number
+        number_of = _shown_number(kind)
 
         def other(row: int, col: int, value: object) -> None:
-            if _blank(value):
+            number = number_of(value)
+            if number is None:
                 ws.write_blank(row, col, None, fmt)
             else:
-                ws.write_number(row, col, to(value), fmt)
+                ws.write_number(row, col, number, fmt)
 
         return other
 

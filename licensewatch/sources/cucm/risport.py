@@ -180,11 +180,13 @@ def canonical_status(value: str | None) -> str:
     return STATUSES.get(key, "unknown")
 
 
-def _int(value: str | None, what: str) -> int | None:
+def _int(value: str | None, what: str, device: str | None = None) -> int | None:
+    """``value`` as a whole number; ``what`` (of ``device``) names it in the error."""
     if value is None:
         return None
     if not value.isdigit():
-        raise SourceError(f"RisPort gave {what} as {value!r}, not a whole number")
+        of = f"the {what} of {device}" if device is not None else what
+        raise SourceError(f"RisPort gave {of} as {value!r}, not a whole number")
     return int(value)
 
 
@@ -207,12 +209,7 @@ def _node(item: Element) -> NodeAnswer:
         dev_name = stripped(fields.get("Name"))
         if dev_name is None:
             continue
-        stamp_text = stripped(fields.get("TimeStamp"))
-        stamp = (
-            int(stamp_text)
-            if stamp_text is not None and stamp_text.isdigit()
-            else _int(stamp_text, f"the TimeStamp of {dev_name}")
-        )
+        stamp = _int(stripped(fields.get("TimeStamp")), "TimeStamp", dev_name)
         status = canonical_status(stripped(fields.get("Status")))
         devices.append(RisDevice(dev_name, status, stamp if stamp else None, name))
     return NodeAnswer(

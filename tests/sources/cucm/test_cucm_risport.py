@@ -230,3 +230,25 @@ def test_external_entity_in_a_risport_answer_is_rejected(
 def test_limiter_rejects_nonsense() -> None:
     with pytest.raises(ValueError):
         RateLimiter(0)
+
+
+def test_a_timestamp_that_is_not_a_number_names_the_device_and_the_value() -> None:
+    xml = fixture("risport_one_device.xml").replace(b"1704067200", b" soon ")
+    with pytest.raises(SourceError) as caught:
+        parse_select(parse_xml(xml, what="t"))
+    assert str(caught.value).startswith(
+        "RisPort gave the TimeStamp of SEP001122334455 as 'soon', not a whole number"
+    )
+
+
+def test_only_the_first_of_a_repeated_device_field_is_read() -> None:
+    xml = fixture("risport_one_device.xml")
+    assert xml.count(b"1704067200") == 1
+    start = xml.index(b"1704067200")
+    tag_end = xml.rindex(b"<", 0, start)  # the opening TimeStamp tag
+    opening = xml[tag_end : xml.index(b">", tag_end) + 1]
+    closing = b"</" + opening[1:]
+    again = opening + b"1" + closing
+    xml = xml.replace(closing, closing + again, 1)
+    [node] = parse_select(parse_xml(xml, what="t")).nodes
+    assert node.devices[0].timestamp == 1704067200
