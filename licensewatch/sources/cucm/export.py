@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
-from licensewatch import model
+from licensewatch import jsontext, model
 from licensewatch.config import SourceSettings
 from licensewatch.errors import ConfigError, InputError, Problem, SourceError
 from licensewatch.sources.cucm.axl import InventoryPhone, parse_list_phone, parse_sql_rows
@@ -151,7 +151,7 @@ class CucmRecorder(PullRecorder):
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return jsontext.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError.single(str(path), "missing: this folder holds no saved CUCM pull") from (
             None

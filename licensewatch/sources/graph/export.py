@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from licensewatch import model
+from licensewatch import jsontext, model
 from licensewatch.config import SourceSettings
 from licensewatch.errors import InputError, Problem
 from licensewatch.progress import Progress
@@ -163,7 +163,7 @@ def _read_pages(pages: list[Path]) -> list[tuple[Path, Any]]:
 def load_json(path: Path) -> Any:
     """Parse the JSON file at ``path``; a syntax error raises :class:`InputError` with its line."""
     try:
-        return json.loads(path.read_bytes())
+        return jsontext.loads(path.read_bytes())
     except json.JSONDecodeError as exc:
         raise InputError.single(
             str(path), f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"

@@ -24,6 +24,7 @@ from licensewatch.errors import (
     SourceUnavailable,
 )
 from licensewatch.retry import RetryPolicy, parse_retry_after
+from licensewatch.rules.neutralise import neutralise_frame
 from licensewatch.sources.graph.export import GraphExportSource
 from licensewatch.sources.interface import Recordable
 from tests.sources.graph.conftest import (
@@ -390,6 +391,38 @@ def test_saved_pull_replays_to_identical_frames(
     pd.testing.assert_frame_equal(replay.licenses, live.licenses)
     assert replay.signal == live.signal
     assert replay.complete and live.complete
+
+
+def test_a_lone_surrogate_in_a_live_page_is_read_and_neutralised(
+    rsps: responses.RequestsMock, waits: Waits, tmp_path: Path
+) -> None:
+    # "\\ud800" is valid JSON (and directory text holds it); orjson refuses it and Arrow
+    # cannot store it. Before, this page stopped the night as "not JSON".
+    page = raw("users_page_2.json").replace(b'"Stine Romund"', b'"Stine \\ud800Romund"')
+    assert page != raw("users_page_2.json")
+    add_login(rsps)
+    add_json(rsps, SKUS_URL, "subscribedSkus.json")
+    rsps.get(USERS_URL, body=raw("users_page_1.json"), content_type="application/json")
+    rsps.get(PAGE2, body=page, content_type="application/json")
+    add_json(rsps, PAGE3, "users_page_3.json")
+    add_count(rsps, 5)
+    source = make_source(graph_settings(tmp_path), waits)
+    saved = tmp_path / "pull" / "accounts"
+    source.record_to(saved)
+    live = source.pull()
+
+    assert (saved / "users_0002.json").read_bytes() == page  # saved as received
+    names = live.accounts["display_name"]
+    assert names[names.str.startswith("Stine")].tolist() == ["Stine \uffffRomund"]
+    clean, counts = neutralise_frame(live.accounts, "accounts")
+    assert counts == {"accounts.display_name": 1}
+    assert "Stine \ufffdRomund" in clean["display_name"].tolist()
+    replay = GraphExportSource(
+        SourceSettings(
+            feed="accounts", kind="graph-export", options={"path": str(saved)}, base_dir=tmp_path
+        )
+    ).pull()
+    pd.testing.assert_frame_equal(replay.accounts, live.accounts)
 
 
 def test_saved_usage_report_pull_replays_to_identical_frames(
