@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final
 
@@ -58,10 +58,17 @@ def _cells(series: pd.Series) -> list[str]:
     return values
 
 
-def _rows(frame: pd.DataFrame) -> tuple[list[str], Iterable[tuple[str, ...]]]:
-    header = [neutralize(str(c)) for c in frame.columns]
-    columns = [_cells(frame[c]) for c in frame.columns]
-    return header, zip(*columns, strict=True)
+#: Rows turned into text at a time: a million-row report's cells are not all
+#: Python strings at once (at 1M accounts, 200,000 findings by 16 columns held
+#: about 250 MB as text).
+CHUNK_ROWS: Final = 20_000
+
+
+def _rows(frame: pd.DataFrame) -> Iterator[tuple[str, ...]]:
+    """The records of ``frame``, made ``CHUNK_ROWS`` rows at a time."""
+    for start in range(0, len(frame), CHUNK_ROWS):
+        part = frame.iloc[start : start + CHUNK_ROWS]
+        yield from zip(*[_cells(part[c]) for c in part.columns], strict=True)
 
 
 class _LineFeedSink:
@@ -78,15 +85,14 @@ class _LineFeedSink:
 def _write_frame(frame: pd.DataFrame, write: Callable[[str], object], delimiter: str = ",") -> None:
     if frame.columns.has_duplicates:
         raise ValueError(f"duplicate column names: {list(frame.columns)}")
-    header, rows = _rows(frame)
     writer = csv.writer(
         _LineFeedSink(write),
         delimiter=delimiter,
         lineterminator=_WRITER_TERMINATOR,
         quoting=csv.QUOTE_MINIMAL,
     )
-    writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerow([neutralize(str(c)) for c in frame.columns])
+    writer.writerows(_rows(frame))
 
 
 def csv_text(frame: pd.DataFrame, delimiter: str = ",") -> str:

@@ -111,3 +111,22 @@ def test_round_trip_equals_neutralized_input(
     ]
     assert got == expected
     assert not path.read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+def test_rows_made_a_chunk_at_a_time_are_the_rows_made_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 7 rows in chunks of 3: a chunk boundary inside, a last short chunk; columns of each kind.
+    frame = pd.DataFrame(
+        {
+            "name": pd.array(["=x", "a,b", None, 'q"q', "Zoë", "-3", "\r"], dtype="string"),
+            "n": pd.array([1, 2, None, 4, 5, 6, 7], dtype="Int64"),
+            "at": pd.to_datetime(["2024-01-0%d" % d for d in range(1, 8)], utc=True),
+        },
+        index=[9, 3, 5, 1, 0, 2, 4],  # the rows' order, not their labels
+    )
+    whole = csv_text(frame)
+    monkeypatch.setattr("licensewatch.reports.csvsafe.CHUNK_ROWS", 3)
+    assert csv_text(frame) == whole
+    assert whole.count("\n") == 8 and whole.startswith("name,n,at\n'=x,1,2024-01-01T00:00:00Z\n")
+    assert csv_text(frame.iloc[:0]) == "name,n,at\n"
