@@ -240,6 +240,8 @@ def conform(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
             series = frame[col]
             if dtype == DATETIME:
                 series = pd.to_datetime(series, utc=True).astype(DATETIME)
+            elif dtype == STRING:
+                series = text(series)
             else:
                 series = series.astype(pd.api.types.pandas_dtype(dtype))
             out[col] = series
@@ -261,13 +263,32 @@ def fold_key(text: str) -> str:
     return unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).casefold()).strip()
 
 
+def text(values: object, index: pd.Index | None = None) -> pd.Series:
+    """``values`` (a sequence or a series) as a :data:`STRING` series.
+
+    With pyarrow the text is stored in Arrow, which holds UTF-8 only. A value
+    it cannot hold, a lone surrogate (``"\\ud800"`` is valid JSON), keeps the
+    column in Python storage until :mod:`licensewatch.rules.neutralise`
+    rewrites it: dirty directory text must not stop a night.
+    """
+    try:
+        return pd.Series(values, index=index, dtype=STRING)
+    except UnicodeEncodeError:
+        return pd.Series(values, index=index, dtype=_PYTHON_TEXT)
+
+
+#: Text in Python objects: what a column with a lone surrogate is kept in (:func:`text`).
+_PYTHON_TEXT: Final = pd.StringDtype("python")
+
+
 def _fold_or_none(text: str) -> str | None:
     return fold_key(text) or None
 
 
 def norm_key(series: pd.Series) -> pd.Series:
     """:func:`fold_key` of every value; missing and empty strings become NA."""
-    return series.astype(STRING).map(_fold_or_none, na_action="ignore").astype(STRING)
+    values = text(series).tolist()
+    return text([_fold_or_none(v) if isinstance(v, str) else None for v in values], series.index)
 
 
 #: The cluster of the single-cluster ``[sources.phones]`` form: its phones keep bare keys.

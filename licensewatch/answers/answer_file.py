@@ -264,7 +264,9 @@ def _check_keep(
     keep = rows["decision"].eq(Decision.KEEP.value).fillna(False).astype(bool)
     remove = rows["decision"].eq(Decision.REMOVE.value).fillna(False).astype(bool)
     text = rows["justification"]
-    weak = keep & text.map(_says_nothing, na_action="ignore").fillna(True).astype(bool)
+    # An empty justification says nothing too (a list: an all-empty column maps to no type).
+    says_nothing = [not isinstance(v, str) or _says_nothing(v) for v in text.tolist()]
+    weak = keep & pd.Series(says_nothing, index=rows.index, dtype=bool)
     log.add_rows(weak, "justification", lambda row: _justification_problem(text[row]))
     raw = rows["keep_until"]
     parsed, unreadable = parse_dates(raw, DateFormat(order))

@@ -29,6 +29,8 @@ from typing import Final
 
 import pandas as pd
 
+from licensewatch import model
+
 #: Every character :func:`neutralise_text` rewrites.
 UNSAFE: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 REPLACEMENT: Final = "\ufffd"
@@ -63,12 +65,15 @@ def neutralise_frame(frame: pd.DataFrame, feed: str) -> tuple[pd.DataFrame, dict
             continue
         if not _any_unsafe(series):
             continue
-        hits = series.map(_unsafe, na_action="ignore").fillna(False).astype(bool)
+        hits = pd.Series([_unsafe(v) for v in series.tolist()], index=series.index, dtype=bool)
         found = int(hits.sum())
         if found:
             counts[f"{feed}.{column}"] = found
             fixed = series.copy()
             fixed[hits] = series[hits].map(neutralise_text)
+            if isinstance(fixed.dtype, pd.StringDtype):
+                # Text kept in Python storage for its lone surrogates (model.text) is clean now.
+                fixed = model.text(fixed)
             changed[str(column)] = fixed
     if not changed:
         return frame, counts

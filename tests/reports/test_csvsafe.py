@@ -121,7 +121,7 @@ def test_rows_made_a_chunk_at_a_time_are_the_rows_made_at_once(
         {
             "name": pd.array(["=x", "a,b", None, 'q"q', "Zoë", "-3", "\r"], dtype="string"),
             "n": pd.array([1, 2, None, 4, 5, 6, 7], dtype="Int64"),
-            "at": pd.to_datetime(["2024-01-0%d" % d for d in range(1, 8)], utc=True),
+            "at": pd.to_datetime([f"2024-01-0{d}" for d in range(1, 8)], utc=True),
         },
         index=[9, 3, 5, 1, 0, 2, 4],  # the rows' order, not their labels
     )
