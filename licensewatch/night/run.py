@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Final
 
-from licensewatch import gc_pause, model, store
+from licensewatch import arrow_memory, gc_pause, model, store
 from licensewatch.config import Settings
 from licensewatch.errors import LicensewatchError
 from licensewatch.logs import get_logger
@@ -127,6 +127,7 @@ def run(
     status ``braked`` (nothing sent); the caller turns that into exit code 3.
     """
     options = RunOptions(dry_run=dry_run, override_brake=override_brake, strict=strict)
+    arrow_memory.use_system_allocator()  # freed text buffers go back: see arrow_memory
     run_key = uuid.uuid4().hex[:12]
     engine = store.open_engine(settings.database_url)
     try:
