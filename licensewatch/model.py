@@ -11,10 +11,13 @@ case-folded and stripped (:func:`fold_key`, :func:`norm_key`).
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Collection
 from enum import StrEnum
 from typing import Final
 
+import numpy as np
 import pandas as pd
+from pandas.arrays import ArrowStringArray
 
 STRING: Final = "string"
 DATETIME: Final = "datetime64[us, UTC]"
@@ -285,10 +288,48 @@ def _fold_or_none(text: str) -> str | None:
     return fold_key(text) or None
 
 
+def isin(values: pd.Series, among: pd.Series | Collection[str]) -> np.ndarray:
+    """Where the text of ``values`` is exactly one of ``among``'s (NA never is), as booleans.
+
+    A hash join in Arrow when both are stored there: pandas' own ``isin`` on
+    Arrow text makes a Python object of every value of ``among`` first (two
+    million ids: about 600 MB and seconds).
+    """
+    right_text = text(among if isinstance(among, pd.Series) else list(among))
+    left, right = text(values).array, right_text.dropna().array
+    if isinstance(left, ArrowStringArray) and isinstance(right, ArrowStringArray):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        # Arrow's own arrays (no copy), one string type for both sides.
+        found = pc.is_in(
+            pa.array(left).cast(pa.large_string()),
+            value_set=pa.array(right).cast(pa.large_string()),
+        )
+        return np.asarray(found.fill_null(False), dtype=bool)
+    # Either side in Python storage: compare the objects (pandas' hash table).
+    objects = np.asarray(right, dtype=object)
+    return np.asarray(pd.Series(np.asarray(left, dtype=object), dtype=object).isin(objects), bool)
+
+
+#: Values folded at a time by :func:`norm_key`: two million ids are not all Python strings
+#: at once (folded in one piece, the ids of the 1M night's pull held about 400 MB).
+FOLD_CHUNK: Final = 100_000
+
+
 def norm_key(series: pd.Series) -> pd.Series:
     """:func:`fold_key` of every value; missing and empty strings become NA."""
-    values = text(series).tolist()
-    return text([_fold_or_none(v) if isinstance(v, str) else None for v in values], series.index)
+    values = text(series)
+    parts = []
+    for start in range(0, len(values), FOLD_CHUNK):
+        chunk = values.iloc[start : start + FOLD_CHUNK].tolist()
+        parts.append(text([_fold_or_none(v) if isinstance(v, str) else None for v in chunk]))
+    if len(parts) == 1:
+        return text(parts[0].array, series.index)
+    if any(part.dtype != values.dtype for part in parts):  # a lone surrogate: see text()
+        parts = [part.astype(_PYTHON_TEXT) for part in parts]
+    folded = pd.concat(parts, ignore_index=True) if parts else text([])
+    return text(folded.array, series.index)
 
 
 #: The cluster of the single-cluster ``[sources.phones]`` form: its phones keep bare keys.

@@ -9,6 +9,7 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from licensewatch import model
 from licensewatch.cli.parser import main
@@ -30,6 +31,22 @@ def test_fold_key_is_nfc_casefolded_and_stripped() -> None:
         pd.Series(["jose\u0301@contoso.org", "JOS\u00c9@contoso.org", "  ", None], dtype="string")
     )
     assert keys.tolist() == ["josé@contoso.org", "josé@contoso.org", pd.NA, pd.NA]
+
+
+def test_norm_key_in_chunks_is_norm_key_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 7 values in chunks of 3, under a shuffled index; one chunk holds a lone surrogate
+    # (Python storage, model.text), the others not: the column is one dtype throughout.
+    values = ["A ", None, "Stra\u00dfe", "x\ud800", "Le\u0301gal", "", "JOS\u00c9"]
+    series = pd.Series(values, index=[6, 0, 5, 1, 4, 2, 3], dtype=object)
+    whole = model.norm_key(series)
+    clean = model.norm_key(series.drop(1))
+    monkeypatch.setattr(model, "FOLD_CHUNK", 3)
+    pd.testing.assert_series_equal(model.norm_key(series), whole)
+    pd.testing.assert_series_equal(model.norm_key(series.drop(1)), clean)
+    assert whole.tolist() == ["a", pd.NA, "strasse", "x\ud800", "légal", pd.NA, "josé"]
+    assert whole.index.tolist() == [6, 0, 5, 1, 4, 2, 3]
+    assert clean.dtype == pd.api.types.pandas_dtype(model.STRING)
+    assert model.norm_key(series.iloc[:0]).empty
 
 
 def test_the_message_key_of_a_department_does_not_depend_on_its_normal_form() -> None:

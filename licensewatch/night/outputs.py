@@ -258,7 +258,7 @@ def write_outputs(
             lambda: write_reports(
                 ctx.staging,
                 planned,
-                planned[planned["resource_id"].isin(cycle.unassigned["resource_id"])],
+                planned[model.isin(planned["resource_id"], cycle.unassigned["resource_id"])],
                 outcome.gathered,
                 summary,
                 verdict.reasons if verdict.braked else (),

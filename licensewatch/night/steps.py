@@ -200,7 +200,7 @@ def assess(ctx: RunContext, gathered: Gathered) -> Assessed:
     costed = ctx.stages.run("price", lambda: price(findings, rate_card, ctx.as_of_ts))
     pull = gathered.accounts_pull
     costed = attach_groups(costed, None if pull is None else pull.license_states)
-    new = int((~costed["resource_id"].isin(state["resource_id"])).sum())
+    new = int((~model.isin(costed["resource_id"], state["resource_id"])).sum())
     return Assessed(costed, state, {**gathered.counts, "new_findings": new})
 
 
@@ -254,8 +254,8 @@ def plan_cycle(ctx: RunContext, assessed: Assessed, gathered: Gathered) -> pd.Da
     )
     # A finding whose last message no focal point has accepted yet gets no
     # reminder or escalation: its clock starts when that message arrives.
-    waiting = planned["resource_id"].isin(list(store_outbox.awaiting_delivery(ctx.session)))
-    planned.loc[waiting.to_numpy(bool), "cycle"] = pd.NA
+    waiting = model.isin(planned["resource_id"], store_outbox.awaiting_delivery(ctx.session))
+    planned.loc[waiting, "cycle"] = pd.NA
     return planned
 
 
@@ -352,9 +352,10 @@ def book_removals(
     """Mark as removed what was dormant before and is gone from a complete pull (good runs)."""
     if not verdict.sends:
         return 0
-    pulled = pulled_resource_ids(inputs.accounts.licenses, gathered.phones) | {
-        model.fold_key(rid) for rid in planned["resource_id"].tolist()
-    }
+    pulled = pd.concat(
+        [pulled_resource_ids(inputs.accounts.licenses, gathered.phones), planned["resource_id"]],
+        ignore_index=True,
+    )
     gone = bookable_removals(
         store.absent_since_last_run(ctx.session, pulled),
         accounts_complete=inputs.accounts.complete,

@@ -66,7 +66,7 @@ def decision_amounts(costed: pd.DataFrame, failed: Collection[str]) -> tuple[Amo
     )
     status = costed["status"].astype(model.STRING) if "status" in costed.columns else decision
     removing = (decision == "remove").fillna(False).astype(bool)
-    did_fail = costed["resource_id"].isin(list(failed)) & removing
+    did_fail = pd.Series(model.isin(costed["resource_id"], list(failed)), costed.index) & removing
     kept = (status == model.FindingStatus.KEPT.value).fillna(False).astype(bool) & ~removing
     return (
         _amount("approved for removal, pending", removing & ~did_fail, annual),

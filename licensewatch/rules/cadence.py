@@ -241,7 +241,7 @@ def mark_told(planned: pd.DataFrame, told: Collection[str], as_of: pd.Timestamp)
     one ``escalated_on`` (and ``first_escalated_on`` the first time in its cycle).
     """
     day = as_of.normalize()
-    hit = planned["resource_id"].isin(list(told)).to_numpy(bool)
+    hit = model.isin(planned["resource_id"], list(told))
     out = planned.copy()
     for cycle, columns in _SETS.items():
         rows = hit & _b(planned["cycle"] == cycle)

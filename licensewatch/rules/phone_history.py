@@ -114,5 +114,5 @@ def carry_over(
     stored = model.conform(stored, HISTORY)
     prefix = stored["device_key"].str.extract(r"^([^/]*)/", expand=False)
     cluster = prefix.fillna(model.DEFAULT_CLUSTER)
-    kept = stored[cluster.isin(clusters) & ~stored["device_key"].isin(history["device_key"])]
+    kept = stored[cluster.isin(clusters) & ~model.isin(stored["device_key"], history["device_key"])]
     return model.conform(pd.concat([history, kept], ignore_index=True), HISTORY)

@@ -124,7 +124,7 @@ def _sku_list(seats: pd.DataFrame | None, licenses: pd.DataFrame) -> pd.DataFram
     held = licenses[["sku_id", "sku_part_number"]].assign(key=model.norm_key(licenses["sku_id"]))
     held = held.drop_duplicates("key")
     paid = paid.assign(key=model.norm_key(paid["sku_id"]))
-    extra = held.loc[~held["key"].isin(paid["key"])]
+    extra = held.loc[~model.isin(held["key"], paid["key"])]
     return pd.concat([paid, extra], ignore_index=True)
 
 

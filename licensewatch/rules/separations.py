@@ -44,7 +44,7 @@ def match_separations(
         probe = todo[["row", sep_col]].dropna()
         if probe.empty:
             continue
-        hits = keys[acc_col][keys[acc_col].isin(probe[sep_col])]
+        hits = keys[acc_col][model.isin(keys[acc_col], probe[sep_col])]
         pairs = probe.merge(pd.DataFrame({sep_col: hits, "account": hits.index}), on=sep_col)
         found.append(pairs.assign(by_email=sep_col == "email")[["row", "account", "by_email"]])
         todo = todo[~todo["row"].isin(pairs["row"])]

@@ -108,7 +108,7 @@ def changes(
         same = now.eq(was).fillna(False).to_numpy(bool) | (now.isna() & was.isna()).to_numpy(bool)
         moved |= ~same
     rows = merged[list(HISTORY)]
-    gone = stored.loc[~stored["device_key"].isin(history["device_key"]), "device_key"]
+    gone = stored.loc[~model.isin(stored["device_key"], history["device_key"]), "device_key"]
     return rows[~known], rows[known & moved], gone.astype(str).tolist()
 
 

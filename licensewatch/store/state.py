@@ -118,7 +118,7 @@ def update_state(
     if costed["resource_id"].duplicated().any():
         raise ValueError("costed findings list a resource more than once")
     seen = _frames.aware_utc(seen_at, "seen_at")
-    notified = costed["resource_id"].isin(list(set(notified_ids))).to_numpy()
+    notified = model.isin(costed["resource_id"], list(set(notified_ids)))
     told_at: datetime | None = None
     if notified.any():
         if notified_at is None:
@@ -212,17 +212,23 @@ def mark_removed(session: Session, ids: Collection[str], *, removed_at: datetime
 
 
 @storage_operation("read the resource state")
-def absent_since_last_run(session: Session, present_ids: Collection[str]) -> list[str]:
+def absent_since_last_run(session: Session, present_ids: Collection[str] | pd.Series) -> list[str]:
     """Ids stored as dormant or kept that are not among ``present_ids``, sorted.
 
     Compared case-folded (directory ids may come back in another case). One
-    scan of the live state; :func:`mark_removed` takes the result.
+    scan of the live state; :func:`mark_removed` takes the result. The ids
+    stored exactly as pulled (nearly all) are set aside first, by a hash join
+    in Arrow; only when some are left is the whole pull folded to compare them.
     """
-    present = {model.fold_key(rid) for rid in present_ids}
     t = RESOURCE_STATE.c
     live = (*DORMANT, model.FindingStatus.KEPT.value)
-    stored = session.scalars(select(t.resource_id).where(t.status.in_(live)))
-    return sorted(rid for rid in stored if model.fold_key(rid) not in present)
+    stored = model.text(list(session.scalars(select(t.resource_id).where(t.status.in_(live)))))
+    present = model.text(present_ids).dropna()
+    left = stored[~model.isin(stored, present)]
+    if left.empty:
+        return []
+    gone = ~model.isin(model.norm_key(left), model.norm_key(present))
+    return sorted(left[gone].tolist())
 
 
 @storage_operation("read the findings a decision may be about")

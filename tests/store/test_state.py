@@ -133,6 +133,14 @@ def test_absent_since_last_run(session: Session) -> None:
     assert store.absent_since_last_run(session, [A]) == [B]
     assert store.absent_since_last_run(session, [A.upper()]) == [B]
     assert store.absent_since_last_run(session, []) == [A, B]
+    # The pull as a column (the night's two million ids), missing values and other spellings.
+    pulled = pd.Series([None, f" {B.upper()} ", "license:x:y"], dtype="string")
+    assert store.absent_since_last_run(session, pulled) == [A]
+    assert store.absent_since_last_run(session, pd.Series([A, B], dtype="string")) == []
+
+
+def test_absent_since_last_run_with_nothing_stored(session: Session) -> None:
+    assert store.absent_since_last_run(session, [A, B]) == []
 
 
 def test_mark_removed_then_back_starts_a_new_episode(session: Session) -> None:

@@ -1,0 +1,42 @@
+"""model.text and model.isin: text in Arrow where it can be, exact membership without Python."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from licensewatch import model
+
+VALUES = pd.Series(["a", None, "B", "c", "a"], index=[4, 3, 2, 1, 0], dtype="string")
+
+
+@pytest.mark.parametrize(
+    "among",
+    [
+        pd.Series(["c", None, "a"], dtype="string"),  # Arrow on both sides: pyarrow's is_in
+        ["c", "a"],
+        {"a", "c"},
+        model.text(["c", "a", "\ud800"]),  # Python storage (a lone surrogate): pandas' isin
+        pd.Series(["c", "a"], dtype=object),
+    ],
+)
+def test_isin_is_exact_membership_and_missing_is_never_in(among: object) -> None:
+    got = model.isin(VALUES, among)  # type: ignore[arg-type]
+    assert got.dtype == np.bool_
+    # "B" is not "b": exact; a missing value is in nothing (pandas' isin finds NA in [NA]).
+    assert got.tolist() == [True, False, False, True, True]
+
+
+def test_isin_of_nothing_and_against_nothing() -> None:
+    assert model.isin(VALUES.iloc[:0], ["a"]).tolist() == []
+    assert model.isin(VALUES, []).tolist() == [False] * 5
+    assert model.isin(VALUES, pd.Series([None, None], dtype="string")).tolist() == [False] * 5
+
+
+def test_text_keeps_what_arrow_cannot_hold_in_python_storage() -> None:
+    clean = model.text(["a", None])
+    dirty = model.text(["a", "\ud800"], index=pd.Index([7, 8]))
+    assert clean.dtype == pd.api.types.pandas_dtype(model.STRING)
+    assert isinstance(dirty.dtype, pd.StringDtype) and dirty.tolist() == ["a", "\ud800"]
+    assert dirty.index.tolist() == [7, 8]
