@@ -50,19 +50,27 @@ def insert_frame(
     columns: Sequence[str],
     constants: Mapping[str, Any] | None = None,
 ) -> None:
-    """Insert ``frame``'s ``columns`` (plus ``constants`` in every row) into ``table``."""
-    if not len(frame):
-        return
+    """Insert ``frame``'s ``columns`` (plus ``constants`` in every row) into ``table``.
+
+    :data:`INSERT_CHUNK` rows at a time, all in the session's transaction.
+    """
     dialect = session.get_bind().dialect
-    stored: set[str] = set()
-    values: list[Sequence[Any]] = []
-    for c in columns:
-        text = _timestamp_text(frame[c], table, c, dialect)
-        if text is not None:
-            stored.add(c)
-        values.append(text if text is not None else _frames.python_values(frame[c]))
-    values += [[value] * len(frame) for value in (constants or {}).values()]
-    insert_columns(session, table, [*columns, *(constants or {})], values, stored=stored)
+    for start in range(0, len(frame), INSERT_CHUNK):
+        part = frame.iloc[start : start + INSERT_CHUNK]
+        stored: set[str] = set()
+        values: list[Sequence[Any]] = []
+        for c in columns:
+            text = _timestamp_text(part[c], table, c, dialect)
+            if text is not None:
+                stored.add(c)
+            values.append(text if text is not None else _frames.python_values(part[c]))
+        values += [[value] * len(part) for value in (constants or {}).values()]
+        insert_columns(session, table, [*columns, *(constants or {})], values, stored=stored)
+
+
+#: Rows made into Python values at a time by :func:`insert_frame`: the first night's
+#: 929,600 registration rows at once held about 400 MB of them at 1M accounts.
+INSERT_CHUNK: Final = 100_000
 
 
 def _timestamp_text(

@@ -59,6 +59,20 @@ def test_bulk_rows_equal_sqlalchemys_rows(session: Session) -> None:
     assert list(frame["resource_id"]) == sorted(ROWS["resource_id"])
 
 
+def test_rows_inserted_a_chunk_at_a_time_are_every_row_once(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 3 rows in chunks of 2: a full chunk and a short one, constants in both.
+    monkeypatch.setattr(bulk, "INSERT_CHUNK", 2)
+    whole, chunked = _run(session), _run(session)
+    columns = list(STORED_FINDINGS)
+    session.execute(insert(FINDINGS), _frames.records(ROWS, columns, {"run_id": whole}))
+    bulk.insert_frame(session, FINDINGS, ROWS, columns, {"run_id": chunked})
+    session.commit()
+    expected = _stored(session, whole)
+    assert _stored(session, chunked) == expected and len(expected) == 3
+
+
 def test_save_findings_takes_the_bulk_path_of_its_backend(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
