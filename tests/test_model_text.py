@@ -40,3 +40,10 @@ def test_text_keeps_what_arrow_cannot_hold_in_python_storage() -> None:
     assert clean.dtype == pd.api.types.pandas_dtype(model.STRING)
     assert isinstance(dirty.dtype, pd.StringDtype) and dirty.tolist() == ["a", "\ud800"]
     assert dirty.index.tolist() == [7, 8]
+
+
+def test_isin_among_more_values_than_it_looks_up() -> None:
+    # The hash table is built of the smaller side: the same answer either way round.
+    among = pd.Series(["x", "a", None, "a", "c", "y", "z", "w"], dtype="string")
+    assert model.isin(VALUES, among).tolist() == [True, False, False, True, True]
+    assert model.isin(among, VALUES).tolist() == [False, True, False, True, True, False, False, False]
