@@ -2,7 +2,8 @@
 
 Every source returns the same pandas frame for its feed, with exactly the
 columns below. Timestamps are timezone-aware UTC (``datetime64[us, UTC]``),
-text is pandas' nullable ``string`` dtype, flags are nullable ``boolean``;
+text is pandas' nullable ``string`` dtype (stored in Arrow: pyarrow is a
+dependency; :func:`text` builds it), flags are nullable ``boolean``;
 missing is ``pd.NA``/``NaT``, never a sentinel. Join keys (departments,
 UPNs, mails, device names, employee ids) are compared in Unicode NFC,
 case-folded and stripped (:func:`fold_key`, :func:`norm_key`).
@@ -274,6 +275,8 @@ def text(values: object, index: pd.Index | None = None) -> pd.Series:
     column in Python storage until :mod:`licensewatch.rules.neutralise`
     rewrites it: dirty directory text must not stop a night.
     """
+    if isinstance(values, set | frozenset):  # pandas takes no set: in no particular order
+        values = list(values)
     try:
         return pd.Series(values, index=index, dtype=STRING)
     except UnicodeEncodeError:
@@ -295,8 +298,7 @@ def isin(values: pd.Series, among: pd.Series | Collection[str]) -> np.ndarray:
     Arrow text makes a Python object of every value of ``among`` first (two
     million ids: about 600 MB and seconds).
     """
-    right_text = text(among if isinstance(among, pd.Series) else list(among))
-    left, right = text(values).array, right_text.dropna().array
+    left, right = text(values).array, text(among).dropna().array
     if isinstance(left, ArrowStringArray) and isinstance(right, ArrowStringArray):
         import pyarrow as pa
         import pyarrow.compute as pc

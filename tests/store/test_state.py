@@ -132,6 +132,7 @@ def test_absent_since_last_run(session: Session) -> None:
     )
     assert store.absent_since_last_run(session, [A]) == [B]
     assert store.absent_since_last_run(session, [A.upper()]) == [B]
+    assert store.absent_since_last_run(session, {A, "phone:other"}) == [B]  # a set too
     assert store.absent_since_last_run(session, []) == [A, B]
     # The pull as a column (the night's two million ids), missing values and other spellings.
     pulled = pd.Series([None, f" {B.upper()} ", "license:x:y"], dtype="string")
