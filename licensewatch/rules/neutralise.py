@@ -1,8 +1,10 @@
 """Characters no output can hold, neutralised where the feeds enter the job. Pure.
 
 Directory and HR data is dirty: a display name with a BEL or ESC in it, a
-phone description with a lone surrogate (``"\\ud800"`` is valid JSON, and
-``json.loads`` returns it as is). Such a value cannot be written to an XLSX
+phone description with a lone surrogate (``"\\ud800"`` is valid JSON;
+:mod:`licensewatch.jsontext` reads it as the non-character U+FFFF, since Arrow
+text cannot hold a surrogate, and a frame built otherwise keeps it in Python
+storage, ``model.text``). Such a value cannot be written to an XLSX
 workbook (XML 1.0 forbids it), to PostgreSQL (NUL), or encoded to UTF-8 for a
 CSV, an HTML page or an email (surrogates). Every text value of every frame
 the job reads passes through :func:`neutralise_frame` once, before any rule
