@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from licensewatch import heap
 from licensewatch.logs import get_logger
 from licensewatch.progress import Heartbeat
 
@@ -56,6 +57,7 @@ class Stages:
             value = step()
         finally:
             beating.stop()
+        heap.release()
         timing = StageTiming(name, time.perf_counter() - started, peak_rss_mb())
         self.timings.append(timing)
         log.info("%s: %.2f s (peak memory %.0f MiB)", name, timing.seconds, timing.peak_rss_mb)
