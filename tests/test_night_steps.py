@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import sqlite3
 import threading
 import time
+import weakref
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from licensewatch import model
 from licensewatch.config import load_settings
 from licensewatch.errors import ConfigError, SourceError
 from licensewatch.night import run as pipeline
-from licensewatch.night.context import RunOptions
+from licensewatch.night import steps
+from licensewatch.night.context import Assessed, Gathered, Inputs, RunContext, RunOptions
 from licensewatch.night.inputs import Sources, build_sources, pull_local_first
 from licensewatch.night.stages import Stages
 from licensewatch.night.steps import read_inputs, status_of
@@ -176,3 +180,31 @@ def test_a_finance_report_that_fails_in_its_process_fails_the_night_and_commits_
         p.name == orgfiles.AS_OF for p in settings.reports_dir.iterdir()
     )
     assert multiprocessing.active_children() == []
+
+
+def test_the_accounts_table_is_dropped_once_reconciled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = load_settings(orgfiles.write_org(tmp_path / "org"))
+    tables: list[weakref.ref[pd.DataFrame]] = []
+    alive_after: list[bool] = []
+    real_reconcile, real_assess = steps.reconcile_inputs, steps.assess
+
+    def reconcile(ctx: RunContext, inputs: Inputs) -> Gathered:
+        tables.append(weakref.ref(inputs.accounts.accounts))
+        assert len(inputs.accounts.accounts) > 0
+        return real_reconcile(ctx, inputs)
+
+    def assess(ctx: RunContext, gathered: Gathered) -> Assessed:
+        gc.collect()
+        alive_after.append(tables[0]() is not None)
+        # What the rest of the night reads of the accounts pull is still there.
+        assert gathered.accounts_pull.accounts.empty
+        assert not gathered.accounts_pull.licenses.empty
+        return real_assess(ctx, gathered)
+
+    monkeypatch.setattr("licensewatch.night.run.reconcile_inputs", reconcile)
+    monkeypatch.setattr("licensewatch.night.run.assess", assess)
+    result = pipeline.run(settings, date.fromisoformat(orgfiles.AS_OF), transport=Recording())
+    assert result.status is RunStatus.OK and result.counts["accounts_read"] > 0
+    assert alive_after == [False]

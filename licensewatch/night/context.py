@@ -152,10 +152,14 @@ class Gathered:
     warnings: tuple[str, ...]
     neutralised: Mapping[str, int]
     implausible_dates: Mapping[str, int]
+    #: The accounts pull without its accounts table, which reconcile was the last to read
+    #: (a quarter of the 1M night's memory): the licences the removals compare with, and
+    #: for the seats (issue 17) the SKUs paid, the subscriptions and the licence states.
+    accounts_pull: AccountsPull
+    #: Whether the phones pull is proven to hold every phone (``book_removals``).
+    phones_complete: bool
     #: The history as stored when the run began (``save_history`` writes only what moved).
     stored_history: pd.DataFrame | None = None
-    #: The accounts pull, for the seats (issue 17): SKUs paid, subscriptions, licence states.
-    accounts_pull: AccountsPull | None = None
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,6 @@ from licensewatch.reports.seats import (
     seats_csv_table,
 )
 from licensewatch.rules.warning_kinds import summarise
-from licensewatch.sources.interface import AccountsPull
 from licensewatch.store import RunStatus
 from licensewatch.store import outbox as store_outbox
 from licensewatch.store.decisions import last_actions
@@ -275,11 +274,8 @@ def run_seats(
     ctx: RunContext, gathered: Gathered, planned: pd.DataFrame, rates: pd.DataFrame
 ) -> SeatReport:
     """The run's seat figures (an accounts pull without seat data gives the held SKUs only)."""
-    pull = gathered.accounts_pull
-    if pull is None:
-        pull = AccountsPull(model.empty(model.ACCOUNTS), model.empty(model.ACCOUNT_LICENSES))
     return seat_report(
-        pull,
+        gathered.accounts_pull,
         planned,
         rates_in_force=rates,
         as_of=ctx.as_of_ts,

@@ -32,7 +32,7 @@ from licensewatch.night import answers as night_answers
 from licensewatch.night.context import (
     DRY_RUN_DIR,
     Cycle,
-    Inputs,
+    Gathered,
     Outcome,
     RunContext,
     RunOptions,
@@ -157,7 +157,12 @@ def run(
                 engine=engine,
             ) as ctx:
                 to_file = night_answers.read(ctx, inputs, replies)
-                outcome = _night(ctx, inputs)
+                gathered = reconcile_inputs(ctx, inputs)
+                # Reconcile was the last to read the accounts table and the phones as
+                # pulled: dropped here, not at the end of the run (a quarter of the 1M
+                # night's memory).
+                del inputs
+                outcome = _night(ctx, gathered)
             night_answers.file(settings, replies, to_file)
             delivery = _send(ctx, outcome.verdict, mail)
             _retain(ctx)
@@ -168,9 +173,8 @@ def run(
         gc_pause.thaw()
 
 
-def _night(ctx: RunContext, inputs: Inputs) -> Outcome:
-    """The run's transaction: assess, brake, notify, report, store, commit, publish."""
-    gathered = reconcile_inputs(ctx, inputs)
+def _night(ctx: RunContext, gathered: Gathered) -> Outcome:
+    """The rest of the run's transaction: assess, brake, notify, report, store, commit, publish."""
     assessed = assess(ctx, gathered)
     verdict = check_brake(ctx, assessed)
     rates = rates_in_force(gathered.reference.rate_card, ctx.as_of_ts)
@@ -179,7 +183,7 @@ def _night(ctx: RunContext, inputs: Inputs) -> Outcome:
     told = queue_or_preview(ctx, verdict, notices)
     record_rule_removals(ctx, verdict, planned)
     planned = cadence.mark_told(planned, told, ctx.as_of_ts)
-    removed = book_removals(ctx, verdict, inputs, gathered, planned)
+    removed = book_removals(ctx, verdict, gathered, planned)
     cycle = Cycle(planned, tuple(notices), unassigned, frozenset(told), removed, totals(planned))
     outcome = Outcome(gathered, assessed, verdict, cycle)
     summary, finance = write_outputs(ctx, outcome, rates)

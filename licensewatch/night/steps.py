@@ -10,6 +10,7 @@ import getpass
 import json
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from functools import partial
 
@@ -169,8 +170,9 @@ def reconcile_inputs(ctx: RunContext, inputs: Inputs) -> Gathered:
         warnings=warnings,
         neutralised=inputs.neutralised,
         implausible_dates=inputs.implausible_dates,
+        accounts_pull=replace(inputs.accounts, accounts=inputs.accounts.accounts.iloc[:0]),
+        phones_complete=inputs.phones.complete,
         stored_history=stored,
-        accounts_pull=inputs.accounts,
     )
 
 
@@ -198,8 +200,7 @@ def assess(ctx: RunContext, gathered: Gathered) -> Assessed:
     findings = findings.assign(dormant_since=since.astype(model.DATETIME))
     rate_card = gathered.reference.rate_card
     costed = ctx.stages.run("price", lambda: price(findings, rate_card, ctx.as_of_ts))
-    pull = gathered.accounts_pull
-    costed = attach_groups(costed, None if pull is None else pull.license_states)
+    costed = attach_groups(costed, gathered.accounts_pull.license_states)
     new = int((~model.isin(costed["resource_id"], state["resource_id"])).sum())
     return Assessed(costed, state, {**gathered.counts, "new_findings": new})
 
@@ -347,19 +348,20 @@ def preview(notices: Sequence[DepartmentNotice], transport: Transport) -> None:
 
 
 def book_removals(
-    ctx: RunContext, verdict: Verdict, inputs: Inputs, gathered: Gathered, planned: pd.DataFrame
+    ctx: RunContext, verdict: Verdict, gathered: Gathered, planned: pd.DataFrame
 ) -> int:
     """Mark as removed what was dormant before and is gone from a complete pull (good runs)."""
     if not verdict.sends:
         return 0
+    pull = gathered.accounts_pull
     pulled = pd.concat(
-        [pulled_resource_ids(inputs.accounts.licenses, gathered.phones), planned["resource_id"]],
+        [pulled_resource_ids(pull.licenses, gathered.phones), planned["resource_id"]],
         ignore_index=True,
     )
     gone = bookable_removals(
         store.absent_since_last_run(ctx.session, pulled),
-        accounts_complete=inputs.accounts.complete,
-        phones_complete=inputs.phones.complete,
+        accounts_complete=pull.complete,
+        phones_complete=gathered.phones_complete,
     )
     removed = store.mark_removed(ctx.session, gone, removed_at=ctx.as_of_ts.to_pydatetime())
     if removed:
