@@ -62,8 +62,14 @@ def _phone_details(costed: pd.DataFrame, phones: pd.DataFrame | None) -> pd.Data
     out.loc[is_phone.to_numpy(bool), "model"] = costed.loc[is_phone, "match_key"]
     if phones is None or phones.empty or not is_phone.any():
         return out.astype(model.STRING)
-    known = phones.assign(key=model.norm_key(phones["device_name"])).drop_duplicates("key")
-    at = pd.Index(known["key"]).get_indexer(model.norm_key(costed["subject"]).where(is_phone))
+    wanted = model.norm_key(costed["subject"]).where(is_phone)
+    key = model.norm_key(phones["device_name"])
+    # Only the phones a finding names (at 1M, a tenth of the inventory): the lookup then
+    # makes Python objects of those, not of every phone. A phone without a name matches
+    # no finding (it would have matched every account's empty subject).
+    named = model.isin(key, wanted)
+    known = phones[named].assign(key=key[named]).drop_duplicates("key")
+    at = pd.Index(known["key"]).get_indexer(wanted)
     hit = at >= 0
     for column, source in (
         ("extension", "directory_number"),
