@@ -261,6 +261,9 @@ def cucm_handler(responder: CucmResponder) -> type[BaseHTTPRequestHandler]:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        #: TCP_NODELAY, as a real front end sends: with Nagle's algorithm the body written
+        #: after the headers waits for the client's delayed ACK (up to 40 ms a response).
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: the benchmark prints its own summary."""
