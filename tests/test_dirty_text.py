@@ -66,6 +66,26 @@ def test_neutralise_frame_counts_per_column_and_leaves_the_rest() -> None:
     assert none == {} and same is not None
 
 
+def test_text_in_arrow_is_searched_for_the_same_characters() -> None:
+    # Every code point Arrow can hold (all but the surrogates), one a value, and in text:
+    # Arrow's search (RE2) and the Python one agree on each of them.
+    points = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    values = [chr(c) for c in points] + [f"name {chr(c)} end" for c in range(0x100)]
+    column = pd.Series(values, dtype=model.STRING)
+    assert isinstance(column.array, pd.arrays.ArrowStringArray)
+    out, counts = neutralise_frame(pd.DataFrame({"name": column}), "feed")
+    expected = [neutralise_text(v) for v in values]
+    assert out["name"].tolist() == expected
+    assert counts == {"feed.name": sum(a != b for a, b in zip(values, expected, strict=True))}
+    assert counts["feed.name"] == 2 * (29 + 1 + 32) + 2  # C0 (less TAB LF CR), DEL, C1; U+FFFE/F
+
+
+def test_a_clean_arrow_column_is_returned_as_it_was() -> None:
+    frame = pd.DataFrame({"upn": pd.Series(["a@x", None, "Zoë 😀"], dtype=model.STRING)})
+    out, counts = neutralise_frame(frame, "accounts")
+    assert out is frame and counts == {}
+
+
 def _dirty_org(root: Path, config: str = orgfiles.CONFIG) -> Path:
     org = orgfiles.write_org(
         root,

@@ -29,12 +29,16 @@ import re
 from collections.abc import Mapping
 from typing import Final
 
+import numpy as np
 import pandas as pd
+from pandas.arrays import ArrowStringArray
 
 from licensewatch import model
 
 #: Every character :func:`neutralise_text` rewrites.
 UNSAFE: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+#: :data:`UNSAFE` in RE2's syntax, for text in Arrow storage, which cannot hold a surrogate.
+ARROW_UNSAFE: Final = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x{9f}\x{fffe}\x{ffff}]"
 REPLACEMENT: Final = "\ufffd"
 _CONTROL_PICTURES: Final = 0x2400
 _DELETE_PICTURE: Final = "\u2421"
@@ -65,9 +69,9 @@ def neutralise_frame(frame: pd.DataFrame, feed: str) -> tuple[pd.DataFrame, dict
         series = frame[column]
         if not (pd.api.types.is_string_dtype(series.dtype) or series.dtype == object):
             continue
-        if not _any_unsafe(series):
+        hits = _hits(series)
+        if hits is None:
             continue
-        hits = pd.Series([_unsafe(v) for v in series.tolist()], index=series.index, dtype=bool)
         found = int(hits.sum())
         if found:
             counts[f"{feed}.{column}"] = found
@@ -80,6 +84,26 @@ def neutralise_frame(frame: pd.DataFrame, feed: str) -> tuple[pd.DataFrame, dict
     if not changed:
         return frame, counts
     return frame.assign(**changed), counts
+
+
+def _hits(series: pd.Series) -> pd.Series | None:
+    """Which values of ``series`` hold an :data:`UNSAFE` character; None when none does.
+
+    Text in Arrow storage is searched by Arrow (RE2, in C, no Python object a
+    value: the 1M night's 1,035,000 users took 2.7 s the other way); other text
+    is first searched as one joined string, then value by value if it hit.
+    """
+    array = series.array
+    if isinstance(array, ArrowStringArray):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        found = pc.match_substring_regex(pa.array(array), ARROW_UNSAFE).fill_null(False)
+        marks = np.asarray(found, dtype=bool)
+        return pd.Series(marks, index=series.index) if marks.any() else None
+    if not _any_unsafe(series):
+        return None
+    return pd.Series([_unsafe(v) for v in series.tolist()], index=series.index, dtype=bool)
 
 
 def _any_unsafe(series: pd.Series) -> bool:
