@@ -14,7 +14,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Collection
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -277,11 +277,52 @@ def text(values: object, index: pd.Index | None = None) -> pd.Series:
     """
     if isinstance(values, set | frozenset):  # pandas takes no set: in no particular order
         values = list(values)
+    built = _arrow_text(values, index)
+    if built is not None:
+        return built
     try:
         return pd.Series(values, index=index, dtype=STRING)
     except UnicodeEncodeError:
         return pd.Series(values, index=index, dtype=_PYTHON_TEXT)
 
+
+def _arrow_text(values: object, index: pd.Index | None) -> pd.Series | None:
+    """A list or object column of text and missing values, made Arrow text by Arrow itself.
+
+    pandas checks and converts every value in Python first (0.27 s for a
+    million, against 0.08 s): the pulls' columns are built this way. None when
+    pyarrow is absent or a value is not text (a number, a lone surrogate):
+    pandas then converts as it always has, to the same values.
+    """
+    if isinstance(values, pd.Series):
+        if values.dtype != object or index is not None:
+            return None
+        items: object = values.to_numpy()
+        index = values.index
+    elif isinstance(values, list):
+        items = values
+    else:
+        return None
+    if _ARROW_TEXT is None:
+        return None
+    pa = _ARROW_TEXT
+    try:
+        array = pa.array(items, type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowException, TypeError, ValueError, UnicodeEncodeError):
+        return None
+    return pd.Series(ArrowStringArray(array), index=index, dtype=STRING)
+
+
+def _pyarrow_for_text() -> Any:
+    """pyarrow, when the :data:`STRING` dtype stores its text in Arrow; else None."""
+    if pd.StringDtype().storage != "pyarrow":
+        return None
+    import pyarrow
+
+    return pyarrow
+
+
+_ARROW_TEXT: Final = _pyarrow_for_text()
 
 #: Text in Python objects: what a column with a lone surrogate is kept in (:func:`text`).
 _PYTHON_TEXT: Final = pd.StringDtype("python")

@@ -48,3 +48,39 @@ def test_isin_among_more_values_than_it_looks_up() -> None:
     assert model.isin(VALUES, among).tolist() == [True, False, False, True, True]
     expected = [False, True, False, True, True, False, False, False]
     assert model.isin(among, VALUES).tolist() == expected
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["a", None, "", "Zoë 😀", "a"],
+        [None, None],
+        [],
+        ["a", float("nan"), pd.NA, "b"],
+        pd.Series(["x", None, "y"], index=[7, 5, 6], dtype=object),
+    ],
+)
+def test_text_built_by_arrow_is_what_pandas_builds(values: object) -> None:
+    built = model._arrow_text(values, None)
+    assert built is not None  # built by Arrow, not handed to pandas
+    expected = pd.Series(values, dtype=model.STRING)
+    assert built.dtype == expected.dtype and built.equals(expected)
+    assert built.index.equals(expected.index)
+    assert isinstance(built.array, pd.arrays.ArrowStringArray)
+    assert model.text(values).equals(expected)
+
+
+@pytest.mark.parametrize("values", [["a", 5], ["a", True], ["x\ud800", "ok"], ("a", "b")])
+def test_what_arrow_does_not_take_as_text_is_converted_by_pandas(values: object) -> None:
+    assert model._arrow_text(values, None) is None
+    got = model.text(values)
+    if "x\ud800" in values:  # type: ignore[operator]
+        assert got.tolist() == ["x\ud800", "ok"]
+    else:
+        assert got.equals(pd.Series(values, dtype=model.STRING))
+
+
+def test_an_index_given_aligns_an_object_column_as_pandas_does() -> None:
+    column = pd.Series(["a", None, "c"], index=[5, 6, 7], dtype=object)
+    got = model.text(column, index=pd.Index([6, 7, 8]))
+    assert got.tolist() == [pd.NA, "c", pd.NA]

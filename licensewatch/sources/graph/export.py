@@ -357,9 +357,7 @@ def _parse_pages(
     log = ProblemLog("graph")
     found = _Users(pages, log, require_sign_in=require_sign_in)
     columns = found.columns
-    data: dict[str, Any] = {
-        col: pd.Series(columns[field], dtype=model.STRING) for field, col in TEXT_FIELDS.items()
-    }
+    data: dict[str, Any] = {col: model.text(columns[field]) for field, col in TEXT_FIELDS.items()}
     for field in ("id", "userPrincipalName"):
         missing = data[TEXT_FIELDS[field]].isna().to_numpy() & found.objects
         found.report(missing, field, constant(f"has no {field}"))
@@ -381,7 +379,7 @@ def _parse_pages(
     stamps = [("createdDateTime", "created_at", columns["createdDateTime"])]
     stamps += [(field, col, columns[f"{SIGNAL}.{field}"]) for field, col in SIGN_IN_FIELDS.items()]
     for field, col, values in stamps:
-        raw = pd.Series(values, dtype=model.STRING)
+        raw = model.text(values)
         # "" (which _column made NA) means never too.
         never = raw.str.startswith(NEVER_PREFIX).fillna(False).to_numpy(dtype=bool)
         data[col], bad = parse_timestamps(raw.mask(never))
@@ -435,7 +433,7 @@ def _licenses(
     frame = pd.DataFrame(
         {
             "account_id": account_ids.iloc[owners].to_numpy(),
-            "sku_id": pd.Series(skus, dtype=model.STRING),
+            "sku_id": model.text(skus),
             "sku_part_number": pd.Series(
                 [part_numbers.get(s.casefold()) for s in skus], dtype=model.STRING
             ),
