@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 import pandas as pd
 
@@ -55,6 +55,20 @@ def check_owner_match(settings: SourceSettings, value: Any) -> str:
     return str(value)
 
 
+#: The PHONES columns :func:`assemble_phones` fills phone by phone, in this order.
+_ASSEMBLED: Final = (
+    "device_name",
+    "description",
+    "model",
+    "device_pool",
+    "owner_user_id",
+    "directory_number",
+    "registration_status",
+    "status_changed_at",
+    "last_seen_at",
+)
+
+
 def assemble_phones(
     inventory: Iterable[InventoryPhone],
     registrations: Mapping[str, RisDevice],
@@ -68,31 +82,43 @@ def assemble_phones(
     ``TimeStamp``. The first of two phones whose names differ only in case wins.
     Every phone carries ``cluster``, the call-manager cluster it was read from.
     """
-    rows: dict[str, dict[str, Any]] = {}
+    # Column by column (no dict a phone: 929,600 of them and pandas reading them back
+    # took 3 of the 1M night's call-manager seconds).
+    columns: dict[str, list[Any]] = {name: [] for name in _ASSEMBLED}
+    names, descriptions, models = columns["device_name"], columns["description"], columns["model"]
+    pools, owners, numbers = (
+        columns["device_pool"],
+        columns["owner_user_id"],
+        columns["directory_number"],
+    )
+    statuses, stamps, seens = (
+        columns["registration_status"],
+        columns["status_changed_at"],
+        columns["last_seen_at"],
+    )
+    taken: set[str] = set()
     for phone in inventory:
         key = phone.name.strip().casefold()
-        if key in rows:
+        if key in taken:
             continue
+        taken.add(key)
         dev = registrations.get(key)
         status = dev.status if dev is not None else "unregistered"
         stamp = dev.timestamp if dev is not None else None
         seen = [s for s in (phone.last_seen_epoch, stamp if status in IN_USE else None) if s]
-        rows[key] = {
-            "device_name": phone.name,
-            "description": phone.description,
-            "model": phone.model,
-            "device_pool": phone.device_pool,
-            "owner_user_id": phone.owner,
-            "directory_number": phone.directory_number,
-            "registration_status": status,
-            "status_changed_at": stamp,
-            "last_seen_at": max(seen) if seen else None,
-            "cluster": cluster,
-        }
-    frame = pd.DataFrame(list(rows.values()), columns=list(model.PHONES))
+        names.append(phone.name)
+        descriptions.append(phone.description)
+        models.append(phone.model)
+        pools.append(phone.device_pool)
+        owners.append(phone.owner)
+        numbers.append(phone.directory_number)
+        statuses.append(status)
+        stamps.append(stamp)
+        seens.append(max(seen) if seen else None)
+    data: dict[str, Any] = {**columns, "cluster": cluster}
     for col in ("status_changed_at", "last_seen_at"):
-        epochs = pd.Series(frame[col].tolist(), dtype="Int64")
-        frame[col] = pd.to_datetime(epochs, unit="s", utc=True)
+        data[col] = pd.to_datetime(pd.Series(columns[col], dtype="Int64"), unit="s", utc=True)
+    frame = pd.DataFrame(data, columns=list(model.PHONES))
     return model.conform(frame, model.PHONES)
 
 
