@@ -24,7 +24,7 @@ from licensewatch.logs import get_logger
 from licensewatch.rules.phone_history import HISTORY
 from licensewatch.store import _frames, bulk
 from licensewatch.store.db import storage_operation
-from licensewatch.store.tables import Base, UTCDateTime
+from licensewatch.store.tables import Base, UTCDateTime, any_of
 
 #: The canonical registration statuses (licensewatch.model, PHONES.registration_status).
 STATUSES: Final = ("registered", "unregistered", "rejected", "partially_registered", "unknown")
@@ -41,11 +41,7 @@ class PhoneRegistration(Base):
     """What the job has observed of one phone's registration (``device_key``: name case-folded)."""
 
     __tablename__ = "phone_registrations"
-    __table_args__ = (
-        CheckConstraint(
-            "last_status IN (" + ", ".join(f"'{s}'" for s in STATUSES) + ")", name="last_status"
-        ),
-    )
+    __table_args__ = (CheckConstraint(any_of("last_status", STATUSES), name="last_status"),)
 
     device_key: Mapped[str] = mapped_column(Text, primary_key=True)
     first_observed_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -8,7 +8,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy import Connection, Engine, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -113,3 +113,59 @@ def test_0004_keeps_sent_emails_delivered_and_allows_the_new_statuses(engine: En
         conn.execute(text("UPDATE outbox SET status = 'unknown'"))
     with pytest.raises(IntegrityError, match="ck_outbox_status"), engine.begin() as conn:
         conn.execute(text("UPDATE outbox SET status = 'lost'"))
+
+
+def _check_text(conn: Connection, table: str, name: str) -> str:
+    if conn.dialect.name == "postgresql":
+        return str(
+            conn.execute(
+                text("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = :n"),
+                {"n": name},
+            ).scalar_one()
+        )
+    sql = conn.execute(
+        text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :t"), {"t": table}
+    ).scalar_one()
+    return str(sql).split(f"CONSTRAINT {name} CHECK", 1)[1].split("CONSTRAINT", 1)[0]
+
+
+def _a_list(check: str) -> bool:
+    """Whether a check tests a list (SQLite keeps ``IN (…)``, PostgreSQL shows ``= ANY``)."""
+    return " IN (" in check.upper() or "= ANY (ARRAY[" in check.upper()
+
+
+def _registration(conn: Connection, key: str, status: str) -> None:
+    conn.execute(
+        text(
+            "INSERT INTO phone_registrations (device_key, first_observed_at, last_status, "
+            "status_changed_at) VALUES (:k, :t, :s, :t)"
+        ),
+        {"k": key, "s": status, "t": datetime(2020, 1, 1, tzinfo=UTC)},
+    )
+
+
+def test_0010_checks_the_same_statuses_with_comparisons_and_back(engine: Engine) -> None:
+    name = "ck_phone_registrations_last_status"
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0009")
+        assert _a_list(_check_text(conn, "phone_registrations", name))
+        _registration(conn, "sep1", "registered")
+    store.upgrade(engine)
+    with engine.begin() as conn:
+        check = _check_text(conn, "phone_registrations", name)
+        assert not _a_list(check) and "partially_registered" in check and " OR " in check
+        _registration(conn, "sep2", "partially_registered")
+        assert conn.execute(text("SELECT count(*) FROM phone_registrations")).scalar_one() == 2
+    for status in ("lost", "Registered"):
+        with pytest.raises(IntegrityError, match=name), engine.begin() as conn:
+            _registration(conn, "sep3", status)
+    with engine.connect() as conn:
+        for column, value in (("status", "'removed'"), ("resource_kind", "'phone'")):
+            check = _check_text(conn, "resource_state", f"ck_resource_state_{column}")
+            assert not _a_list(check) and value in check and " OR " in check
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0009")
+        assert _a_list(_check_text(conn, "phone_registrations", name))
+        assert conn.execute(text("SELECT count(*) FROM phone_registrations")).scalar_one() == 2
+    with pytest.raises(IntegrityError, match=name), engine.begin() as conn:
+        _registration(conn, "sep3", "lost")
