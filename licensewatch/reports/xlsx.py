@@ -130,10 +130,19 @@ def _findings_rows(view: FinanceView) -> Iterable[list[object]]:
         MONEY: money_text,
         TEXT: str,
     }
-    names = list(view.findings.columns)
-    kinds = [_FINDINGS_KINDS.get(n, TEXT) for n in names]
-    for values in view.findings.itertuples(index=False):
-        yield [convert[k](str(v)) for v, k in zip(values, kinds, strict=True)]
+    findings = view.findings
+    kinds = [_FINDINGS_KINDS.get(n, TEXT) for n in findings.columns]
+    # A block of rows at a time, each column made Python values at once: iterating the
+    # frame asks Arrow for one scalar a cell (3.7 of the finance child's 8 s at 1M).
+    for start in range(0, len(findings), _ROWS_AT_A_TIME):
+        block = findings.iloc[start : start + _ROWS_AT_A_TIME]
+        columns = [block[name].tolist() for name in block.columns]
+        for values in zip(*columns, strict=True):
+            yield [convert[k](str(v)) for v, k in zip(values, kinds, strict=True)]
+
+
+#: Findings rows made Python values at a time by :func:`_findings_rows`.
+_ROWS_AT_A_TIME: Final = 10_000
 
 
 def finance_workbook(view: FinanceView) -> bytes:

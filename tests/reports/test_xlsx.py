@@ -11,7 +11,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from licensewatch.reports import sheets
+from licensewatch.reports import sheets, xlsx
 from licensewatch.reports.finance_view import FinanceView, finance_view
 from licensewatch.reports.history import PeriodPoint, point_of
 from licensewatch.reports.sheets import MONEY_FORMAT
@@ -208,3 +208,14 @@ def test_missing_values_are_empty_cells_not_na_text() -> None:
     rates = RATES.assign(description=pd.Series([pd.NA, "phone"], dtype="string"))
     wb = workbook(view_of(COSTED, rate_card_in_force=rates))
     assert wb["Rate card"]["B2"].value is None
+
+
+def test_findings_read_a_block_at_a_time_are_the_same_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [
+        finding(f"license:u{i}:e3", f"D{i % 4}", f"u{i}@x.org", accrued=i, days=i) for i in range(7)
+    ]
+    view = view_of(costed(*rows))
+    whole = list(workbook(view)["Findings"].iter_rows(values_only=True))
+    monkeypatch.setattr(xlsx, "_ROWS_AT_A_TIME", 3)  # blocks of 3, 3 and 1
+    assert list(workbook(view)["Findings"].iter_rows(values_only=True)) == whole
+    assert len(whole) == 8
