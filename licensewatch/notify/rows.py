@@ -191,7 +191,9 @@ def people(rows: pd.DataFrame, language: str, limit: int) -> People:
     is_separated = (heads["standing"] == "separated").fillna(False).to_numpy(bool)
     separated = int(is_separated.sum())
     room = max(limit - separated, 0)
-    chosen = set(heads["person"][is_separated]) | set(heads["person"][~is_separated][:room])
+    # As lists first: a set of the column itself asks Arrow for one scalar a person.
+    chosen = set(heads["person"][is_separated].tolist())
+    chosen |= set(heads["person"][~is_separated][:room].tolist())
     groups: dict[str, list[dict[Hashable, Any]]] = {}
     for record in rows[rows["person"].isin(chosen).to_numpy(bool)].to_dict("records"):
         groups.setdefault(record["person"], []).append(record)

@@ -36,9 +36,9 @@ def follow_up(
     deadlines = (
         planned["deadline"] if "deadline" in planned else pd.Series(pd.NaT, index=planned.index)
     )
-    for rid, decision, status, deadline in zip(
-        planned["resource_id"], planned["decision"], planned["status"], deadlines, strict=True
-    ):
+    # The columns as lists: iterating them asks Arrow for one scalar a value.
+    columns = (planned[c].tolist() for c in ("resource_id", "decision", "status"))
+    for rid, decision, status, deadline in zip(*columns, deadlines.tolist(), strict=True):
         if isinstance(decision, str) and decision == "remove":
             ok, detail = actions.get(str(rid), (True, ""))
             out.append(APPROVED if ok else f"{FAILED}: {detail}")
