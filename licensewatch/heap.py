@@ -4,9 +4,10 @@ glibc's malloc gives a freed block back to the system only when it is large
 (mapped on its own) or at the top of the heap. What the pulls, reconcile and
 the emails free in between (the children's answers as they are unpickled,
 the folded keys, the columns made Python objects for a lookup) stays
-resident, and each stage's peak then comes on top of the one before: the 1M
-night's process held 1,679 MiB at its highest, of which a third was free
-memory (``malloc_trim`` after the pulls alone gave back 343 MiB).
+resident, and each stage's peak then comes on top of the one before: after
+the 1M night's pulls the process held 1,040 MiB, of which ``malloc_trim``
+gave back 343 MiB (the night's peak went from 1,679 to about 1,330 MiB with
+this and the inputs dropped after reconcile).
 :func:`release`, which :class:`~licensewatch.night.stages.Stages` calls after
 each stage, hands the free pages back; it takes milliseconds. Elsewhere (not
 Linux, or a C library without ``malloc_trim`` such as musl) it does nothing.

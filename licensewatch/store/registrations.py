@@ -127,7 +127,7 @@ def save_history(
         session.execute(delete(PHONE_REGISTRATIONS).where(t.device_key.in_(list(keys))))
     columns = list(HISTORY)
     # In key order, the rows are appended to the primary key's B-tree instead of landing
-    # all over it: the first night's 929,600 rows in 1.7 s instead of 3.0 s on SQLite.
+    # all over it (929,600 rows of random keys: 1.7 s sorted, 3.0 s not, on SQLite).
     inserted = inserted.sort_values("device_key", kind="stable")
     bulk.insert_frame(session, PHONE_REGISTRATIONS, inserted, columns)
     for rows in _frames.batched(_frames.records(updated, columns), INSERT_BATCH):

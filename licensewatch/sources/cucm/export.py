@@ -55,18 +55,8 @@ def check_owner_match(settings: SourceSettings, value: Any) -> str:
     return str(value)
 
 
-#: The PHONES columns :func:`assemble_phones` fills phone by phone, in this order.
-_ASSEMBLED: Final = (
-    "device_name",
-    "description",
-    "model",
-    "device_pool",
-    "owner_user_id",
-    "directory_number",
-    "registration_status",
-    "status_changed_at",
-    "last_seen_at",
-)
+#: The PHONES columns :func:`assemble_phones` fills phone by phone (all but the cluster's).
+_ASSEMBLED: Final = tuple(name for name in model.PHONES if name != "cluster")
 
 
 def assemble_phones(
