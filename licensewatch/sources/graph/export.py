@@ -434,9 +434,7 @@ def _licenses(
         {
             "account_id": account_ids.iloc[owners].to_numpy(),
             "sku_id": model.text(skus),
-            "sku_part_number": pd.Series(
-                [part_numbers.get(s.casefold()) for s in skus], dtype=model.STRING
-            ),
+            "sku_part_number": model.text([part_numbers.get(s.casefold()) for s in skus]),
         }
     )
     frame = frame.loc[frame["account_id"].notna()]
