@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -84,3 +86,41 @@ def test_an_index_given_aligns_an_object_column_as_pandas_does() -> None:
     column = pd.Series(["a", None, "c"], index=[5, 6, 7], dtype=object)
     got = model.text(column, index=pd.Index([6, 7, 8]))
     assert got.tolist() == [pd.NA, "c", pd.NA]
+
+
+def _stripped_by_python(values: list[object]) -> pd.Series:
+    return model.text([(v.strip() or None) if isinstance(v, str) else v for v in values])
+
+
+def test_space_is_what_python_strips() -> None:
+    every = (chr(c) for c in range(sys.maxunicode + 1))
+    assert "".join(c for c in every if c.isspace()) == model.SPACE
+
+
+def test_stripped_text_strips_every_code_point_as_python_does() -> None:
+    # Every code point Arrow can hold, alone, at either end and inside: only Python's
+    # whitespace goes, wherever Arrow's own idea of a space differs (U+001C, U+0085, U+FEFF).
+    values: list[object] = [None, "", " ", "  a  "]
+    for c in (chr(c) for c in range(sys.maxunicode + 1)):
+        if not "\ud800" <= c <= "\udfff":
+            values += [c, f"{c}a", f"a{c}", f"a{c}b"]
+    got = model.stripped_text(values)
+    assert isinstance(got.array, pd.arrays.ArrowStringArray)  # stripped by Arrow
+    expected = _stripped_by_python(values)
+    assert got.dtype == expected.dtype and got.equals(expected)
+
+
+def test_stripped_text_without_a_space_to_strip_is_the_text() -> None:
+    values: list[object] = ["a", None, "b c", float("nan")]
+    assert model.stripped_text(values).equals(_stripped_by_python(values))
+
+
+@pytest.mark.parametrize(
+    "values", [[" a ", 5], ["a ", True], [" x\ud800 ", "ok "], [{"a": 1}, " b"], [" ", 1.5]]
+)
+def test_stripped_text_of_what_arrow_does_not_take_is_stripped_by_python(
+    values: list[object],
+) -> None:
+    got = model.stripped_text(values)
+    assert got.tolist() == _stripped_by_python(values).tolist()
+    assert got.dtype == _stripped_by_python(values).dtype

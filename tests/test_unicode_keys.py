@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from licensewatch import model
 from licensewatch.cli.parser import main
@@ -47,6 +49,38 @@ def test_norm_key_in_chunks_is_norm_key_at_once(monkeypatch: pytest.MonkeyPatch)
     assert whole.index.tolist() == [6, 0, 5, 1, 4, 2, 3]
     assert clean.dtype == pd.api.types.pandas_dtype(model.STRING)
     assert model.norm_key(series.iloc[:0]).empty
+
+
+def _folded_in_python(values: list[str | None]) -> list[object]:
+    return [(model.fold_key(v) or pd.NA) if isinstance(v, str) else pd.NA for v in values]
+
+
+def test_norm_key_folds_arrow_text_in_arrow_as_fold_key_does_every_ascii_character() -> None:
+    # Every ASCII character alone, doubled, leading, trailing and inside a word: Python
+    # strips U+001C..U+001F and U+000B/U+000C too, which Arrow's own ASCII trim does not.
+    values: list[str | None] = [None, ""]
+    for c in map(chr, range(128)):
+        values += [c, c + c, f"{c}Ab", f"aB{c}", f"a{c}B", f" {c} ", f"{c}\u00c9{c}"]
+    series = model.text(values, index=pd.RangeIndex(len(values))[::-1])
+    assert model._arrow_fold(series) is not None  # the Arrow path is the one tested
+    keys = model.norm_key(series)
+    assert keys.tolist() == _folded_in_python(values)
+    assert keys.index.equals(series.index)
+    assert keys.dtype == pd.api.types.pandas_dtype(model.STRING)
+
+
+#: ASCII letters and Python's whitespace, Unicode spaces, letters that fold to two, combining.
+_KEY_CHARS = (
+    "aZ9@._- \t\x0b\x1c\x1f\x85\xa0\u3000\u2028\u00c9\u00df\u0130\u0301\u01f0\ufb01\U0001f600"
+)
+_KEY_TEXT = st.text(alphabet=st.sampled_from(list(_KEY_CHARS)), max_size=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.none() | _KEY_TEXT, max_size=30))
+def test_norm_key_of_arrow_text_is_fold_key_of_each_value(values: list[str | None]) -> None:
+    # ASCII and not, spaces Python strips and Arrow does not, blanks, missing: one key each.
+    assert model.norm_key(model.text(values)).tolist() == _folded_in_python(values)
 
 
 def test_the_message_key_of_a_department_does_not_depend_on_its_normal_form() -> None:
