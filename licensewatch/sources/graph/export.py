@@ -245,11 +245,6 @@ def _page_users(
     return [user if isinstance(user, dict) else {} for user in users], ok
 
 
-def _strip(value: Any) -> Any:
-    # Stripping here, in one pass, costs a fraction of pandas' .str.strip() on 60,000 users.
-    return (value.strip() or None) if isinstance(value, str) else value
-
-
 def _sku_ids(user: Mapping[str, Any]) -> tuple[str | None, ...] | None:
     """A user's assigned SKU ids; None inside for an entry that is not one, None for none."""
     assigned = user.get("assignedLicenses")
@@ -270,35 +265,30 @@ def _activities(users: list[dict[str, Any]]) -> list[Any]:
     return [u.get(SIGNAL) or {} for u in users]
 
 
-def _not_sign_in(users: list[dict[str, Any]]) -> list[Any]:
-    """signInActivity where it is not an object (for the problem), else None."""
-    return [None if isinstance(a, dict) else a for a in _activities(users)]
+#: A column's reader: one page's users (dicts) and their :func:`_activities` → its values.
+Reader = Callable[[list[dict[str, Any]], list[Any]], list[Any]]
 
 
-def _field(name: str) -> Callable[[list[dict[str, Any]]], list[Any]]:
+def _field(name: str) -> Reader:
     # One comprehension a page (no call a user): a million users, a dozen properties.
-    return lambda users: [
-        (v.strip() or None) if isinstance(v, str) else v for v in [u.get(name) for u in users]
-    ]
+    # Text is stripped once the column is whole (model.stripped_text), not value by value.
+    return lambda users, _: [u.get(name) for u in users]
 
 
-def _sign_in_field(name: str) -> Callable[[list[dict[str, Any]]], list[Any]]:
-    def read(users: list[dict[str, Any]]) -> list[Any]:
-        values = [a.get(name) if isinstance(a, dict) else None for a in _activities(users)]
-        return [(v.strip() or None) if isinstance(v, str) else v for v in values]
-
-    return read
+def _sign_in_field(name: str) -> Reader:
+    return lambda _, activities: [a.get(name) if isinstance(a, dict) else None for a in activities]
 
 
 #: What is kept of every user as the pages arrive, by column: each entry reads
-#: one page's users (dicts) into that column's values, and the page is dropped
-#: once read. A new Graph property is one entry here.
-USER_COLUMNS: dict[str, Callable[[list[dict[str, Any]]], list[Any]]] = {
+#: one page's users into that column's values, and the page is dropped once
+#: read. A new Graph property is one entry here.
+USER_COLUMNS: dict[str, Reader] = {
     **{field: _field(field) for field in (*TEXT_FIELDS, "createdDateTime")},
-    "accountEnabled": lambda users: [u.get("accountEnabled") for u in users],
-    SIGNAL: _not_sign_in,
+    "accountEnabled": lambda users, _: [u.get("accountEnabled") for u in users],
+    # signInActivity where it is not an object (for the problem), else None.
+    SIGNAL: lambda _, activities: [None if isinstance(a, dict) else a for a in activities],
     **{f"{SIGNAL}.{field}": _sign_in_field(field) for field in SIGN_IN_FIELDS},
-    "assignedLicenses": lambda users: [_sku_ids(u) for u in users],
+    "assignedLicenses": lambda users, _: [_sku_ids(u) for u in users],
 }
 
 
@@ -319,8 +309,9 @@ class _Users:
             objects.extend(ok)
             self.names.append(name)
             sizes.append(len(page))
+            activities = _activities(page)
             for column, read in USER_COLUMNS.items():
-                self.columns[column].extend(read(page))
+                self.columns[column].extend(read(page, activities))
             last_link = doc.get("@odata.nextLink") if isinstance(doc, Mapping) else None
         if last_link:
             log.add(
@@ -357,7 +348,9 @@ def _parse_pages(
     log = ProblemLog("graph")
     found = _Users(pages, log, require_sign_in=require_sign_in)
     columns = found.columns
-    data: dict[str, Any] = {col: model.text(columns[field]) for field, col in TEXT_FIELDS.items()}
+    data: dict[str, Any] = {
+        col: model.stripped_text(columns[field]) for field, col in TEXT_FIELDS.items()
+    }
     for field in ("id", "userPrincipalName"):
         missing = data[TEXT_FIELDS[field]].isna().to_numpy() & found.objects
         found.report(missing, field, constant(f"has no {field}"))
@@ -379,8 +372,8 @@ def _parse_pages(
     stamps = [("createdDateTime", "created_at", columns["createdDateTime"])]
     stamps += [(field, col, columns[f"{SIGNAL}.{field}"]) for field, col in SIGN_IN_FIELDS.items()]
     for field, col, values in stamps:
-        raw = model.text(values)
-        # "" (which _column made NA) means never too.
+        raw = model.stripped_text(values)
+        # "" (which stripped_text made NA) means never too.
         never = raw.str.startswith(NEVER_PREFIX).fillna(False).to_numpy(dtype=bool)
         data[col], bad = parse_timestamps(raw.mask(never))
         found.report(bad, field, _quoting(field, raw, "an ISO 8601 date-time"))
