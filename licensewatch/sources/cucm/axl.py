@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 from xml.etree.ElementTree import Element
 
 from licensewatch.errors import SourceAuthError, SourceError
@@ -66,9 +67,12 @@ _DENIED = re.compile(r"not authori[sz]ed|permission|access denied|not allowed", 
 _BUSY = re.compile(r"maximum axl memory allocation consumed", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class InventoryPhone:
-    """One phone as AXL describes it. ``last_seen_epoch`` is None when never seen (or unknown)."""
+class InventoryPhone(NamedTuple):
+    """One phone as AXL describes it. ``last_seen_epoch`` is None when never seen (or unknown).
+
+    A named tuple, not a frozen dataclass: a 1M night makes 929,600 of them, and a frozen
+    dataclass sets each field through ``object.__setattr__`` (1.0 µs a phone against 0.3).
+    """
 
     name: str
     description: str | None

@@ -26,6 +26,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
@@ -112,9 +113,11 @@ class RateControl:
         return None
 
 
-@dataclass(frozen=True)
-class RisDevice:
-    """One device as one node reports it (``timestamp``: epoch seconds of the last change)."""
+class RisDevice(NamedTuple):
+    """One device as one node reports it (``timestamp``: epoch seconds of the last change).
+
+    A named tuple for the reason :class:`~licensewatch.sources.cucm.axl.InventoryPhone` is.
+    """
 
     name: str
     status: str
