@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Final, NamedTuple
 from xml.etree.ElementTree import Element
 
 from licensewatch.errors import SourceAuthError, SourceError
@@ -163,15 +163,29 @@ def _epoch(value: str | None, device: str) -> int | None:
     return seconds if seconds > 0 else None
 
 
+#: A row's element tag -> its column's name (local part, lower case): a page repeats the same
+#: seven tags some 17,000 times (3.3 -> 2.2 us a row). Bounded: tags come from the network.
+_COLUMNS: dict[str, str] = {}
+_MAX_COLUMNS: Final = 1024
+
+
+def _column(tag: str) -> str:
+    name = tag.rsplit("}", 1)[-1].lower()
+    if len(_COLUMNS) < _MAX_COLUMNS:
+        _COLUMNS[tag] = name
+    return name
+
+
 def parse_sql_rows(root: Element) -> list[InventoryPhone]:
     """The phones in an ``executeSQLQueryResponse`` (``return/row`` elements)."""
     ret = _return_element(root, "executeSQLQueryResponse")
     phones: list[InventoryPhone] = []
     rows = ret.iterchildren("{*}row") if ret is not None else ()  # type: ignore[attr-defined]
+    known = _COLUMNS.get
     for row in rows:
         # One pass over the row's columns (a page holds ~17,000 rows); as text_of: stripped,
         # empty as None; the last of a name wins.
-        cols = {c.tag.rsplit("}", 1)[-1].lower(): c.text for c in row}
+        cols = {known(c.tag) or _column(c.tag): c.text for c in row}
         get = cols.get
         name = stripped(get("name"))
         if name is None:

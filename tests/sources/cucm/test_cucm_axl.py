@@ -8,6 +8,7 @@ import pytest
 import responses
 
 from licensewatch.errors import SourceError
+from licensewatch.sources.cucm import axl
 from licensewatch.sources.cucm.axl import (
     AxlInventory,
     InventoryPhone,
@@ -77,6 +78,27 @@ def test_sql_rows_are_parsed_with_lastseen_zero_and_empty_as_never() -> None:
         ("SEP0A0B0C0D0E0F", "asmith", None, None),
     ]
     assert phones[2].description == "Meeting room & lab"
+
+
+def test_sql_columns_are_named_by_local_part_in_any_case_and_unknown_tags_cost_no_memory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(axl, "_COLUMNS", {})
+    monkeypatch.setattr(axl, "_MAX_COLUMNS", 8)
+    junk = "".join(f"<x{n}>j</x{n}>" for n in range(20))  # more distinct tags than are kept
+    rows = (
+        f"<row><NAME>SEP1</NAME><m:Owner xmlns:m='urn:x'>ann</m:Owner>{junk}</row>"
+        f"<row>{junk}<name>SEP2</name><owner>bob</owner><OWNER> zed </OWNER></row>"
+    )
+    xml = (
+        f"<e:Envelope xmlns:e='http://schemas.xmlsoap.org/soap/envelope/'><e:Body>"
+        f"<ns:executeSQLQueryResponse xmlns:ns='{AXL_NS}'><return>{rows}</return>"
+        "</ns:executeSQLQueryResponse></e:Body></e:Envelope>"
+    )
+    for _ in range(2):  # the second time, the kept names answer
+        phones = parse_sql_rows(parse_xml(xml.encode(), what="t"))
+        assert [(p.name, p.owner) for p in phones] == [("SEP1", "ann"), ("SEP2", "zed")]
+    assert len(axl._COLUMNS) == 8
 
 
 def test_sql_text_joins_the_documented_columns() -> None:
