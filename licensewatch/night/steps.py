@@ -343,7 +343,7 @@ def preview(notices: Sequence[DepartmentNotice], transport: Transport) -> None:
     """Write what would have been sent into the reports (dry run, braked run)."""
     with transport:
         for notice in notices:
-            transport.send_stored(notice.data, key=notice.key)  # the bytes queuing would keep
+            transport.send(notice.message, key=notice.key)
             log.info("%s for %s previewed (not sent)", notice.kind, notice.department)
 
 
