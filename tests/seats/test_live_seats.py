@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import responses
 
 from licensewatch.config import SourceSettings
+from licensewatch.sources.graph import typed_page
 from licensewatch.sources.graph.export import GraphExportSource
 from tests.sources.graph.conftest import (
     COUNT_URL,
@@ -82,6 +84,17 @@ def test_live_seats_are_read_once_saved_and_replayed(
     ):
         assert again is not None
         pd.testing.assert_frame_equal(live, again)
+
+
+def test_with_seats_the_pages_are_read_as_json_objects_for_their_licence_states(
+    tmp_path: Path, rsps: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[bytes] = []
+    monkeypatch.setattr(typed_page, "decode", lambda data: calls.append(data))
+    _mock(rsps)
+    pull = make_source(graph_settings(tmp_path, seats=True), Waits()).pull()
+    assert calls == []  # typed_page skips licenseAssignmentStates: not used with seats
+    assert pull.license_states is not None and len(pull.license_states) > 0
 
 
 def test_no_permission_for_the_groups_is_a_note(

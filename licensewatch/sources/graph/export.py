@@ -19,7 +19,6 @@ here: no ``signInActivity`` (never signed in, or not since April 2020),
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -31,9 +30,11 @@ from licensewatch import jsontext, model
 from licensewatch.config import SourceSettings
 from licensewatch.errors import InputError, Problem
 from licensewatch.progress import Progress
+from licensewatch.sources.graph import typed_page
 from licensewatch.sources.graph.chain import MANIFEST_FILE, check_saved_chain
 from licensewatch.sources.graph.seats import saved_seats
 from licensewatch.sources.graph.usage_report import apply_usage_activity, parse_usage_report
+from licensewatch.sources.graph.user_fields import SIGN_IN_FIELDS, SIGNAL, TEXT_FIELDS, sku_id_of
 from licensewatch.sources.interface import AccountsPull, AccountsSource
 from licensewatch.sources.options import source_path
 from licensewatch.sources.tabular.table import (
@@ -45,28 +46,10 @@ from licensewatch.sources.tabular.table import (
 )
 
 SKUS_FILE = "subscribedSkus.json"
-SIGNAL = "signInActivity"
 #: Saved by a live pull that fell back to the usage report (see sources/graph.py).
 USAGE_REPORT_FILE = "usage_report.csv"
 #: Graph's "never": "0001-01-01T00:00:00Z" (matched by prefix, whatever the fraction digits).
 NEVER_PREFIX = "0001-01-01"
-
-#: Graph user property → ACCOUNTS column, for the plain text properties.
-TEXT_FIELDS = {
-    "id": "account_id",
-    "userPrincipalName": "upn",
-    "mail": "mail",
-    "employeeId": "employee_id",
-    "displayName": "display_name",
-    "department": "department",
-    "userType": "user_type",
-}
-#: signInActivity property → ACCOUNTS column.
-SIGN_IN_FIELDS = {
-    "lastSignInDateTime": "last_interactive_at",
-    "lastNonInteractiveSignInDateTime": "last_noninteractive_at",
-    "lastSuccessfulSignInDateTime": "last_successful_at",
-}
 _EXPECTED_PAGE = "expected a users page as Graph returns it: an object with a 'value' array"
 
 
@@ -230,8 +213,17 @@ def _page_users(
     if not isinstance(users, list):
         log.add(_EXPECTED_PAGE, file=name)
         return [], []
-    context = doc.get("@odata.context")
-    if require_sign_in and isinstance(context, str) and "#users(" in context:
+    if require_sign_in:
+        _check_context(name, doc.get("@odata.context"), log)
+    ok = [isinstance(user, dict) for user in users]
+    for pos in (p for p, is_object in enumerate(ok, start=1) if not is_object):
+        log.add(f"user #{pos} is not a JSON object", row=pos, file=name)
+    return [user if isinstance(user, dict) else {} for user in users], ok
+
+
+def _check_context(name: str, context: Any, log: ProblemLog) -> None:
+    """A problem when the page's ``@odata.context`` shows a $select without signInActivity."""
+    if isinstance(context, str) and "#users(" in context:
         selected = context.split("#users(", 1)[1].rstrip(")").casefold().split(",")
         if SIGNAL.casefold() not in selected:
             log.add(
@@ -239,10 +231,23 @@ def _page_users(
                 "they never signed in",
                 file=name,
             )
-    ok = [isinstance(user, dict) for user in users]
-    for pos in (p for p, is_object in enumerate(ok, start=1) if not is_object):
-        log.add(f"user #{pos} is not a JSON object", row=pos, file=name)
-    return [user if isinstance(user, dict) else {} for user in users], ok
+
+
+def _read_page(
+    name: str, doc: Any, log: ProblemLog, *, require_sign_in: bool
+) -> tuple[dict[str, list[Any]], list[bool], Any]:
+    """One page's users as columns, which of them were objects, and its ``@odata.nextLink``.
+
+    ``doc`` is a page parsed as JSON, or decoded by :mod:`.typed_page` (the live pull).
+    """
+    if isinstance(doc, typed_page.Page):
+        if require_sign_in:
+            _check_context(name, doc.context, log)
+        return typed_page.columns(doc), [True] * len(doc.value), doc.next_link
+    page, ok = _page_users(name, doc, log, require_sign_in=require_sign_in)
+    activities = _activities(page)
+    found = {column: read(page, activities) for column, read in USER_COLUMNS.items()}
+    return found, ok, doc.get("@odata.nextLink") if isinstance(doc, Mapping) else None
 
 
 def _sku_ids(user: Mapping[str, Any]) -> tuple[str | None, ...] | None:
@@ -252,12 +257,9 @@ def _sku_ids(user: Mapping[str, Any]) -> tuple[str | None, ...] | None:
         return None
     if not isinstance(assigned, list):
         return (None,)
-    out: list[str | None] = []
-    for lic in assigned:
-        sku = lic.get("skuId") if isinstance(lic, dict) else None
-        # Interned: a million users share a handful of SKUs.
-        out.append(sys.intern(sku.strip()) if isinstance(sku, str) and sku.strip() else None)
-    return tuple(out)
+    return tuple(
+        [sku_id_of(lic.get("skuId")) if isinstance(lic, dict) else None for lic in assigned]
+    )
 
 
 def _activities(users: list[dict[str, Any]]) -> list[Any]:
@@ -305,14 +307,12 @@ class _Users:
         sizes: list[int] = []
         last_link: Any = None
         for name, doc in pages:
-            page, ok = _page_users(name, doc, log, require_sign_in=require_sign_in)
+            found, ok, last_link = _read_page(name, doc, log, require_sign_in=require_sign_in)
             objects.extend(ok)
             self.names.append(name)
-            sizes.append(len(page))
-            activities = _activities(page)
-            for column, read in USER_COLUMNS.items():
-                self.columns[column].extend(read(page, activities))
-            last_link = doc.get("@odata.nextLink") if isinstance(doc, Mapping) else None
+            sizes.append(len(ok))
+            for column, values in found.items():
+                self.columns[column].extend(values)
         if last_link:
             log.add(
                 "the last page has an @odata.nextLink: the export stopped before the last page",

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TextIO
 from urllib.parse import urljoin
 
+import msgspec
 import pandas as pd
 import requests
 
@@ -31,6 +32,7 @@ from licensewatch.graph.errors import GraphForbidden, GraphRefused
 from licensewatch.graph.options import OPTIONS, SIGN_IN, USAGE_REPORT, GraphOptions
 from licensewatch.logs import get_logger
 from licensewatch.progress import Progress
+from licensewatch.sources.graph import typed_page
 from licensewatch.sources.graph.chain import COUNT_PATH, check_count, count_tolerance, parse_count
 from licensewatch.sources.graph.export import (
     SKUS_FILE,
@@ -288,16 +290,19 @@ class _Run:
         users = 0
         number = 0
         next_url: str | None = url
+        # Decoded straight into the fields read where the page allows (typed_page); the licence
+        # states of the seats are read from pages parsed as JSON objects (LicenseStates).
+        decode = typed_page.decode if not self.options.seats else lambda _: None
         while next_url is not None:
-            doc, raw = self.http.get_json(next_url)
-            value = doc.get("value")
+            doc, raw = self.http.get_decoded(next_url, decode)
+            value = doc.value if isinstance(doc, typed_page.Page) else doc.get("value")
             if not isinstance(value, list):
                 raise SourceError(f"Graph answered GET {describe(next_url)} without a value array")
             number += 1
             users += len(value)
             self.paged = users
             progress.advance(1, extra=f"{users:,} users")
-            link = doc.get("@odata.nextLink")
+            link = doc.next_link if isinstance(doc, typed_page.Page) else doc.get("@odata.nextLink")
             if link is not None and (not isinstance(link, str) or link == next_url):
                 raise SourceError(
                     f"Graph answered GET {describe(next_url)} with a bad @odata.nextLink "
@@ -310,7 +315,12 @@ class _Run:
             next_url = link
             # graph_export rejects pages whose @odata.context lacks signInActivity (an export
             # mistake); here the usage report supplies activity, so the context is not shown.
-            yield doc if keep_context else {k: v for k, v in doc.items() if k != "@odata.context"}
+            if keep_context:
+                yield doc
+            elif isinstance(doc, typed_page.Page):
+                yield msgspec.structs.replace(doc, context=None)
+            else:
+                yield {k: v for k, v in doc.items() if k != "@odata.context"}
 
     def verify_count(self) -> bool:
         """Cross-check the paged users with ``GET /users/$count``; False when switched off.

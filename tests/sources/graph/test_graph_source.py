@@ -25,6 +25,7 @@ from licensewatch.errors import (
 )
 from licensewatch.retry import RetryPolicy, parse_retry_after
 from licensewatch.rules.neutralise import neutralise_frame
+from licensewatch.sources.graph import typed_page
 from licensewatch.sources.graph.export import GraphExportSource
 from licensewatch.sources.interface import Recordable
 from tests.sources.graph.conftest import (
@@ -391,6 +392,26 @@ def test_saved_pull_replays_to_identical_frames(
     pd.testing.assert_frame_equal(replay.licenses, live.licenses)
     assert replay.signal == live.signal
     assert replay.complete and live.complete
+
+
+def test_the_live_pull_decodes_its_pages_into_the_fields_it_reads(
+    rsps: responses.RequestsMock, waits: Waits, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decoded: list[bool] = []
+    decode = typed_page.decode
+
+    def spy(data: bytes) -> typed_page.Page | None:
+        page = decode(data)
+        decoded.append(page is not None)
+        return page
+
+    monkeypatch.setattr(typed_page, "decode", spy)
+    add_login(rsps)
+    add_json(rsps, SKUS_URL, "subscribedSkus.json")
+    add_users(rsps)
+    pulled = make_source(graph_settings(tmp_path), waits).pull()
+    assert decoded == [True, True, True]  # every page read into the fields, without dicts
+    assert len(pulled.accounts) == 5  # the frames: test_saved_pull_replays_to_identical_frames
 
 
 def test_a_lone_surrogate_in_a_live_page_is_read_and_neutralised(
