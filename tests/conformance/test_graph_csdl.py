@@ -8,7 +8,8 @@ What is checked, taken from the code rather than copied by hand:
 - the properties the parsers read: their constants (``USER_FIELDS``,
   ``TEXT_FIELDS``, ``SIGN_IN_FIELDS`` …) and every literal ``.get("…")`` in
   ``graph.py`` and ``graph_export.py``, on ``user``, ``signInActivity``,
-  ``assignedLicense`` or ``subscribedSku`` (or OData control information);
+  ``assignedLicense`` or ``subscribedSku`` (or OData control information),
+  and the JSON names the live pull's typed pages decode (``typed_page``);
 - the ``sendMail`` and ``assignLicense`` bodies the transport and the remover
   POST, against the actions' parameters and the types below them (``message``,
   ``recipient``, ``itemBody``, ``internetMessageHeader``, ``fileAttachment`` by
@@ -42,6 +43,7 @@ from licensewatch.graph.options import SIGN_IN, GraphOptions
 from licensewatch.notify.transports.graph import GraphMailOptions, GraphMailTransport
 from licensewatch.sources.graph import export as graph_export
 from licensewatch.sources.graph import live as graph
+from licensewatch.sources.graph import typed_page, user_fields
 from tests.conformance import csdl
 from tests.conformance.csdl import Csdl, check, check_action
 from tests.notify.org import compose
@@ -136,11 +138,11 @@ def _literal_gets(module: ModuleType) -> set[str]:
 
 
 def test_every_property_the_parsers_read_is_declared(graph_csdl: Csdl) -> None:
-    user_props = {*graph_export.TEXT_FIELDS, graph_export.SIGNAL, *graph.USER_FIELDS, SIGN_IN}
+    user_props = {*user_fields.TEXT_FIELDS, user_fields.SIGNAL, *graph.USER_FIELDS, SIGN_IN}
     assert _missing(graph_csdl, USER, user_props) == []
-    activity = graph_csdl.property(USER, graph_export.SIGNAL)
+    activity = graph_csdl.property(USER, user_fields.SIGNAL)
     assert activity is not None
-    assert _missing(graph_csdl, activity.type, graph_export.SIGN_IN_FIELDS) == []
+    assert _missing(graph_csdl, activity.type, user_fields.SIGN_IN_FIELDS) == []
     licences = graph_csdl.property(USER, "assignedLicenses")
     assert licences is not None and licences.type == "Collection(microsoft.graph.assignedLicense)"
     owners = [USER, activity.type, "microsoft.graph.assignedLicense", SKU]
@@ -154,6 +156,19 @@ def test_every_property_the_parsers_read_is_declared(graph_csdl: Csdl) -> None:
         and all(graph_csdl.property(t, name) is None for t in owners)
     ]
     assert undeclared == []
+
+
+def test_every_field_the_typed_pages_decode_is_declared(graph_csdl: Csdl) -> None:
+    # typed_page decodes users pages by these JSON names: each must be Graph's own.
+    user = typed_page.User.__struct_encode_fields__
+    assert _missing(graph_csdl, USER, user) == []
+    activity = graph_csdl.property(USER, user_fields.SIGNAL)
+    assert activity is not None
+    assert _missing(graph_csdl, activity.type, typed_page.SignIn.__struct_encode_fields__) == []
+    licence = "microsoft.graph.assignedLicense"
+    assert _missing(graph_csdl, licence, typed_page.Licence.__struct_encode_fields__) == []
+    page = typed_page.Page.__struct_encode_fields__
+    assert all(name == "value" or csdl.is_annotation(name) for name in page), page
 
 
 def _mail_transport(tmp_path: Path) -> GraphMailTransport:

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from licensewatch import jsontext
 from licensewatch.errors import InputError
-from licensewatch.sources.graph import export, typed_page
+from licensewatch.sources.graph import export, typed_page, user_fields
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 E3 = "05e9a617-0261-4cee-bb44-138d3ef5d965"
@@ -133,7 +133,9 @@ _STAMP = st.sampled_from(
         "2019-13-01T00:00:00Z",
     ]
 )
-_ODD = st.integers(-2, 2) | st.booleans() | st.just({}) | st.just([]) | st.floats(allow_nan=False)
+_ODD: st.SearchStrategy[Any] = (
+    st.integers(-2, 2) | st.booleans() | st.just({}) | st.just([]) | st.floats(allow_nan=False)
+)
 
 
 def _maybe(value: st.SearchStrategy[Any], odd: bool) -> st.SearchStrategy[Any]:
@@ -145,13 +147,13 @@ def users(draw: st.DrawFn, odd: bool) -> Any:
     if odd and draw(st.integers(0, 20)) == 0:
         return draw(_ODD | st.none())
     user: dict[str, Any] = {}
-    for name in (*export.TEXT_FIELDS, "createdDateTime"):
+    for name in (*user_fields.TEXT_FIELDS, "createdDateTime"):
         if draw(st.booleans()):
             user[name] = draw(_maybe(_STAMP if name == "createdDateTime" else _TEXT, odd))
     if draw(st.booleans()):
         user["accountEnabled"] = draw(_maybe(st.booleans(), odd))
     if draw(st.booleans()):
-        sign_in = {name: draw(_maybe(_STAMP, odd)) for name in export.SIGN_IN_FIELDS}
+        sign_in = {name: draw(_maybe(_STAMP, odd)) for name in user_fields.SIGN_IN_FIELDS}
         user["signInActivity"] = draw(_maybe(st.just(sign_in), odd))
     if draw(st.booleans()):
         licence = st.fixed_dictionaries({}, optional={"skuId": _maybe(_TEXT, odd)})
