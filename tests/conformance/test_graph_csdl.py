@@ -169,6 +169,10 @@ def test_every_field_the_typed_pages_decode_is_declared(graph_csdl: Csdl) -> Non
     assert _missing(graph_csdl, licence, typed_page.Licence.__struct_encode_fields__) == []
     page = typed_page.Page.__struct_encode_fields__
     assert all(name == "value" or csdl.is_annotation(name) for name in page), page
+    with_states = set(typed_page.UserWithStates.__struct_encode_fields__) - set(user)
+    assert with_states == {user_fields.STATES_FIELD}
+    state = "microsoft.graph.licenseAssignmentState"
+    assert _missing(graph_csdl, state, typed_page.State.__struct_encode_fields__) == []
 
 
 def _mail_transport(tmp_path: Path) -> GraphMailTransport:

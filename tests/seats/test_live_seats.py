@@ -86,14 +86,21 @@ def test_live_seats_are_read_once_saved_and_replayed(
         pd.testing.assert_frame_equal(live, again)
 
 
-def test_with_seats_the_pages_are_read_as_json_objects_for_their_licence_states(
+def test_with_seats_the_pages_are_decoded_with_their_users_licence_states(
     tmp_path: Path, rsps: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls: list[bytes] = []
-    monkeypatch.setattr(typed_page, "decode", lambda data: calls.append(data))
+    decoded: list[bool] = []
+    decode = typed_page.decode_with_states
+
+    def spy(data: bytes) -> typed_page.PageWithStates | None:
+        page = decode(data)
+        decoded.append(page is not None)
+        return page
+
+    monkeypatch.setattr(typed_page, "decode_with_states", spy)
     _mock(rsps)
     pull = make_source(graph_settings(tmp_path, seats=True), Waits()).pull()
-    assert calls == []  # typed_page skips licenseAssignmentStates: not used with seats
+    assert decoded == [True]  # the states as the replay reads them: the test above
     assert pull.license_states is not None and len(pull.license_states) > 0
 
 

@@ -22,11 +22,32 @@ from hypothesis import strategies as st
 from licensewatch import jsontext
 from licensewatch.errors import InputError
 from licensewatch.sources.graph import export, typed_page, user_fields
+from licensewatch.sources.graph.seats import LicenseStates
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 E3 = "05e9a617-0261-4cee-bb44-138d3ef5d965"
 SKUS = {E3: "ENTERPRISEPACK"}
 CONTEXT = "https://graph.microsoft.com/v1.0/$metadata#users(id,displayName,signInActivity)"
+
+
+def states(datas: list[bytes], *, typed: bool) -> tuple[Any, ...]:
+    """The licence states LicenseStates notes of the pages, and its problems."""
+    noted = LicenseStates()
+    docs = []
+    for data in datas:
+        doc = typed_page.decode_with_states(data) if typed else None
+        docs.append(doc if doc is not None else jsontext.loads(data))
+    assert list(noted.watch(docs)) == docs  # yielded unchanged
+    return noted.frame({"g1": "Group one"}), noted.problems
+
+
+def assert_same_states(datas: list[bytes]) -> None:
+    (typed, typed_problems), (parsed, parsed_problems) = (
+        states(datas, typed=True),
+        states(datas, typed=False),
+    )
+    pd.testing.assert_frame_equal(typed, parsed)
+    assert typed_problems == parsed_problems
 
 
 def read(datas: list[bytes], *, typed: bool) -> tuple[Any, ...]:
@@ -67,7 +88,15 @@ def recorded_pages() -> list[Path]:
 def test_recorded_pages_decode_and_read_as_parsed(path: Path) -> None:
     data = path.read_bytes()
     assert typed_page.decode(data) is not None  # the documented shape decodes
+    assert typed_page.decode_with_states(data) is not None
     assert_same([data])
+    assert_same_states([data])
+
+
+def test_the_recorded_licence_states_are_noted_from_decoded_pages() -> None:
+    data = (FIXTURES / "graph_seats" / "users_states.json").read_bytes()
+    frame, problems = states([data], typed=True)
+    assert len(frame) > 0 and problems == []
 
 
 def users_page(users: list[Any], *, link: str | None = None) -> bytes:
@@ -159,7 +188,17 @@ def users(draw: st.DrawFn, odd: bool) -> Any:
         licence = st.fixed_dictionaries({}, optional={"skuId": _maybe(_TEXT, odd)})
         user["assignedLicenses"] = draw(_maybe(st.lists(licence, max_size=3), odd))
     if draw(st.booleans()):
-        user["licenseAssignmentStates"] = [{"skuId": E3, "state": "Active"}]  # not read: skipped
+        state = st.fixed_dictionaries(
+            {},
+            optional={
+                "skuId": _maybe(_TEXT, odd),
+                "assignedByGroup": _maybe(st.sampled_from(["g1", "G1", "", "g2"]), odd),
+                "error": _maybe(st.sampled_from(["None", "none", "CountViolation", ""]), odd),
+                "state": _maybe(st.sampled_from(["Active", "Error"]), odd),
+                "lastUpdatedDateTime": _STAMP,
+            },
+        )
+        user["licenseAssignmentStates"] = draw(_maybe(st.lists(state, max_size=2), odd))
     return user
 
 
@@ -171,7 +210,9 @@ def test_pages_in_the_documented_types_read_typed_as_parsed(pages: list[list[Any
         for i, u in enumerate(pages)
     ]
     assert all(typed_page.decode(d) is not None for d in datas)
+    assert all(typed_page.decode_with_states(d) is not None for d in datas)
     assert_same(datas)
+    assert_same_states(datas)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -179,4 +220,6 @@ def test_pages_in_the_documented_types_read_typed_as_parsed(pages: list[list[Any
 def test_pages_with_any_values_read_the_same_whichever_reader_takes_them(
     pages: list[list[Any]],
 ) -> None:
-    assert_same([orjson.dumps({"value": u}) for u in pages])
+    datas = [orjson.dumps({"value": u}) for u in pages]
+    assert_same(datas)
+    assert_same_states(datas)

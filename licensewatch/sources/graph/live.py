@@ -41,13 +41,14 @@ from licensewatch.sources.graph.export import (
     unknown_sku_note,
 )
 from licensewatch.sources.graph.record import REPORT_FILE, Recorder, check_record_folder
-from licensewatch.sources.graph.seats import STATES_FIELD, LicenseStates, SeatData
+from licensewatch.sources.graph.seats import LicenseStates, SeatData
 from licensewatch.sources.graph.seats_live import read_live_seats
 from licensewatch.sources.graph.usage_report import (
     UsageActivity,
     apply_usage_activity,
     parse_usage_report,
 )
+from licensewatch.sources.graph.user_fields import STATES_FIELD
 from licensewatch.sources.interface import AccountsPull, AccountsSource
 
 __all__ = [
@@ -290,9 +291,8 @@ class _Run:
         users = 0
         number = 0
         next_url: str | None = url
-        # Decoded straight into the fields read where the page allows (typed_page); the licence
-        # states of the seats are read from pages parsed as JSON objects (LicenseStates).
-        decode = typed_page.decode if not self.options.seats else lambda _: None
+        # Decoded straight into the fields read where the page allows (typed_page).
+        decode = typed_page.decode_with_states if self.options.seats else typed_page.decode
         while next_url is not None:
             doc, raw = self.http.get_decoded(next_url, decode)
             value = doc.value if isinstance(doc, typed_page.Page) else doc.get("value")

@@ -29,13 +29,13 @@ import pandas as pd
 
 from licensewatch import model
 from licensewatch.errors import InputError
+from licensewatch.sources.graph import typed_page
+from licensewatch.sources.graph.user_fields import STATES_FIELD
 from licensewatch.sources.tabular.table import ProblemLog, parse_timestamps
 
 SUBSCRIPTIONS_FILE: Final = "subscriptions.json"
 GROUPS_FILE: Final = "groups.json"
 SUBSCRIPTIONS_PATH: Final = "/directory/subscriptions"
-#: The users property selected with the users when seats are read.
-STATES_FIELD: Final = "licenseAssignmentStates"
 GROUP_SELECT: Final = "id,displayName"
 #: prepaidUnits property → SKU_SEATS column (``enabled`` is required, the others default to 0).
 PREPAID_FIELDS: Final = {
@@ -185,8 +185,16 @@ class LicenseStates:
         self.problems: list[str] = []
 
     def watch(self, pages: Iterable[Any]) -> Iterator[Any]:
-        """Yield ``pages`` unchanged, noting the licence states of their users."""
+        """Yield ``pages`` unchanged, noting the licence states of their users.
+
+        A page is parsed JSON, or decoded with its users' states by :mod:`.typed_page`.
+        """
         for number, page in enumerate(pages, start=1):
+            if isinstance(page, typed_page.PageWithStates):
+                for pos, typed in enumerate(page.value, start=1):
+                    self._note(typed_page.states_of(typed), number, pos)
+                yield page
+                continue
             users = page.get("value") if isinstance(page, Mapping) else None
             for pos, user in enumerate(users if isinstance(users, list) else [], start=1):
                 if isinstance(user, Mapping):

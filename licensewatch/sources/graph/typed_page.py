@@ -23,7 +23,13 @@ from typing import Any, Final
 
 import msgspec
 
-from licensewatch.sources.graph.user_fields import SIGN_IN_FIELDS, SIGNAL, TEXT_FIELDS, sku_id_of
+from licensewatch.sources.graph.user_fields import (
+    SIGN_IN_FIELDS,
+    SIGNAL,
+    STATES_FIELD,
+    TEXT_FIELDS,
+    sku_id_of,
+)
 
 _TEXT: Final = (*TEXT_FIELDS, "createdDateTime")
 
@@ -60,7 +66,29 @@ class Page(msgspec.Struct, gc=False):
     next_link: str | None = msgspec.field(name="@odata.nextLink", default=None)
 
 
+class State(msgspec.Struct, gc=False):
+    """One ``licenseAssignmentStates`` entry, its fields as sent (``LicenseStates`` checks them)."""
+
+    skuId: Any = None
+    assignedByGroup: Any = None
+    error: Any = None
+    state: Any = None
+
+
+#: A user with its licence states (the pull with ``seats = true``).
+UserWithStates = msgspec.defstruct(
+    "UserWithStates", [(STATES_FIELD, list[State] | None, None)], bases=(User,), gc=False
+)
+
+
+class PageWithStates(Page, gc=False):
+    """A users page whose users carry their licence states."""
+
+    value: list[UserWithStates]  # type: ignore[valid-type]
+
+
 _DECODER: Final = msgspec.json.Decoder(Page)
+_WITH_STATES: Final = msgspec.json.Decoder(PageWithStates)
 
 
 def decode(data: bytes) -> Page | None:
@@ -69,6 +97,23 @@ def decode(data: bytes) -> Page | None:
         return _DECODER.decode(data)
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
+
+
+def decode_with_states(data: bytes) -> PageWithStates | None:
+    """As :func:`decode`, the users' ``licenseAssignmentStates`` decoded too."""
+    try:
+        return _WITH_STATES.decode(data)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+
+
+def states_of(user: Any) -> dict[str, Any]:
+    """A decoded user as much of a parsed one as ``LicenseStates`` reads: id and states."""
+    states = getattr(user, STATES_FIELD)
+    return {
+        "id": user.id,
+        STATES_FIELD: None if states is None else [msgspec.structs.asdict(s) for s in states],
+    }
 
 
 _LICENCES: Final = attrgetter("assignedLicenses")

@@ -11,6 +11,8 @@ import sys
 from typing import Any, Final
 
 SIGNAL: Final = "signInActivity"
+#: The users property selected with the users when seats are read (sources/graph/seats.py).
+STATES_FIELD: Final = "licenseAssignmentStates"
 
 #: Graph user property → ACCOUNTS column, for the plain text properties.
 TEXT_FIELDS: Final = {
