@@ -289,42 +289,17 @@ def text(values: object, index: pd.Index | None = None) -> pd.Series:
 def stripped_text(values: list[Any]) -> pd.Series:
     """:func:`text` of ``values`` with every string stripped (``str.strip``) and blanks missing.
 
-    What the pulls make of a feed's text fields. Arrow strips text it holds
-    (10 ms a million values); anything else (a number, a lone surrogate) is
-    stripped by Python as it always was.
+    What the pulls make of a feed's text fields: stripped by Arrow
+    (:func:`licensewatch.arrow_text.stripped`) where Arrow holds the text; anything
+    else (a number, a lone surrogate) is stripped by Python as it always was.
     """
     if _ARROW_TEXT is not None:
-        pa = _ARROW_TEXT
-        import pyarrow.compute as pc
+        from licensewatch import arrow_text
 
-        try:
-            array = pa.array(values, type=pa.large_string(), from_pandas=True)
-        except (pa.ArrowException, TypeError, ValueError, UnicodeEncodeError):
-            pass
-        else:
-            trimmed = pc.utf8_trim(array, characters=SPACE)
-            return pd.Series(ArrowStringArray(_blank_as_missing(trimmed)), dtype=STRING)
+        array = arrow_text.stripped(values)
+        if array is not None:
+            return pd.Series(ArrowStringArray(array), dtype=STRING)
     return text([(v.strip() or None) if isinstance(v, str) else v for v in values])
-
-
-#: What ``str.strip()`` removes: every character Python calls whitespace (a test checks).
-SPACE: Final = (
-    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
-    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
-)
-#: Those below U+0080: more than Arrow's ASCII whitespace (U+001C..U+001F separate, to Python).
-_ASCII_SPACE: Final = "".join(c for c in SPACE if c < "\x80")
-
-
-def _blank_as_missing(data: Any) -> Any:
-    """The Arrow text ``data`` with its empty strings missing (looked for before replaced)."""
-    pa = _ARROW_TEXT
-    import pyarrow.compute as pc
-
-    lengths = pc.binary_length(data)
-    if pc.min(lengths).as_py() == 0:
-        return pc.if_else(pc.equal(lengths, 0), pa.scalar(None, pa.large_string()), data)
-    return data
 
 
 def _arrow_text(values: object, index: pd.Index | None) -> pd.Series | None:
@@ -376,27 +351,13 @@ def _fold_or_none(text: str) -> str | None:
 def isin(values: pd.Series, among: pd.Series | Collection[str]) -> np.ndarray:
     """Where the text of ``values`` is exactly one of ``among``'s (NA never is), as booleans.
 
-    A hash join in Arrow when both are stored there: pandas' own ``isin`` on
-    Arrow text makes a Python object of every value of ``among`` first (two
-    million ids: about 600 MB and seconds).
+    A hash join in Arrow when both are stored there (:func:`licensewatch.arrow_text.is_in`).
     """
     left, right = text(values).array, text(among).dropna().array
     if isinstance(left, ArrowStringArray) and isinstance(right, ArrowStringArray):
-        import pyarrow as pa
-        import pyarrow.compute as pc
+        from licensewatch import arrow_text
 
-        # Arrow's own arrays (no copy), one string type for both sides.
-        looked, pool = (
-            pa.array(left).cast(pa.large_string()),
-            pa.array(right).cast(pa.large_string()),
-        )
-        if len(pool) > len(looked):
-            # The hash table is of the value set: build it of the smaller side (200,000
-            # stored ids against a pull of two million: about 250 MB less), then look
-            # the values up among the pool's values that matched.
-            pool = pc.unique(pool.filter(pc.is_in(pool, value_set=looked)))
-        found = pc.is_in(looked, value_set=pool)
-        return np.asarray(found.fill_null(False), dtype=bool)
+        return arrow_text.is_in(left, right)
     # Either side in Python storage: compare the objects (pandas' hash table).
     objects = np.asarray(right, dtype=object)
     return np.asarray(pd.Series(np.asarray(left, dtype=object), dtype=object).isin(objects), bool)
@@ -426,28 +387,15 @@ def norm_key(series: pd.Series) -> pd.Series:
 
 
 def _arrow_fold(values: pd.Series) -> ArrowStringArray | None:
-    """:func:`norm_key` of text stored in Arrow, folded by Arrow where the text is ASCII.
+    """:func:`norm_key` of text stored in Arrow (:func:`licensewatch.arrow_text.folded`).
 
-    For ASCII, NFC changes nothing and case folding is lower-casing, so the key
-    is the text lower-cased and stripped of Python's ASCII whitespace: Arrow does
-    that without a Python string a value (a million UPNs: 0.015 s against
-    0.32 s). The few values that are not ASCII are folded by :func:`fold_key`.
     None when the text is in Python storage (a lone surrogate).
     """
     if not isinstance(values.array, ArrowStringArray) or _ARROW_TEXT is None:
         return None
-    pa = _ARROW_TEXT
-    import pyarrow.compute as pc
+    from licensewatch import arrow_text
 
-    data = pa.array(values.array).cast(pa.large_string())
-    if isinstance(data, pa.ChunkedArray):
-        data = data.combine_chunks()
-    folded = pc.utf8_trim(pc.ascii_lower(data), characters=_ASCII_SPACE)
-    other = pc.invert(pc.fill_null(pc.string_is_ascii(data), True))
-    if pc.any(other).as_py():
-        by_python = [fold_key(v) for v in data.filter(other).to_pylist()]
-        folded = pc.replace_with_mask(folded, other, pa.array(by_python, pa.large_string()))
-    return ArrowStringArray(_blank_as_missing(folded))
+    return ArrowStringArray(arrow_text.folded(values.array, fold_key))
 
 
 #: The cluster of the single-cluster ``[sources.phones]`` form: its phones keep bare keys.

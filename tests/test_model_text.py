@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from licensewatch import model
+from licensewatch import arrow_text, model
 
 VALUES = pd.Series(["a", None, "B", "c", "a"], index=[4, 3, 2, 1, 0], dtype="string")
 
@@ -94,7 +94,7 @@ def _stripped_by_python(values: list[object]) -> pd.Series:
 
 def test_space_is_what_python_strips() -> None:
     every = (chr(c) for c in range(sys.maxunicode + 1))
-    assert "".join(c for c in every if c.isspace()) == model.SPACE
+    assert "".join(c for c in every if c.isspace()) == arrow_text.SPACE
 
 
 def test_stripped_text_strips_every_code_point_as_python_does() -> None:
