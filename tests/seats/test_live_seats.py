@@ -10,7 +10,6 @@ import pytest
 import responses
 
 from licensewatch.config import SourceSettings
-from licensewatch.sources.graph import typed_page
 from licensewatch.sources.graph.export import GraphExportSource
 from tests.sources.graph.conftest import (
     COUNT_URL,
@@ -21,6 +20,7 @@ from tests.sources.graph.conftest import (
     add_login,
     graph_settings,
     make_source,
+    spy_on_decoding,
 )
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "graph_seats"
@@ -89,15 +89,7 @@ def test_live_seats_are_read_once_saved_and_replayed(
 def test_with_seats_the_pages_are_decoded_with_their_users_licence_states(
     tmp_path: Path, rsps: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    decoded: list[bool] = []
-    decode = typed_page.decode_with_states
-
-    def spy(data: bytes) -> typed_page.PageWithStates | None:
-        page = decode(data)
-        decoded.append(page is not None)
-        return page
-
-    monkeypatch.setattr(typed_page, "decode_with_states", spy)
+    decoded = spy_on_decoding(monkeypatch, "decode_with_states")
     _mock(rsps)
     pull = make_source(graph_settings(tmp_path, seats=True), Waits()).pull()
     assert decoded == [True]  # the states as the replay reads them: the test above

@@ -3,9 +3,10 @@
 Parsed as JSON objects, a page of 500 users is 500 dicts, each with a dict of
 sign-in activity and lists of dicts of licences and licence states, and some
 25 strings a user, most of which the pull never reads: all built, then freed
-once the page's columns are taken (at 1M: 1,035,000 users, 4-6 CPU s to parse
-with orjson and about 4 s more to free). :func:`decode` decodes a page against
-the fields read, as small untracked objects, skipping the rest (1.2-1.4 s).
+once the page's columns are taken (1,035,000 users: 3.5-6 CPU s to parse with
+orjson, and more to free). :func:`decode` decodes a page against the fields
+read, as small untracked objects, skipping the rest (1.2-1.4 s); parse and
+read together went from 17.8-22.8 to 9.1-11.8 CPU s.
 
 Only a page whose every field read has its documented JSON type decodes:
 anything else (a number where text belongs, a user that is not an object, a

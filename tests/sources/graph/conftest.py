@@ -20,6 +20,7 @@ import pytest
 import responses
 
 from licensewatch.config import SourceSettings
+from licensewatch.sources.graph import typed_page
 from licensewatch.sources.graph.live import GraphSource
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "graph_live"
@@ -170,3 +171,17 @@ def bearer(call: Any) -> str | None:
     """The Authorization header a request carried, if any."""
     value = call.request.headers.get("Authorization")
     return None if value is None else str(value)
+
+
+def spy_on_decoding(monkeypatch: pytest.MonkeyPatch, name: str) -> list[bool]:
+    """Watch ``typed_page.<name>``: one entry a page, whether it decoded (True) or not."""
+    decode = getattr(typed_page, name)
+    decoded: list[bool] = []
+
+    def spy(data: bytes) -> Any:
+        page = decode(data)
+        decoded.append(page is not None)
+        return page
+
+    monkeypatch.setattr(typed_page, name, spy)
+    return decoded

@@ -25,7 +25,6 @@ from licensewatch.errors import (
 )
 from licensewatch.retry import RetryPolicy, parse_retry_after
 from licensewatch.rules.neutralise import neutralise_frame
-from licensewatch.sources.graph import typed_page
 from licensewatch.sources.graph.export import GraphExportSource
 from licensewatch.sources.interface import Recordable
 from tests.sources.graph.conftest import (
@@ -56,6 +55,7 @@ from tests.sources.graph.conftest import (
     make_source,
     next_link,
     raw,
+    spy_on_decoding,
 )
 
 PAGE2 = next_link("users_page_1.json")
@@ -397,15 +397,7 @@ def test_saved_pull_replays_to_identical_frames(
 def test_the_live_pull_decodes_its_pages_into_the_fields_it_reads(
     rsps: responses.RequestsMock, waits: Waits, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    decoded: list[bool] = []
-    decode = typed_page.decode
-
-    def spy(data: bytes) -> typed_page.Page | None:
-        page = decode(data)
-        decoded.append(page is not None)
-        return page
-
-    monkeypatch.setattr(typed_page, "decode", spy)
+    decoded = spy_on_decoding(monkeypatch, "decode")
     add_login(rsps)
     add_json(rsps, SKUS_URL, "subscribedSkus.json")
     add_users(rsps)
