@@ -33,11 +33,6 @@ MIGRATIONS_DIR: Final = Path(__file__).resolve().parent / "migrations"
 
 #: How long SQLite waits for another writer before giving up (milliseconds).
 SQLITE_BUSY_TIMEOUT_MS: Final = 30_000
-#: SQLite's page cache, in KiB (its default is 2,000): a 1M night writes a million state
-#: rows and 929,600 registration rows into indexes of tens of MB, and with the default
-#: cache every insert into them goes back to the file (executemany 16 s against 11 s
-#: here). Taken as pages are used, so a small database costs no more than before.
-SQLITE_CACHE_KIB: Final = 65_536
 #: How long PostgreSQL connection attempts may take (seconds) unless the URL says otherwise.
 PG_CONNECT_TIMEOUT_S: Final = 10
 #: pg_advisory_xact_lock key that serializes concurrent schema upgrades.
@@ -172,7 +167,6 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         # WAL lets reports and listings read while a run writes.
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")

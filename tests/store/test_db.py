@@ -65,8 +65,6 @@ def test_sqlite_is_tuned_on_every_connection(tmp_path: Path) -> None:
             assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
             assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
             assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 30_000
-            # Negative: KiB, not pages (a 1M night's indexes stay in memory).
-            assert conn.execute(text("PRAGMA cache_size")).scalar() == -65_536
     finally:
         engine.dispose()
 
