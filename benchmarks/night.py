@@ -149,20 +149,16 @@ class StageCpu:
         Stages.run = self._real  # type: ignore[method-assign]
 
 
-class StageEnds(logging.Handler):
-    """Keeps when each stage ended, from the stage log line ``Stages.run`` writes."""
+class ForkedFigures(logging.Handler):
+    """What each forked process took: (name, CPU s, peak MiB), from ``forked``'s log line."""
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)
-        self.ends: list[float] = []
-        #: What each forked process took: (name, CPU s, peak MiB), from ``forked``'s line.
         self.processes: list[tuple[str, float, float]] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        """Remember the time of every stage line, and each forked process's figures."""
-        if record.name == f"{LOGGER_NAME}.night.stages":
-            self.ends.append(record.created)
-        elif record.name == f"{LOGGER_NAME}.forked" and isinstance(record.args, tuple):
+        """Remember each forked process's figures."""
+        if record.name == f"{LOGGER_NAME}.forked" and isinstance(record.args, tuple):
             name, _pid, cpu_s, peak_mb = record.args
             self.processes.append((str(name), float(cpu_s), float(peak_mb)))  # type: ignore[arg-type]
 
@@ -196,8 +192,8 @@ def measure(config: Path, as_of: date, smtp_port: int | None) -> dict[str, Any]:
     """Run the job once for ``as_of`` and return what it took."""
     logger = logging.getLogger(LOGGER_NAME)
     logger.setLevel(logging.INFO)
-    ends = StageEnds()
-    logger.addHandler(ends)
+    forked_figures = ForkedFigures()
+    logger.addHandler(forked_figures)
     settings = load_settings(config)
     if smtp_port is not None:
         smtp_table = {"host": "127.0.0.1", "port": smtp_port, "security": "none", "timeout_s": 60}
@@ -212,7 +208,11 @@ def measure(config: Path, as_of: date, smtp_port: int | None) -> dict[str, Any]:
         total = time.perf_counter() - started
         total_cpu = cpu_now() - cpu_start
         stages: list[dict[str, Any]] = []
-        for timing, end, cpu_s in zip(result.stages, ends.ends, cpu.seconds, strict=True):
+        # When each stage ended, on this clock: a stage of a forked process may end long
+        # before the run collects it (the stage line is written then).
+        to_wall = wall_start - started
+        ended = [timing.ended + to_wall for timing in result.stages]
+        for timing, end, cpu_s in zip(result.stages, ended, cpu.seconds, strict=True):
             stages.append(
                 {
                     "name": timing.name,
@@ -223,7 +223,7 @@ def measure(config: Path, as_of: date, smtp_port: int | None) -> dict[str, Any]:
                 }
             )
         spans = [
-            (s["name"], end - s["seconds"], end) for s, end in zip(stages, ends.ends, strict=True)
+            (s["name"], end - s["seconds"], end) for s, end in zip(stages, ended, strict=True)
         ]
         smtp = None
         sending = next((s for s in stages if s["name"] == "send emails"), None)
@@ -242,7 +242,7 @@ def measure(config: Path, as_of: date, smtp_port: int | None) -> dict[str, Any]:
         # Stages that ran at the same time (the remote pulls) count once: the union of spans.
         "other_s": total - covered(spans),
         "together": together(spans),
-        "processes": ends.processes,
+        "processes": forked_figures.processes,
         "peak_rss_mb": peak_rss_mb(),
         "peak_with_children_mb": max(sampler.with_children_mb, peak_rss_mb()),
         "stages": stages,

@@ -24,6 +24,7 @@ import pickle
 import resource
 import signal
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,6 +56,9 @@ class Child:
     #: The child's own peak resident memory (MiB) and CPU seconds, once it has answered.
     peak_mb: float = 0.0
     cpu_s: float = 0.0
+    #: When the work ended in the child (``time.perf_counter()``, one clock for every
+    #: process on Linux), once it has answered: a child may end long before it is asked.
+    ended: float | None = None
 
     def result(self) -> Any:
         """The work's value, or its error raised here; a child that died is a ``failure``.
@@ -71,7 +75,7 @@ class Child:
             try:
                 kind, value = self.reader.recv()
                 # Sent after the value: its pickling counts.
-                self.peak_mb, self.cpu_s = self.reader.recv()
+                self.peak_mb, self.cpu_s, self.ended = self.reader.recv()
                 measured = True
             except EOFError:
                 pass  # ended before it answered (or before its figures)
@@ -141,7 +145,7 @@ def _child(
     failure: type[LicensewatchError],
     parent: int,
 ) -> None:
-    """In the child: do the work, send ``(kind, value)``, then ``(peak MiB, CPU s)``."""
+    """In the child: do the work, send ``(kind, value)``, then ``(peak MiB, CPU s, ended)``."""
     reader.close()
     _die_with(parent)
     try:
@@ -151,9 +155,10 @@ def _child(
             # A bug: its traceback stays here, so the log keeps where it happened.
             log.error("%s", redact("".join(traceback.format_exception(exc))))
         answer = ("error", _portable(exc, failure))
+    ended = time.perf_counter()
     try:
         writer.send(answer)
-        writer.send(_usage())
+        writer.send((*_usage(), ended))
     finally:
         writer.close()
 

@@ -20,6 +20,7 @@ from licensewatch import forked
 from licensewatch.errors import ConfigError, InputError, Problem, SourceError, SourceUnavailable
 from licensewatch.logs import forget_secrets, register_secrets
 from licensewatch.night.inputs import Sources, pull_local_first
+from licensewatch.night.outputs import Background
 from licensewatch.night.stages import Stages
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork: Linux only")
@@ -242,3 +243,33 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"
+
+
+def test_a_stage_in_a_child_lasts_until_it_ended_there_not_until_it_was_collected() -> None:
+    stages = Stages()
+    started = time.perf_counter()
+    child = forked.start("write x", lambda: "written")
+    child.process.join()  # it has ended; the run asks for it only later
+    asked = time.perf_counter()
+    value = stages.run("write x", child.result, started=started, ended=lambda: child.ended)
+    [timing] = stages.timings
+    assert value == "written"
+    assert child.ended is not None and started < child.ended < asked
+    assert timing.ended == child.ended and timing.seconds == child.ended - started
+    # A stage of this process ends when its step returns.
+    stages.run("here", lambda: None)
+    assert stages.timings[-1].ended > asked
+
+
+def test_background_stages_raise_the_first_error_and_stop_the_others() -> None:
+    def fails() -> None:
+        raise SourceError("the disk is full")
+
+    background = Background(Stages())
+    background.add("write a", time.perf_counter(), forked.start("write a", fails))
+    slow = forked.start("write b", lambda: time.sleep(60))
+    background.add("write b", time.perf_counter(), slow)
+    with pytest.raises(SourceError, match="the disk is full"):
+        background.wait()
+    assert slow.process.exitcode == -signal.SIGKILL
+    assert multiprocessing.active_children() == []

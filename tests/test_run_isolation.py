@@ -66,18 +66,18 @@ def test_a_config_reaching_the_database_through_a_symlink_takes_the_same_lock(
     assert load_settings(second).reports_dir.resolve() == load_settings(first).reports_dir
 
     seen: dict[str, Any] = {}
-    original = outputs.write_reports  # runs in the run's own process (the finance files may not)
+    original = outputs.Background.wait  # the reports written, in the run's own process
 
-    def second_run_while_staging(folder: Path, *args: Any, **kwargs: Any) -> Any:
+    def second_run_while_staging(background: outputs.Background) -> None:
         # The first run holds the lock and its staging folder is live.
-        written = original(folder, *args, **kwargs)
+        original(background)
         capsys.readouterr()
         seen["code"] = main(["run", "--config", str(second), "--as-of", AS_OF])
         seen["err"] = capsys.readouterr().err
-        seen["staging_kept"] = folder.is_dir() and any(folder.iterdir())
-        return written
+        [staging] = [p for p in first.parent.glob("reports/.*.staging-*") if p.is_dir()]
+        seen["staging_kept"] = any(staging.iterdir())
 
-    monkeypatch.setattr(outputs, "write_reports", second_run_while_staging)
+    monkeypatch.setattr(outputs.Background, "wait", second_run_while_staging)
     assert main(["run", "--config", str(first), "--as-of", AS_OF]) == 0
     assert seen["code"] == 1
     [line] = [x for x in seen["err"].splitlines() if x.startswith("licensewatch: error")]
@@ -100,15 +100,15 @@ def test_a_run_on_another_database_leaves_a_live_runs_staging_alone(
     second = first.with_name("second.toml")
     second.write_text(text, encoding="utf-8")
     seen: dict[str, Any] = {}
-    original = outputs.write_reports  # runs in the run's own process (the finance files may not)
+    original = outputs.Background.wait  # the reports written, in the run's own process
 
-    def other_run_while_staging(folder: Path, *args: Any, **kwargs: Any) -> Any:
-        written = original(folder, *args, **kwargs)
+    def other_run_while_staging(background: outputs.Background) -> None:
+        original(background)
         seen["code"] = main(["run", "--config", str(second), "--as-of", "2020-01-01"])
-        seen["staging_kept"] = folder.is_dir() and (folder / "findings.csv").is_file()
-        return written
+        [staging] = [p for p in first.parent.glob(f"reports/.{AS_OF}.staging-*") if p.is_dir()]
+        seen["staging_kept"] = (staging / "findings.csv").is_file()
 
-    monkeypatch.setattr(outputs, "write_reports", other_run_while_staging)
+    monkeypatch.setattr(outputs.Background, "wait", other_run_while_staging)
     assert main(["run", "--config", str(first), "--as-of", AS_OF]) == 0
     assert seen == {"code": 0, "staging_kept": True}
     reports = first.parent / "reports"

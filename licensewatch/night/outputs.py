@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Final
@@ -115,27 +115,59 @@ def write_reports(
         )
 
 
-class FinanceReports:
-    """The finance reports being written (:func:`start_finance_reports`); wait before the commit."""
+class Background:
+    """Stages running in forked processes (:func:`start_in_background`); wait before the commit."""
 
-    def __init__(self, stages: Stages, started: float, child: forked.Child | None) -> None:
-        self._stages, self._started, self._child = stages, started, child
+    def __init__(self, stages: Stages) -> None:
+        self._stages = stages
+        self._running: list[tuple[str, float, forked.Child]] = []
+
+    def add(self, name: str, started: float, child: forked.Child) -> None:
+        """Wait for ``child``, the stage ``name`` begun at ``started``, with the others."""
+        self._running.append((name, started, child))
 
     def wait(self) -> None:
-        """Until the files are written (the stage ends); their writer's error is raised here."""
-        child, self._child = self._child, None
-        if child is not None:
-            self._stages.run(FINANCE_STAGE, child.result, started=self._started)
+        """Until every stage has ended, in the order started; the first error is raised here.
+
+        Each stage's time is its own: until it ended in its process, not until
+        it was waited for.
+        """
+        try:
+            while self._running:
+                self._collect(*self._running.pop(0))
+        finally:
+            self.cancel()
+
+    def _collect(self, name: str, started: float, child: forked.Child) -> None:
+        self._stages.run(name, child.result, started=started, ended=lambda: child.ended)
 
     def cancel(self) -> None:
-        """Stop the writer if it still runs (the run failed before waiting for it)."""
-        child, self._child = self._child, None
-        if child is not None:
+        """Stop the stages that still run (the run failed before waiting for them)."""
+        running, self._running = self._running, []
+        for _, _, child in running:
             child.stop()
+
+
+def start_in_background(
+    ctx: RunContext, name: str, work: Callable[[], None], into: Background
+) -> None:
+    """Run ``work`` as the stage ``name``: in a forked process, waited for with ``into``.
+
+    Where no process can be forked (:func:`licensewatch.forked.usable`), here
+    and now. The work writes files into the staging folder; it must not touch
+    the database (the run's transaction stays in this process).
+    """
+    if not forked.usable():
+        ctx.stages.run(name, work)
+        return
+    started = time.perf_counter()
+    into.add(name, started, forked.start(name, work, failure=LicensewatchError))
 
 
 #: The stage that writes finance_summary.xlsx and .html.
 FINANCE_STAGE: Final = "write finance reports"
+#: The stage that writes the CSV files and the run summary.
+REPORTS_STAGE: Final = "write reports"
 
 
 def start_finance_reports(
@@ -144,15 +176,15 @@ def start_finance_reports(
     planned: pd.DataFrame,
     rates: pd.DataFrame,
     realized: int,
-    seats: SeatReport | None = None,
-) -> FinanceReports:
+    seats: SeatReport | None,
+    into: Background,
+) -> None:
     """Start writing the finance reports of the run into its staging folder.
 
     The trend and figures are read from the database here. The workbook and
-    page are written by a forked process where one can be (:mod:`licensewatch.forked`),
-    while the run stores its findings; otherwise here, before this returns.
+    page are written in the background (:func:`start_in_background`), while
+    the run stores its findings.
     """
-    started = time.perf_counter()
     history = history_for_run(ctx.session, planned, as_of=ctx.as_of)
     figures = run_figures(ctx.session, planned, history, ctx.as_of)
 
@@ -170,11 +202,7 @@ def start_finance_reports(
             figures=figures,
         )
 
-    if not forked.usable():
-        ctx.stages.run(FINANCE_STAGE, write, started=started)
-        return FinanceReports(ctx.stages, started, None)
-    child = forked.start(FINANCE_STAGE, write, failure=LicensewatchError)
-    return FinanceReports(ctx.stages, started, child)
+    start_in_background(ctx, FINANCE_STAGE, write, into)
 
 
 def run_figures(
@@ -227,9 +255,10 @@ def store_run(
 
 def write_outputs(
     ctx: RunContext, outcome: Outcome, rates: pd.DataFrame
-) -> tuple[Mapping[str, object], FinanceReports]:
-    """Write every report of the run into its staging folder; its run summary, and the finance
-    reports, which may still be being written (wait for them before the commit).
+) -> tuple[Mapping[str, object], Background]:
+    """Write every report of the run into its staging folder; its run summary, and the reports
+    still being written (the CSV files, the finance workbook and page: wait for them before
+    the commit), while the run stores its findings.
 
     The email previews are there already.
     """
@@ -250,24 +279,28 @@ def write_outputs(
     summary["warnings"] = [*outcome.gathered.warnings, *seats.warnings]
     actions = last_actions(session, planned["resource_id"].tolist())
     planned = planned.assign(follow_up=follow_up(planned, actions, ctx.as_of_ts))
-    finance = start_finance_reports(ctx, verdict, planned, rates, realized, seats)
+    background = Background(ctx.stages)
+    unassigned = planned[model.isin(planned["resource_id"], cycle.unassigned["resource_id"])]
     try:
-        ctx.stages.run(
-            "write reports",
+        start_finance_reports(ctx, verdict, planned, rates, realized, seats, background)
+        start_in_background(
+            ctx,
+            REPORTS_STAGE,
             lambda: write_reports(
                 ctx.staging,
                 planned,
-                planned[model.isin(planned["resource_id"], cycle.unassigned["resource_id"])],
+                unassigned,
                 outcome.gathered,
                 summary,
                 verdict.reasons if verdict.braked else (),
                 seats,
             ),
+            background,
         )
     except BaseException:
-        finance.cancel()
+        background.cancel()
         raise
-    return summary, finance
+    return summary, background
 
 
 def run_seats(

@@ -186,8 +186,8 @@ def _night(ctx: RunContext, gathered: Gathered) -> Outcome:
     removed = book_removals(ctx, verdict, gathered, planned)
     cycle = Cycle(planned, tuple(notices), unassigned, frozenset(told), removed, totals(planned))
     outcome = Outcome(gathered, assessed, verdict, cycle)
-    summary, finance = write_outputs(ctx, outcome, rates)
-    try:  # while the finance reports are written (in another process where it can be)
+    summary, reports = write_outputs(ctx, outcome, rates)
+    try:  # while the reports are written (in other processes where they can be)
         ctx.stages.run(
             "store",
             lambda: store_run(ctx, verdict, assessed, planned, told, cycle.totals, summary),
@@ -196,9 +196,9 @@ def _night(ctx: RunContext, gathered: Gathered) -> Outcome:
             # A braked run keeps its findings for diagnosis but must not move
             # what we remember about resources and phones.
             store.save_history(ctx.session, gathered.history, gathered.stored_history)
-        finance.wait()
+        reports.wait()
     finally:
-        finance.cancel()  # nothing left to stop once waited for
+        reports.cancel()  # nothing left to stop once waited for
     # Before the commit: a mode or group the system refuses leaves nothing recorded.
     ctx.settings.file_modes.apply_tree(ctx.staging)
     _commit(ctx)

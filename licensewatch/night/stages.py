@@ -19,11 +19,13 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class StageTiming:
-    """One stage: wall seconds and the process's peak resident memory when it ended."""
+    """One stage: wall seconds, the process's peak resident memory when it ended, and when."""
 
     name: str
     seconds: float
     peak_rss_mb: float
+    #: When it ended (``time.perf_counter()``): in another process, maybe before it was asked.
+    ended: float
 
 
 def peak_rss_mb() -> float:
@@ -44,11 +46,19 @@ class Stages:
     timings: list[StageTiming] = field(default_factory=list)
     heartbeat: Callable[[str], Heartbeat] = Heartbeat
 
-    def run(self, name: str, step: Callable[[], T], *, started: float | None = None) -> T:
+    def run(
+        self,
+        name: str,
+        step: Callable[[], T],
+        *,
+        started: float | None = None,
+        ended: Callable[[], float | None] | None = None,
+    ) -> T:
         """Run ``step`` as the stage ``name`` and return its value.
 
         ``started`` (a ``time.perf_counter()`` value): the stage began then,
-        in another process, and ``step`` waits for it to end.
+        in another process, and ``step`` waits for it to end; ``ended()``, once
+        ``step`` has returned, says when it ended there (None: when ``step`` returned).
         """
         if started is None:
             started = time.perf_counter()
@@ -58,7 +68,10 @@ class Stages:
         finally:
             beating.stop()
         heap.release()
-        timing = StageTiming(name, time.perf_counter() - started, peak_rss_mb())
+        end = ended() if ended is not None else None
+        if end is None:
+            end = time.perf_counter()
+        timing = StageTiming(name, end - started, peak_rss_mb(), end)
         self.timings.append(timing)
         log.info("%s: %.2f s (peak memory %.0f MiB)", name, timing.seconds, timing.peak_rss_mb)
         return value
