@@ -17,6 +17,8 @@ import base64
 from email.policy import EmailPolicy
 from typing import Any, Final
 
+from licensewatch.notify.quoted_printable import CONTENT_MANAGER
+
 #: RFC 2047's limit on one encoded word, ``=?charset?b?...?=`` included.
 MAX_WORD: Final = 75
 #: RFC 5322's recommended limit on a line, CRLF not counted.
@@ -80,5 +82,6 @@ class _SubjectSafePolicy(EmailPolicy):
         return bytes(super().fold_binary(name, value))
 
 
-#: Use it for every message composed or parsed back for sending.
-POLICY: Final = _SubjectSafePolicy(linesep="\r\n")
+#: Use it for every message composed or parsed back for sending (text parts encoded by
+#: :mod:`licensewatch.notify.quoted_printable`: the standard library's bytes, faster).
+POLICY: Final = _SubjectSafePolicy(linesep="\r\n", content_manager=CONTENT_MANAGER)
