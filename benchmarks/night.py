@@ -222,9 +222,7 @@ def measure(config: Path, as_of: date, smtp_port: int | None) -> dict[str, Any]:
                     "peak_mb": sampler.peak(end - timing.seconds, end),
                 }
             )
-        spans = [
-            (s["name"], end - s["seconds"], end) for s, end in zip(stages, ended, strict=True)
-        ]
+        spans = [(s["name"], end - s["seconds"], end) for s, end in zip(stages, ended, strict=True)]
         smtp = None
         sending = next((s for s in stages if s["name"] == "send emails"), None)
         if smtp_port is not None and result.delivery is not None and sending is not None:
