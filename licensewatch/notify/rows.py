@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from licensewatch import model
+from licensewatch.frame_rows import records
 from licensewatch.notify.wording import usd
 from licensewatch.reports.findings import costs_cents, money_column, unpriced_mask
 
@@ -195,7 +196,7 @@ def people(rows: pd.DataFrame, language: str, limit: int) -> People:
     chosen = set(heads["person"][is_separated].tolist())
     chosen |= set(heads["person"][~is_separated][:room].tolist())
     groups: dict[str, list[dict[Hashable, Any]]] = {}
-    for record in rows[rows["person"].isin(chosen).to_numpy(bool)].to_dict("records"):
+    for record in records(rows[rows["person"].isin(chosen).to_numpy(bool)]):
         groups.setdefault(record["person"], []).append(record)
     shown = [_person(group, language) for group in groups.values()]
     return People(shown=shown, total=len(heads), separated=separated)
