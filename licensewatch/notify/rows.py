@@ -20,6 +20,7 @@ import pandas as pd
 from licensewatch import model
 from licensewatch.frame_rows import records
 from licensewatch.notify.wording import usd
+from licensewatch.per_value import per_value
 from licensewatch.reports.findings import costs_cents, money_column, unpriced_mask
 
 ATTACHMENT_COLUMNS: Final = (
@@ -138,9 +139,12 @@ def prepare(costed: pd.DataFrame, phones: pd.DataFrame | None = None) -> pd.Data
 
 def _standing(rows: pd.DataFrame) -> pd.Series:
     """Each row's person's standing (:data:`STANDING`), the same for all rows of a person."""
-    codes = rows["reasons"].fillna("").str.split(";")
-    has = {
-        reason: codes.map(lambda c, r=reason.value: r in c).groupby(rows["person"]).transform("any")
+
+    def has(code: str) -> pd.Series:  # once for each distinct reasons text
+        return per_value(rows["reasons"], lambda text: code in text.split(";"), False).astype(bool)
+
+    by_person = {
+        reason: has(reason.value).groupby(rows["person"]).transform("any")
         for reason in (model.Reason.SEPARATED, model.Reason.NEVER_SIGNED_IN, model.Reason.INACTIVE)
     }
     left = rows["separation_date"].notna().groupby(rows["person"]).transform("any")
@@ -150,16 +154,14 @@ def _standing(rows: pd.DataFrame) -> pd.Series:
         .transform("any")
     )
     owner_dormant = (
-        codes.map(lambda c: model.Reason.PHONE_OWNER_DORMANT.value in c)
-        .groupby(rows["person"])
-        .transform("any")
+        has(model.Reason.PHONE_OWNER_DORMANT.value).groupby(rows["person"]).transform("any")
     )
     standing = pd.Series("disabled", index=rows.index, dtype=object)
     standing[~licensed] = "phone"
     standing[~licensed & owner_dormant] = "inactive"  # the owner is dormant, holds no licence here
-    standing[has[model.Reason.INACTIVE]] = "inactive"
-    standing[has[model.Reason.NEVER_SIGNED_IN]] = "never_signed_in"
-    standing[has[model.Reason.SEPARATED] | left] = "separated"
+    standing[by_person[model.Reason.INACTIVE]] = "inactive"
+    standing[by_person[model.Reason.NEVER_SIGNED_IN]] = "never_signed_in"
+    standing[by_person[model.Reason.SEPARATED] | left] = "separated"
     return standing.astype(model.STRING)
 
 
@@ -202,6 +204,25 @@ def people(rows: pd.DataFrame, language: str, limit: int) -> People:
     return People(shown=shown, total=len(heads), separated=separated)
 
 
+class Fields(dict[str, Any]):
+    """A dict whose keys a template reads as attributes (``person.name``) without an error.
+
+    Jinja reads ``person.name`` as ``getattr(person, "name")`` first and only
+    then as ``person["name"]``: on a plain dict each such read raises and
+    catches an AttributeError (2.7 CPU s of the 1M night's compose). A key
+    that a dict method shadows (``items``) still reads as the method, as on a
+    plain dict; a missing key is still undefined to the template.
+    """
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
 def _person(group: Sequence[Mapping[Hashable, Any]], language: str) -> dict[str, Any]:
     """One person's entry (``group``: their rows, in order): who, why, licences, phones, cost."""
     licences = [r for r in group if r["resource_kind"] == model.ResourceKind.LICENSE.value]
@@ -209,28 +230,32 @@ def _person(group: Sequence[Mapping[Hashable, Any]], language: str) -> dict[str,
     upn = _first(r["subject"] for r in licences) or _first(r["owner_upn"] for r in group)
     waiting = [r["asked_on"] for r in group if _is(r["cycle"]) and r["cycle"] != "new"]
     seen = [r["last_activity"] for r in licences if _is(r["last_activity"])]
-    return {
-        "name": _first(r["display_name"] for r in group),
-        "upn": upn,
-        "department": _cell(group[0]["department"]),
-        "standing": _cell(group[0]["standing"]),
-        "separation_date": _first(r["separation_date"] for r in group),
-        "last_activity": max(seen, default=""),
-        "asked_on": min((a for a in waiting if _is(a)), default=""),
-        "annual_cost": usd(sum(int(r["annual_cents"]) for r in group), language),
-        "priced": any(_is(r["item"]) for r in group),
-        "licences": [
-            {
-                "description": _cell(r["item_description"]) or _cell(r["item"]),
-                "product": _cell(r["product"]),
-                "priced": _is(r["item"]),
-                "cost": usd(int(r["annual_cents"]), language),
-                "via_group": _cell(r["via_group"]),
-            }
-            for r in licences
-        ],
-        "phones": [_phone(r, language) for r in phones],
-    }
+    return Fields(
+        {
+            "name": _first(r["display_name"] for r in group),
+            "upn": upn,
+            "department": _cell(group[0]["department"]),
+            "standing": _cell(group[0]["standing"]),
+            "separation_date": _first(r["separation_date"] for r in group),
+            "last_activity": max(seen, default=""),
+            "asked_on": min((a for a in waiting if _is(a)), default=""),
+            "annual_cost": usd(sum(int(r["annual_cents"]) for r in group), language),
+            "priced": any(_is(r["item"]) for r in group),
+            "licences": [
+                Fields(
+                    {
+                        "description": _cell(r["item_description"]) or _cell(r["item"]),
+                        "product": _cell(r["product"]),
+                        "priced": _is(r["item"]),
+                        "cost": usd(int(r["annual_cents"]), language),
+                        "via_group": _cell(r["via_group"]),
+                    }
+                )
+                for r in licences
+            ],
+            "phones": [_phone(r, language) for r in phones],
+        }
+    )
 
 
 def _is(value: object) -> bool:
@@ -248,17 +273,19 @@ def _phone(r: Mapping[Hashable, Any], language: str) -> dict[str, Any]:
         why, since = "owner_left", _cell(r["separation_date"])
     else:
         why, since = "owner_inactive", ""
-    return {
-        "device": _cell(r["subject"]),
-        "extension": _cell(r["extension"]),
-        "model": _cell(r["model"]),
-        "location": _cell(r["location"]),
-        "priced": isinstance(r["item"], str),
-        "description": _cell(r["item_description"]) or _cell(r["item"]),
-        "why": why,
-        "since": since,
-        "cost": usd(int(r["annual_cents"]), language),
-    }
+    return Fields(
+        {
+            "device": _cell(r["subject"]),
+            "extension": _cell(r["extension"]),
+            "model": _cell(r["model"]),
+            "location": _cell(r["location"]),
+            "priced": isinstance(r["item"], str),
+            "description": _cell(r["item_description"]) or _cell(r["item"]),
+            "why": why,
+            "since": since,
+            "cost": usd(int(r["annual_cents"]), language),
+        }
+    )
 
 
 def _first(values: Iterable[object]) -> str:
@@ -270,13 +297,15 @@ def rate_basis(rates: pd.DataFrame, items: Sequence[str], language: str) -> list
     """The rate-card rows in force that price this notice's findings."""
     used = rates[rates["item"].isin(list(items))].sort_values(["item", "effective_from"])
     return [
-        {
-            "item": _cell(r["item"]),
-            "description": _cell(r["description"]),
-            "annual_rate": usd(int(r["annual_rate_cents"]), language),
-            "effective_from": _day(r["effective_from"]),
-            "effective_to": _day(r["effective_to"]),
-        }
+        Fields(
+            {
+                "item": _cell(r["item"]),
+                "description": _cell(r["description"]),
+                "annual_rate": usd(int(r["annual_rate_cents"]), language),
+                "effective_from": _day(r["effective_from"]),
+                "effective_to": _day(r["effective_to"]),
+            }
+        )
         for r in used.to_dict("records")
     ]
 

@@ -19,6 +19,7 @@ from datetime import date
 import pandas as pd
 
 from licensewatch import model
+from licensewatch.per_value import per_value
 from licensewatch.reports.findings import costs_cents
 from licensewatch.reports.history import RunPoint
 
@@ -79,9 +80,12 @@ def decision_amounts(costed: pd.DataFrame, failed: Collection[str]) -> tuple[Amo
 def reason_amounts(costed: pd.DataFrame) -> tuple[Amount, ...]:
     """Each finding once, under its first reason in REASON_ORDER; reasons with none left out."""
     annual, _ = costs_cents(costed)
-    codes = costed["reasons"].astype(model.STRING).fillna("").str.split(";")
     rank = {r.value: i for i, r in enumerate(model.REASON_ORDER)}
-    first = codes.map(lambda cs: min(cs, key=lambda c: rank.get(c, len(rank))) if cs else "")
+    first = per_value(
+        costed["reasons"].astype(model.STRING),
+        lambda text: min(text.split(";"), key=lambda c: rank.get(c, len(rank))),
+        "",
+    )
     return tuple(
         _amount(reason.value, first == reason.value, annual)
         for reason in model.REASON_ORDER
