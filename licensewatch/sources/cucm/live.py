@@ -34,7 +34,12 @@ from licensewatch.options import reject_unknown
 from licensewatch.progress import Progress
 from licensewatch.retry import RetryPolicy
 from licensewatch.sources.cucm.axl import AxlInventory, busy_wait
-from licensewatch.sources.cucm.export import CucmRecorder, assemble_phones, check_owner_match
+from licensewatch.sources.cucm.export import (
+    CucmRecorder,
+    assemble_phones,
+    check_owner_match,
+    phone_key,
+)
 from licensewatch.sources.cucm.risport import (
     MAX_BATCH,
     RateControl,
@@ -293,7 +298,9 @@ class CucmSource(PhonesSource):
             inventory = reader.read(o.inventory)
             bar.finish()
             method = inventory.method
-            names = list({p.name.strip().casefold(): p.name for p in inventory.phones}.values())
+            # Each phone's key once: for the names asked (each once) and the phones' assembly.
+            keys = [phone_key(p) for p in inventory.phones]
+            names = list(dict(zip(keys, (p.name for p in inventory.phones), strict=True)).values())
             bar = Progress(f"{tag} RisPort", total=len(names), unit="phones", clock=self._clock)
             regs = RisPortReader(
                 ris,
@@ -303,7 +310,7 @@ class CucmSource(PhonesSource):
                 on_batch=bar.advance,
             ).read(names)
             bar.finish()
-            phones = assemble_phones(inventory.phones, merge(regs.answers), self.cluster)
+            phones = assemble_phones(inventory.phones, merge(regs.answers), self.cluster, keys)
             complete = True
         except LicensewatchError as exc:
             error = exc.one_line()

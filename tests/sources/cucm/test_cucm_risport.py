@@ -173,6 +173,23 @@ def test_failed_node_is_tolerated_when_every_phone_is_registered_elsewhere(
     assert "registered on another node" in out.notes[0]
 
 
+def test_a_phone_registered_in_any_attempt_of_its_batch_is_determined(
+    http: responses.RequestsMock, clock: FakeClock
+) -> None:
+    # Each attempt one node answers and the other fails: SEPA is registered by the first
+    # attempt's answer, SEPB by the second's; neither is left undetermined.
+    http.post(RIS_URL, body=ris_response(
+        [Node("cucm-sub1", [Dev("SEPA")]), Node("cucm-sub2", code="NodeNotResponding")]
+    ))  # fmt: skip
+    http.post(RIS_URL, body=ris_response(
+        [Node("cucm-sub1", code="NodeNotResponding"), Node("cucm-sub2", [Dev("SEPB")])]
+    ))  # fmt: skip
+    ris, client, _, _ = reader(clock, max_retries=1)
+    out = ris.read(["SEPA", "SEPB"])
+    assert client.requests == 2
+    assert "registered on another node" in out.notes[0]
+
+
 def test_a_node_that_recovers_on_retry_is_fine(
     http: responses.RequestsMock, clock: FakeClock
 ) -> None:
