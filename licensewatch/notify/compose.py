@@ -27,7 +27,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -87,6 +87,12 @@ class DepartmentNotice:
     message: EmailMessage
     key: str
     resource_ids: tuple[str, ...]
+    #: The message's bytes, when written already (by the process that composed it).
+    raw: bytes | None = None
+
+    def as_bytes(self) -> bytes:
+        """The message as the outbox keeps it (``message.as_bytes()``, once)."""
+        return self.raw if self.raw is not None else self.message.as_bytes()
 
 
 def slug(text: str) -> str:
@@ -425,8 +431,14 @@ def _departments(
     while half < len(groups) - 1 and done + weights[half] <= sum(weights) * CHILD_SHARE:
         done += weights[half]
         half += 1
+
+    def compose_and_write(part: list[tuple[Route, pd.DataFrame]]) -> list[DepartmentNotice]:
+        # The child has time to spare (this process also sorts the rows and unpickles its
+        # emails): it writes its emails' bytes too, which the outbox would write later here.
+        return [replace(n, raw=n.message.as_bytes()) for n in compose(part)]
+
     child = forked.start(
-        "compose emails", lambda: compose(groups[:half]), failure=LicensewatchError
+        "compose emails", lambda: compose_and_write(groups[:half]), failure=LicensewatchError
     )
     try:
         mine = compose(groups[half:])

@@ -82,7 +82,7 @@ def queued(notice: DepartmentNotice) -> outbox.Queued:
         recipients=(*notice.to, *notice.cc),
         subject=str(notice.message["Subject"]),
         resource_ids=notice.resource_ids,
-        message=notice.message.as_bytes(),
+        message=notice.as_bytes(),
     )
 
 

@@ -504,6 +504,11 @@ def test_a_second_process_composes_the_same_emails(monkeypatch: pytest.MonkeyPat
     ]
     assert [_parts(n.message) for n in together] == [_parts(n.message) for n in alone]
     pd.testing.assert_frame_equal(queue_together, queue_alone)
+    # The second process writes its emails' bytes, exactly what the outbox would write here.
+    written = [n for n in together if n.raw is not None]
+    assert written and len(written) < len(together)
+    assert all(n.raw == n.message.as_bytes() == n.as_bytes() for n in written)
+    assert all(n.raw is None for n in alone)
 
 
 @pytest.mark.skipif(not forked.usable(), reason="needs fork and a second core")
