@@ -149,18 +149,25 @@ class Background:
 
 
 def start_in_background(
-    ctx: RunContext, name: str, work: Callable[[], None], into: Background
+    ctx: RunContext,
+    name: str,
+    work: Callable[[], None],
+    into: Background,
+    *,
+    started: float | None = None,
 ) -> None:
     """Run ``work`` as the stage ``name``: in a forked process, waited for with ``into``.
 
     Where no process can be forked (:func:`licensewatch.forked.usable`), here
     and now. The work writes files into the staging folder; it must not touch
-    the database (the run's transaction stays in this process).
+    the database (the run's transaction stays in this process). ``started``:
+    when the stage began, if before this call (what it read first).
     """
+    if started is None:
+        started = time.perf_counter()
     if not forked.usable():
-        ctx.stages.run(name, work)
+        ctx.stages.run(name, work, started=started)
         return
-    started = time.perf_counter()
     into.add(name, started, forked.start(name, work, failure=LicensewatchError))
 
 
@@ -185,6 +192,7 @@ def start_finance_reports(
     page are written in the background (:func:`start_in_background`), while
     the run stores its findings.
     """
+    started = time.perf_counter()  # the stage reads the trend and figures first
     history = history_for_run(ctx.session, planned, as_of=ctx.as_of)
     figures = run_figures(ctx.session, planned, history, ctx.as_of)
 
@@ -202,7 +210,7 @@ def start_finance_reports(
             figures=figures,
         )
 
-    start_in_background(ctx, FINANCE_STAGE, write, into)
+    start_in_background(ctx, FINANCE_STAGE, write, into, started=started)
 
 
 def run_figures(
