@@ -41,6 +41,8 @@ def test_every_kind_of_column_reads_as_pandas_reads_it() -> None:
                 dtype=pd.ArrowDtype(pa.timestamp("us", "UTC")),
             ),
             "arrow_int": pd.array([1, None, 3, 4], dtype=pd.ArrowDtype(pa.int64())),
+            "arrow_text": pd.array(["a", None, "b", ""], dtype=pd.ArrowDtype(pa.string())),
+            "arrow_large": pd.array(["a", None, "é", ""], dtype=pd.ArrowDtype(pa.large_string())),
             "arrow_bool": pd.array([True, None, False, True], dtype=pd.ArrowDtype(pa.bool_())),
             "object": np.array([np.int64(1), "x", None, pd.NA], dtype=object),
             "category": pd.Categorical(["x", "y", None, "x"]),
