@@ -231,30 +231,26 @@ def _person(group: Sequence[Mapping[Hashable, Any]], language: str) -> dict[str,
     waiting = [r["asked_on"] for r in group if _is(r["cycle"]) and r["cycle"] != "new"]
     seen = [r["last_activity"] for r in licences if _is(r["last_activity"])]
     return Fields(
-        {
-            "name": _first(r["display_name"] for r in group),
-            "upn": upn,
-            "department": _cell(group[0]["department"]),
-            "standing": _cell(group[0]["standing"]),
-            "separation_date": _first(r["separation_date"] for r in group),
-            "last_activity": max(seen, default=""),
-            "asked_on": min((a for a in waiting if _is(a)), default=""),
-            "annual_cost": usd(sum(int(r["annual_cents"]) for r in group), language),
-            "priced": any(_is(r["item"]) for r in group),
-            "licences": [
-                Fields(
-                    {
-                        "description": _cell(r["item_description"]) or _cell(r["item"]),
-                        "product": _cell(r["product"]),
-                        "priced": _is(r["item"]),
-                        "cost": usd(int(r["annual_cents"]), language),
-                        "via_group": _cell(r["via_group"]),
-                    }
-                )
-                for r in licences
-            ],
-            "phones": [_phone(r, language) for r in phones],
-        }
+        name=_first(r["display_name"] for r in group),
+        upn=upn,
+        department=_cell(group[0]["department"]),
+        standing=_cell(group[0]["standing"]),
+        separation_date=_first(r["separation_date"] for r in group),
+        last_activity=max(seen, default=""),
+        asked_on=min((a for a in waiting if _is(a)), default=""),
+        annual_cost=usd(sum(int(r["annual_cents"]) for r in group), language),
+        priced=any(_is(r["item"]) for r in group),
+        licences=[
+            Fields(
+                description=_cell(r["item_description"]) or _cell(r["item"]),
+                product=_cell(r["product"]),
+                priced=_is(r["item"]),
+                cost=usd(int(r["annual_cents"]), language),
+                via_group=_cell(r["via_group"]),
+            )
+            for r in licences
+        ],
+        phones=[_phone(r, language) for r in phones],
     )
 
 
@@ -274,17 +270,15 @@ def _phone(r: Mapping[Hashable, Any], language: str) -> dict[str, Any]:
     else:
         why, since = "owner_inactive", ""
     return Fields(
-        {
-            "device": _cell(r["subject"]),
-            "extension": _cell(r["extension"]),
-            "model": _cell(r["model"]),
-            "location": _cell(r["location"]),
-            "priced": isinstance(r["item"], str),
-            "description": _cell(r["item_description"]) or _cell(r["item"]),
-            "why": why,
-            "since": since,
-            "cost": usd(int(r["annual_cents"]), language),
-        }
+        device=_cell(r["subject"]),
+        extension=_cell(r["extension"]),
+        model=_cell(r["model"]),
+        location=_cell(r["location"]),
+        priced=isinstance(r["item"], str),
+        description=_cell(r["item_description"]) or _cell(r["item"]),
+        why=why,
+        since=since,
+        cost=usd(int(r["annual_cents"]), language),
     )
 
 
@@ -298,13 +292,11 @@ def rate_basis(rates: pd.DataFrame, items: Sequence[str], language: str) -> list
     used = rates[rates["item"].isin(list(items))].sort_values(["item", "effective_from"])
     return [
         Fields(
-            {
-                "item": _cell(r["item"]),
-                "description": _cell(r["description"]),
-                "annual_rate": usd(int(r["annual_rate_cents"]), language),
-                "effective_from": _day(r["effective_from"]),
-                "effective_to": _day(r["effective_to"]),
-            }
+            item=_cell(r["item"]),
+            description=_cell(r["description"]),
+            annual_rate=usd(int(r["annual_rate_cents"]), language),
+            effective_from=_day(r["effective_from"]),
+            effective_to=_day(r["effective_to"]),
         )
         for r in used.to_dict("records")
     ]

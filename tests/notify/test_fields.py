@@ -5,9 +5,11 @@ from __future__ import annotations
 import pickle
 
 import jinja2
+import pandas as pd
 import pytest
 
-from licensewatch.notify.rows import Fields
+from licensewatch.notify.rows import Fields, people, prepare, rate_basis
+from tests.notify.sample import sample
 
 TEMPLATE = (
     "{{ p.name }}|{{ p['name'] }}|{{ p.missing is defined }}|{{ p.items is defined }}|"
@@ -32,3 +34,21 @@ def test_an_attribute_is_a_key_and_a_missing_one_is_an_attribute_error() -> None
     assert callable(fields.items)  # a dict method first, as on a plain dict
     assert pickle.loads(pickle.dumps(fields)) == fields
     assert isinstance(pickle.loads(pickle.dumps(fields)), Fields)
+
+
+def test_a_notice_s_people_licences_phones_and_rates_are_fields() -> None:
+    costed, inventory = sample()
+    listed = people(prepare(costed, inventory), "en", 1000).shown
+    entries = [*listed, *(x for p in listed for x in (*p["licences"], *p["phones"]))]
+    assert listed and any(p["phones"] for p in listed) and any(p["licences"] for p in listed)
+    assert all(type(entry) is Fields for entry in entries)
+    rates = pd.DataFrame(
+        {
+            "item": ["E3"],
+            "description": ["Microsoft 365 E3"],
+            "annual_rate_cents": [18960],
+            "effective_from": [pd.Timestamp("2019-01-01", tz="UTC")],
+            "effective_to": [pd.NaT],
+        }
+    )
+    assert all(type(r) is Fields for r in rate_basis(rates, ["E3"], "en"))
