@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Final, NamedTuple
 from xml.etree.ElementTree import Element
@@ -147,6 +148,10 @@ def soap_action(version: str, operation: str) -> str:
     return f"CUCM:DB ver={version} {operation}"
 
 
+#: The response element whose ``return`` lists each kind of row.
+_RESPONSES: Final = {"row": "executeSQLQueryResponse", "phone": "listPhoneResponse"}
+
+
 def _return_element(root: Element, response: str) -> Element | None:
     answer = descendant(root, response)
     if answer is None:
@@ -174,6 +179,13 @@ def _column(tag: str) -> str:
     if len(_COLUMNS) < _MAX_COLUMNS:
         _COLUMNS[tag] = name
     return name
+
+
+def _rows_in(root: Element, row: str) -> int:
+    """How many ``row`` elements an answer's ``return`` holds (counted, not read)."""
+    answer = next(root.iter(f"{{*}}{_RESPONSES[row]}"), None)
+    ret = None if answer is None else next(answer.iterchildren("{*}return"), None)  # type: ignore[attr-defined]
+    return 0 if ret is None else sum(1 for _ in ret.iterchildren(f"{{*}}{row}"))
 
 
 def parse_sql_rows(root: Element) -> list[InventoryPhone]:
@@ -277,62 +289,79 @@ class AxlInventory:
         log.warning("%s", note)
         return Inventory(self.list_phones(), "listphone", (note,))
 
-    def _sql(self, sql: str, request: dict[str, object]) -> list[InventoryPhone]:
-        root = self._client.call(
-            "executeSQLQuery",
-            sql_request(self._version, sql),
-            soap_action=soap_action(self._version, "executeSQLQuery"),
-            request=request,
-        )
-        rows = parse_sql_rows(root)
-        self._on_rows(len(rows))
-        return rows
-
     def sql_phones(self) -> list[InventoryPhone]:
         """All phones by SQL: one query, split into SKIP/FIRST pages if AXL says it is too large."""
         try:
-            return self._sql(phone_sql(), {"sql": "whole"})
+            rows = parse_sql_rows(self._ask_sql(None, None))
         except SoapFaultError as exc:
             hint = too_large(exc.fault)
             if hint is None:
                 raise
+        else:
+            self._on_rows(len(rows))
+            return rows
         page = _smaller(hint.total_rows or self._page_size * 2, hint)
         log.info("AXL: query too large (%s rows); reading %d at a time", hint.total_rows, page)
-        phones: list[InventoryPhone] = []
-        while True:
-            request: dict[str, object] = {"sql": "page", "skip": len(phones), "first": page}
-            try:
-                rows = self._sql(phone_sql(len(phones), page), request)
-            except SoapFaultError as exc:
-                smaller = too_large(exc.fault)
-                if smaller is None or page == 1:
-                    raise
-                page = _smaller(page, smaller)
-                continue
-            phones.extend(rows)
-            if len(rows) < page:
-                return phones
+        return self._paged(self._ask_sql, "row", parse_sql_rows, page)
 
     def list_phones(self) -> list[InventoryPhone]:
         """All phones by ``listPhone``, ``skip``/``first`` pages until a short page."""
+        return self._paged(self._ask_list_phone, "phone", parse_list_phone, self._page_size)
+
+    def _ask_sql(self, skip: int | None, first: int | None) -> Element:
+        request: dict[str, object] = (
+            {"sql": "whole"} if skip is None else {"sql": "page", "skip": skip, "first": first}
+        )
+        return self._client.call(
+            "executeSQLQuery",
+            sql_request(self._version, phone_sql(skip, first)),
+            soap_action=soap_action(self._version, "executeSQLQuery"),
+            request=request,
+        )
+
+    def _ask_list_phone(self, skip: int, first: int) -> Element:
+        return self._client.call(
+            "listPhone",
+            list_phone_request(self._version, skip, first),
+            soap_action=soap_action(self._version, "listPhone"),
+            request={"skip": skip, "first": first},
+        )
+
+    def _paged(
+        self,
+        ask: Callable[[int, int], Element],
+        row: str,
+        read: Callable[[Element], list[InventoryPhone]],
+        page: int,
+    ) -> list[InventoryPhone]:
+        """Every phone, ``page`` at a time from the first until a short page.
+
+        The next page is asked for (in a worker thread) as soon as this one is
+        known to be full, while this one's rows are read: the call manager
+        answers it while we read, instead of after (issue 18). One request is
+        in flight at a time, in the same order as one after the other; a page
+        that fails to read has its successor asked for already, and the pull
+        stops once that answer is in. An answer "too large" makes the page
+        smaller (AXL's suggestion) and asks for the same rows again.
+        """
         phones: list[InventoryPhone] = []
-        page = self._page_size
-        while True:
-            try:
-                root = self._client.call(
-                    "listPhone",
-                    list_phone_request(self._version, len(phones), page),
-                    soap_action=soap_action(self._version, "listPhone"),
-                    request={"skip": len(phones), "first": page},
-                )
-            except SoapFaultError as exc:
-                hint = too_large(exc.fault)
-                if hint is None or page == 1:
-                    raise
-                page = _smaller(page, hint)
-                continue
-            rows = parse_list_phone(root)
-            self._on_rows(len(rows))
-            phones.extend(rows)
-            if len(rows) < page:
-                return phones
+        with ThreadPoolExecutor(1, thread_name_prefix="axl-next-page") as ahead:
+            pending = ahead.submit(ask, 0, page)
+            while True:
+                try:
+                    root = pending.result()
+                except SoapFaultError as exc:
+                    hint = too_large(exc.fault)
+                    if hint is None or page == 1:
+                        raise
+                    page = _smaller(page, hint)
+                    pending = ahead.submit(ask, len(phones), page)
+                    continue
+                listed = _rows_in(root, row)
+                if listed >= page:
+                    pending = ahead.submit(ask, len(phones) + listed, page)
+                rows = read(root)
+                self._on_rows(len(rows))
+                phones.extend(rows)
+                if listed < page:
+                    return phones
