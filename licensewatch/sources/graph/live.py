@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random as _random
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, TextIO
@@ -288,39 +289,57 @@ class _Run:
         return accounts, licenses
 
     def _pages(self, url: str, progress: Progress, *, keep_context: bool) -> Iterator[Any]:
+        """Every users page from ``url`` on, following ``@odata.nextLink``.
+
+        The next page is asked for (in a worker thread) as soon as this one's link
+        is known, while this one is read into columns: Graph answers it while we
+        read, not after (issue 18). One request is in flight at a time, in the
+        order of the links, each page asked for exactly once.
+        """
         users = 0
         number = 0
-        next_url: str | None = url
         # Decoded straight into the fields read where the page allows (typed_page).
         decode = typed_page.decode_with_states if self.options.seats else typed_page.decode
-        while next_url is not None:
-            doc, raw = self.http.get_decoded(next_url, decode)
-            value = doc.value if isinstance(doc, typed_page.Page) else doc.get("value")
-            if not isinstance(value, list):
-                raise SourceError(f"Graph answered GET {describe(next_url)} without a value array")
-            number += 1
-            users += len(value)
-            self.paged = users
-            progress.advance(1, extra=f"{users:,} users")
-            link = doc.next_link if isinstance(doc, typed_page.Page) else doc.get("@odata.nextLink")
-            if link is not None and (not isinstance(link, str) or link == next_url):
-                raise SourceError(
-                    f"Graph answered GET {describe(next_url)} with a bad @odata.nextLink "
-                    "(not a link, or the same page again)"
+        with ThreadPoolExecutor(1, thread_name_prefix="graph-next-page") as ahead:
+            asked = url
+            pending: Future[tuple[Any, bytes]] | None = ahead.submit(
+                self.http.get_decoded, url, decode
+            )
+            while pending is not None:
+                doc, raw = pending.result()
+                value = doc.value if isinstance(doc, typed_page.Page) else doc.get("value")
+                if not isinstance(value, list):
+                    raise SourceError(f"Graph answered GET {describe(asked)} without a value array")
+                number += 1
+                users += len(value)
+                self.paged = users
+                progress.advance(1, extra=f"{users:,} users")
+                link = (
+                    doc.next_link
+                    if isinstance(doc, typed_page.Page)
+                    else doc.get("@odata.nextLink")
                 )
-            if self.recorder is not None:
-                self.recorder.save_page(
-                    f"users_{number:04d}.json", raw, users=len(value), next_link=link
-                )
-            next_url = link
-            # graph_export rejects pages whose @odata.context lacks signInActivity (an export
-            # mistake); here the usage report supplies activity, so the context is not shown.
-            if keep_context:
-                yield doc
-            elif isinstance(doc, typed_page.Page):
-                yield msgspec.structs.replace(doc, context=None)
-            else:
-                yield {k: v for k, v in doc.items() if k != "@odata.context"}
+                if link is not None and (not isinstance(link, str) or link == asked):
+                    raise SourceError(
+                        f"Graph answered GET {describe(asked)} with a bad @odata.nextLink "
+                        "(not a link, or the same page again)"
+                    )
+                pending = None
+                if link is not None:
+                    pending, asked = ahead.submit(self.http.get_decoded, link, decode), link
+                if self.recorder is not None:
+                    self.recorder.save_page(
+                        f"users_{number:04d}.json", raw, users=len(value), next_link=link
+                    )
+                # graph_export rejects pages whose @odata.context lacks signInActivity (an
+                # export mistake); here the usage report supplies activity, so the context
+                # is not shown.
+                if keep_context:
+                    yield doc
+                elif isinstance(doc, typed_page.Page):
+                    yield msgspec.structs.replace(doc, context=None)
+                else:
+                    yield {k: v for k, v in doc.items() if k != "@odata.context"}
 
     def verify_count(self) -> bool:
         """Cross-check the paged users with ``GET /users/$count``; False when switched off.
