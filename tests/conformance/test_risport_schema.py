@@ -18,7 +18,8 @@ import pytest
 import requests
 import responses
 
-from licensewatch.sources.cucm.risport import MAX_BATCH, RIS_NS, RisPortReader, parse_select
+from licensewatch.sources.cucm.risport import MAX_BATCH, RIS_NS, RisPortReader
+from licensewatch.sources.cucm.risport_answer import parse_select
 from licensewatch.sources.cucm.soap import SoapClient, parse_xml
 from tests.conformance.schemas import body_element, risport_schema, schema_errors
 from tests.sources.cucm.conftest import (

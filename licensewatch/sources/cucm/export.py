@@ -31,7 +31,13 @@ from licensewatch.sources.cucm.clusters import (
     combine,
 )
 from licensewatch.sources.cucm.inventory_csv import OWNER_MATCHES
-from licensewatch.sources.cucm.risport import IN_USE, RisAnswer, RisDevice, merge, parse_select
+from licensewatch.sources.cucm.risport_answer import (
+    IN_USE,
+    RisAnswer,
+    RisDevice,
+    merge,
+    parse_select,
+)
 from licensewatch.sources.cucm.soap import Exchange, parse_xml
 from licensewatch.sources.interface import PhonesPull, PhonesSource
 from licensewatch.sources.options import source_path

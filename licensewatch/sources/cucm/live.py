@@ -40,13 +40,8 @@ from licensewatch.sources.cucm.export import (
     check_owner_match,
     phone_key,
 )
-from licensewatch.sources.cucm.risport import (
-    MAX_BATCH,
-    RateControl,
-    RateLimiter,
-    RisPortReader,
-    merge,
-)
+from licensewatch.sources.cucm.risport import MAX_BATCH, RateControl, RateLimiter, RisPortReader
+from licensewatch.sources.cucm.risport_answer import merge
 from licensewatch.sources.cucm.soap import SoapClient
 from licensewatch.sources.interface import PhonesPull, PhonesSource
 

@@ -16,35 +16,29 @@ fails, the pull fails unless every phone of the batch was reported
 ``Registered`` by a node that answered — a phone registered on one node is
 registered, whatever the failed node would have said; any other phone might
 be registered on the failed node, so calling it unregistered would be a guess.
-A device listed under several nodes keeps its newest ``TimeStamp``.
+Answers are read by :mod:`.risport_answer`.
+
+One request is in flight at a time. When an answer settles its batch (every
+node answered, none said ``NoChange``, nothing cut short), the next batch is
+asked for with its ``StateInfo`` in a worker thread while the answer's
+devices are read: the requests are the same, in the same order, as one after
+the other, and RisPort answers the next while we read (issue 18).
 """
 
 from __future__ import annotations
 
-import functools
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import NamedTuple
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
 from licensewatch.errors import SourceError
 from licensewatch.logs import get_logger
-from licensewatch.sources.cucm.inventory_csv import STATUSES
-from licensewatch.sources.cucm.soap import (
-    SoapClient,
-    SoapFault,
-    child,
-    children,
-    descendant,
-    envelope,
-    is_nil,
-    stripped,
-    tag,
-    text_of,
-)
+from licensewatch.sources.cucm.risport_answer import RisAnswer, registered_names, select_head
+from licensewatch.sources.cucm.soap import SoapClient, SoapFault, envelope, tag
 
 log = get_logger(__name__)
 
@@ -55,11 +49,6 @@ WINDOW_S = 60.0
 #: Added to every wait of the limiter: requests reach the server a little after we send them.
 MARGIN_S = 1.0
 RATE_CONTROL_WAIT_S = 60.0
-OK_CODES = frozenset({"ok", "notfound"})
-IN_USE = frozenset({"registered", "partially_registered"})
-#: The fields of a CmDevices item that are read, in any namespace (lxml's ``{*}``).
-_DEVICE_FIELDS = ("{*}Name", "{*}Status", "{*}TimeStamp")
-_RANK = {"registered": 0, "partially_registered": 1, "rejected": 2, "unregistered": 3}
 
 
 class RateLimiter:
@@ -113,47 +102,6 @@ class RateControl:
         return None
 
 
-class RisDevice(NamedTuple):
-    """One device as one node reports it (``timestamp``: epoch seconds of the last change).
-
-    A named tuple for the reason :class:`~licensewatch.sources.cucm.axl.InventoryPhone` is.
-    """
-
-    name: str
-    status: str
-    timestamp: int | None
-    node: str
-
-
-@dataclass(frozen=True)
-class NodeAnswer:
-    """One ``CmNodes/item``: a node's return code and the devices it lists."""
-
-    name: str
-    return_code: str
-    no_change: bool
-    devices: tuple[RisDevice, ...]
-
-    @property
-    def ok(self) -> bool:
-        """Whether the node answered (``Ok``, or ``NotFound``: none of the phones are there)."""
-        return self.return_code.lower() in OK_CODES
-
-
-@dataclass(frozen=True)
-class RisAnswer:
-    """One ``selectCmDeviceReturn``."""
-
-    total_found: int | None
-    state_info: str
-    nodes: tuple[NodeAnswer, ...]
-
-    @property
-    def entries(self) -> int:
-        """How many device entries the answer lists, over all nodes."""
-        return sum(len(n.devices) for n in self.nodes)
-
-
 def select_request(names: Sequence[str], state_info: str = "") -> bytes:
     """A ``selectCmDeviceExt`` envelope asking for ``names`` (phones, any model and status)."""
     items = "".join(f"<soap:item>{tag('soap:Item', n)}</soap:item>" for n in names)
@@ -169,111 +117,6 @@ def select_request(names: Sequence[str], state_info: str = "") -> bytes:
         "</soap:selectCmDeviceExt>",
         {"soap": RIS_NS},
     )
-
-
-@functools.lru_cache(maxsize=256)
-def canonical_status(value: str | None) -> str:
-    """RisPort's status spelling (``Registered``, ``UnRegistered`` …) as a canonical value.
-
-    Remembered: a night reads a handful of spellings on a million devices.
-    """
-    if value is None:
-        return "unknown"
-    key = "".join(ch for ch in value.casefold() if ch.isalpha())
-    return STATUSES.get(key, "unknown")
-
-
-def _int(value: str | None, what: str, device: str | None = None) -> int | None:
-    """``value`` as a whole number; ``what`` (of ``device``) names it in the error."""
-    if value is None:
-        return None
-    if not value.isdigit():
-        of = f"the {what} of {device}" if device is not None else what
-        raise SourceError(f"RisPort gave {of} as {value!r}, not a whole number")
-    return int(value)
-
-
-def _node(item: Element) -> NodeAnswer:
-    name = text_of(item, "Name") or "(unnamed node)"
-    devices: list[RisDevice] = []
-    listed = child(item, "CmDevices")
-    listed_items = (
-        listed.iterchildren("{*}item")  # type: ignore[attr-defined]
-        if listed is not None and not is_nil(listed)
-        else ()
-    )
-    for dev in listed_items:
-        # Only the three fields read, picked by lxml (any namespace), in one pass (as
-        # text_of: the first of a name, stripped, empty as None): a 1M night reads
-        # 930,000 devices of some thirty fields each.
-        fields: dict[str, str | None] = {}
-        for part in dev.iterchildren(*_DEVICE_FIELDS):
-            fields.setdefault(part.tag.rsplit("}", 1)[-1], part.text)
-        dev_name = stripped(fields.get("Name"))
-        if dev_name is None:
-            continue
-        stamp = _int(stripped(fields.get("TimeStamp")), "TimeStamp", dev_name)
-        status = canonical_status(stripped(fields.get("Status")))
-        devices.append(RisDevice(dev_name, status, stamp if stamp else None, name))
-    return NodeAnswer(
-        name=name,
-        return_code=text_of(item, "ReturnCode") or "",
-        no_change=(text_of(item, "NoChange") or "").lower() == "true",
-        devices=tuple(devices),
-    )
-
-
-def parse_select(root: Element) -> RisAnswer:
-    """The ``selectCmDeviceReturn`` of a parsed RisPort answer."""
-    ret = descendant(root, "selectCmDeviceReturn")
-    if ret is None:
-        raise SourceError("RisPort answer has no <selectCmDeviceReturn> element")
-    result = child(ret, "SelectCmDeviceResult")
-    nodes = child(result, "CmNodes") if result is not None else None
-    items = () if nodes is None or is_nil(nodes) else tuple(children(nodes, "item"))
-    return RisAnswer(
-        total_found=_int(text_of(result, "TotalDevicesFound"), "TotalDevicesFound"),
-        state_info=text_of(ret, "StateInfo") or "",
-        nodes=tuple(_node(item) for item in items),
-    )
-
-
-def _newer(a: RisDevice, b: RisDevice) -> bool:
-    """Whether ``a`` should replace ``b``: newer TimeStamp; on a tie, the more in-use status."""
-    ta, tb = a.timestamp or -1, b.timestamp or -1
-    if ta != tb:
-        return ta > tb
-    return _RANK.get(a.status, 9) < _RANK.get(b.status, 9)
-
-
-def merge(answers: Iterable[RisAnswer]) -> dict[str, RisDevice]:
-    """Every device that answering nodes list, keyed case-folded; the newest entry wins."""
-    best: dict[str, RisDevice] = {}
-    for answer in answers:
-        for node in answer.nodes:
-            if not node.ok:
-                continue
-            for dev in node.devices:
-                key = dev.name.strip().casefold()
-                if key not in best or _newer(dev, best[key]):
-                    best[key] = dev
-    return best
-
-
-def _registered(answers: Iterable[RisAnswer]) -> set[str]:
-    """The names (case-folded) of the phones a node that answered reports ``Registered``.
-
-    Worked out only when a node failed (a phone registered on one node is
-    registered), not for every batch: 930,000 devices at 1M accounts.
-    """
-    return {
-        d.name.casefold()
-        for answer in answers
-        for n in answer.nodes
-        if n.ok
-        for d in n.devices
-        if d.status == "registered"
-    }
 
 
 @dataclass
@@ -302,40 +145,70 @@ class RisPortReader:
         self._sleep = sleep
         self._on_batch = on_batch or (lambda n: None)
         self._state = ""
+        self._ahead: ThreadPoolExecutor | None = None
+        #: The next batch, the StateInfo it was asked with, and its answer on the way.
+        self._next: tuple[list[str], str, Future[Element]] | None = None
 
-    def _ask(self, names: Sequence[str], out: Registrations) -> RisAnswer:
-        root = self._client.call(
+    def _call(self, names: Sequence[str], state: str) -> Element:
+        return self._client.call(
             "selectCmDeviceExt",
-            select_request(names, self._state),
+            select_request(names, state),
             soap_action=SOAP_ACTION,
-            request={"names": len(names), "first": names[0], "state_info": self._state},
+            request={"names": len(names), "first": names[0], "state_info": state},
         )
-        answer = parse_select(root)
+
+    def _ask(self, names: list[str], out: Registrations, upcoming: list[str] | None) -> RisAnswer:
+        ahead, self._next = self._next, None
+        if ahead is not None and ahead[0] is names and ahead[1] == self._state:
+            root = ahead[2].result()
+        else:
+            if ahead is not None:  # cannot happen (settled ends the batch); never used if so
+                ahead[2].exception()
+            root = self._call(names, self._state)
+        head = select_head(root)
+        self._state = head.state_info
+        if head.settled and upcoming is not None and self._ahead is not None:
+            # This batch is done whatever its devices say: RisPort answers the next one
+            # while they are read (issue 18). One request in flight, in the same order.
+            state = self._state
+            self._next = (upcoming, state, self._ahead.submit(self._call, upcoming, state))
+        answer = head.answer()
         out.answers.append(answer)
-        self._state = answer.state_info
         return answer
 
     def read(self, names: Sequence[str]) -> Registrations:
-        """Ask for every name; raise ``SourceError`` if any answer leaves a phone undetermined."""
+        """Ask for every name; raise ``SourceError`` if any answer leaves a phone undetermined.
+
+        The next batch is asked for (in a worker thread) as soon as an answer is
+        known to settle its batch, while its devices are read; a batch whose
+        devices fail to read has its successor asked for already, and the pull
+        stops once that answer is in.
+        """
         out = Registrations()
         queue = deque(list(names[i : i + self._batch]) for i in range(0, len(names), self._batch))
-        while queue:
-            batch = queue.popleft()
-            halves = self._read_batch(batch, out)
-            if halves:
-                queue.extendleft(reversed(halves))
-            else:
-                self._on_batch(len(batch))
+        with ThreadPoolExecutor(1, thread_name_prefix="risport-next-batch") as self._ahead:
+            try:
+                while queue:
+                    batch = queue.popleft()
+                    halves = self._read_batch(batch, out, queue[0] if queue else None)
+                    if halves:
+                        queue.extendleft(reversed(halves))
+                    else:
+                        self._on_batch(len(batch))
+            finally:
+                self._ahead, self._next = None, None
         return out
 
-    def _read_batch(self, batch: list[str], out: Registrations) -> list[list[str]]:
+    def _read_batch(
+        self, batch: list[str], out: Registrations, upcoming: list[str] | None
+    ) -> list[list[str]]:
         """Ask for one batch until it is answered; returns halves if the answer was cut short."""
         answered: list[RisAnswer] = []  # this batch's answers, for the phones registered
         attempt = 0
         asked_fresh = False
         while True:
             carried = self._state
-            answer = self._ask(batch, out)
+            answer = self._ask(batch, out, upcoming)
             answered.append(answer)
             if carried and not asked_fresh and any(n.ok and n.no_change for n in answer.nodes):
                 # NoChange compares with what a carried StateInfo described: ask afresh.
@@ -358,7 +231,7 @@ class RisPortReader:
                 self._sleep(min(2.0**attempt, 60.0))
                 continue
             where = ", ".join(f"{n.name} ({n.return_code or 'no code'})" for n in failed)
-            registered = _registered(answered)
+            registered = registered_names(answered)
             undetermined = [n for n in batch if n.casefold() not in registered]
             if undetermined:
                 raise SourceError(

@@ -11,6 +11,7 @@ sleeping.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -272,3 +273,45 @@ def env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The CUCM password in the environment."""
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
     return {PASSWORD_ENV: PASSWORD}
+
+
+#: How long a read waits for the next request before calling the pull one-by-one.
+PATIENCE_S = 10.0
+
+
+class Served:
+    """A ``responses`` callback answering SOAP requests from a list, signalling each arrival.
+
+    With ``overlap`` set (the number, from 0, of the request that answers the
+    first page or batch), an answer waits (up to :data:`PATIENCE_S`) until the
+    answer before it is being read (``reading``), and notes in ``while_reading``
+    whether it was: a pull that asks for the next page before it reads this
+    one, but not meanwhile, is told apart.
+    """
+
+    def __init__(self, bodies: list[tuple[int, bytes]], overlap: int | None = None) -> None:
+        self.bodies = bodies
+        self.arrived: list[threading.Event] = [threading.Event() for _ in bodies]
+        self.reading: list[threading.Event] = [threading.Event() for _ in bodies]
+        self.while_reading: list[bool] = []
+        self._overlap = overlap
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self._lock = threading.Lock()
+        self._count = 0
+
+    def __call__(self, request: Any) -> tuple[int, dict[str, str], bytes]:
+        with self._lock:
+            n = self._count
+            self._count += 1
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            self.arrived[n].set()
+            if self._overlap is not None and n > self._overlap:
+                self.while_reading.append(self.reading[n - 1].wait(PATIENCE_S))
+            status, body = self.bodies[n]
+            return status, {"Content-Type": "text/xml; charset=utf-8"}, body
+        finally:
+            with self._lock:
+                self.in_flight -= 1

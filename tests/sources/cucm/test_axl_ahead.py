@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -16,8 +15,10 @@ from licensewatch.sources.cucm.soap import SoapClient
 from tests.sources.cucm.conftest import (
     AXL_URL,
     PASSWORD,
+    PATIENCE_S,
     USER,
     FakeClock,
+    Served,
     fixture,
     list_phone_response,
     names,
@@ -25,46 +26,6 @@ from tests.sources.cucm.conftest import (
     texts,
 )
 from tests.sources.cucm.test_cucm_axl import sql_rows
-
-#: How long a reader waits for the next request before calling the pull sequential.
-PATIENCE_S = 10.0
-
-
-class Served:
-    """Answers AXL requests from a list, counting them and signalling each arrival.
-
-    With ``overlap`` set (the number of the first page's request), a page's
-    answer waits (up to :data:`PATIENCE_S`) until the page before it is being
-    read, and notes whether it was: a pull that asks for the next page before it
-    reads this one, but not meanwhile, is told apart.
-    """
-
-    def __init__(self, bodies: list[tuple[int, bytes]], overlap: int | None = None) -> None:
-        self.bodies = bodies
-        self.arrived: list[threading.Event] = [threading.Event() for _ in bodies]
-        self.reading: list[threading.Event] = [threading.Event() for _ in bodies]
-        self.while_reading: list[bool] = []
-        self._overlap = overlap
-        self.in_flight = 0
-        self.most_in_flight = 0
-        self._lock = threading.Lock()
-        self._count = 0
-
-    def __call__(self, request: Any) -> tuple[int, dict[str, str], bytes]:
-        with self._lock:
-            n = self._count
-            self._count += 1
-            self.in_flight += 1
-            self.most_in_flight = max(self.most_in_flight, self.in_flight)
-        try:
-            self.arrived[n].set()
-            if self._overlap is not None and n > self._overlap:
-                self.while_reading.append(self.reading[n - 1].wait(PATIENCE_S))
-            status, body = self.bodies[n]
-            return status, {"Content-Type": "text/xml; charset=utf-8"}, body
-        finally:
-            with self._lock:
-                self.in_flight -= 1
 
 
 def reader(clock: FakeClock, page_size: int = 1000) -> AxlInventory:

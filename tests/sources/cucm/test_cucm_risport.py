@@ -6,13 +6,8 @@ import pytest
 import responses
 
 from licensewatch.errors import SourceError
-from licensewatch.sources.cucm.risport import (
-    RateControl,
-    RateLimiter,
-    RisPortReader,
-    merge,
-    parse_select,
-)
+from licensewatch.sources.cucm.risport import RateControl, RateLimiter, RisPortReader
+from licensewatch.sources.cucm.risport_answer import merge, parse_select
 from licensewatch.sources.cucm.soap import SoapClient, UnsafeXmlError, local, parse_xml
 from tests.sources.cucm.conftest import (
     PASSWORD,
@@ -269,3 +264,20 @@ def test_only_the_first_of_a_repeated_device_field_is_read() -> None:
     xml = xml.replace(closing, closing + again, 1)
     [node] = parse_select(parse_xml(xml, what="t")).nodes
     assert node.devices[0].timestamp == 1704067200
+
+
+def test_an_entry_without_a_name_is_listed_but_not_read(
+    http: responses.RequestsMock, clock: FakeClock
+) -> None:
+    # Two entries listed of two found: the answer is whole (no halving), and the nameless
+    # entry is no device.
+    xml = ris_response([Node("sub1", [Dev("SEPA"), Dev("SEPB")])]).replace(
+        b"<ns1:Name>SEPB</ns1:Name>", b"<ns1:Name> </ns1:Name>"
+    )
+    answer = parse_select(parse_xml(xml, what="t"))
+    assert answer.total_found == 2 and answer.entries == 2
+    assert [d.name for d in answer.nodes[0].devices] == ["SEPA"]
+    http.post(RIS_URL, body=xml)
+    ris, client, *_ = reader(clock)
+    regs = ris.read(["SEPA", "SEPB"])
+    assert client.requests == 1 and regs.notes == []
