@@ -76,6 +76,21 @@ class Progress:
         if self._tty or not self.quiet or self._last != self._started:
             self._show(final=True)
 
+    def abandon(self) -> None:
+        """Stop counting without a final count (the work failed): heartbeats show again."""
+        _COUNTING.discard(self)
+        self.clear()
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        """:meth:`finish` when the work ended, :meth:`abandon` when it raised."""
+        if kind is None:
+            self.finish()
+        else:
+            self.abandon()
+
     def clear(self) -> None:
         """Erase the line drawn on a terminal (nothing otherwise)."""
         if self._tty and self._drawn:
@@ -103,6 +118,11 @@ class Progress:
             self._stream.flush()
         else:
             log.info("%s%s", self._text(), " (done)" if final else "")
+
+
+def counting() -> bool:
+    """Whether a counting bar is showing (not finished, not abandoned)."""
+    return bool(_COUNTING)
 
 
 class Heartbeat:
@@ -139,7 +159,7 @@ class Heartbeat:
 
     def beat(self) -> None:
         """Show the elapsed seconds if it is time to (not while a counting bar is showing)."""
-        if _COUNTING:
+        if counting():
             return
         elapsed = int(self._clock() - self._started)
         self.progress.advance(elapsed - self.progress.done)

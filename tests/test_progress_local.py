@@ -150,3 +150,33 @@ def test_workbook_rows_are_counted_as_they_are_written(caplog: pytest.LogCapture
         quick.advance(3)
         quick.finish()
     assert _logged(caplog) == []  # a short job leaves the log alone
+
+
+def test_a_bar_whose_work_failed_stops_counting_and_clears_its_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = FakeClock()
+    terminal = Terminal()
+    with (
+        pytest.raises(RuntimeError),
+        Progress("pull", total=10, stream=terminal, clock=clock) as bar,
+    ):
+        bar.advance(3)
+        clock.now += 1
+        bar.advance(1)
+        raise RuntimeError("the pull failed")
+    assert terminal.getvalue().endswith("\r\x1b[K")  # the half-drawn bar erased, no final line
+    beat = Heartbeat("reconcile", stream=io.StringIO(), clock=clock)
+    with caplog.at_level(logging.INFO, logger="licensewatch"):
+        for _ in range(31):
+            clock.now += 1
+            beat.beat()
+    assert bar.done == 4 and _logged(caplog) == ["reconcile: running: 30 s"]
+
+
+def test_a_bar_whose_work_ended_shows_its_final_count() -> None:
+    clock = FakeClock()
+    terminal = Terminal()
+    with Progress("pull", total=2, stream=terminal, clock=clock) as bar:
+        bar.advance(2)
+    assert terminal.getvalue().endswith("pull: 2/2 items\n")

@@ -210,10 +210,10 @@ def _sheets(view: FinanceView) -> list[Sheet]:
 
 def counted(rows: Iterable[list[object]], progress: Progress) -> Iterator[list[object]]:
     """``rows``, counted by ``progress`` (a terminal line, a log line every 30 s under cron)."""
-    for row in rows:
-        yield row
-        progress.advance()
-    progress.finish()
+    with progress:
+        for row in rows:
+            yield row
+            progress.advance()
 
 
 def _rate_card_sheet(view: FinanceView) -> Sheet:

@@ -288,23 +288,25 @@ class CucmSource(PhonesSource):
         method, error, complete = o.inventory, "interrupted", False
         tag = "CUCM" if self.cluster == DEFAULT_CLUSTER else f"CUCM {self.cluster}"
         try:
-            bar = Progress(f"{tag} AXL inventory", unit="phones", clock=self._clock)
-            reader = AxlInventory(axl, o.axl_version, page_size=o.page_size, on_rows=bar.advance)
-            inventory = reader.read(o.inventory)
-            bar.finish()
+            with Progress(f"{tag} AXL inventory", unit="phones", clock=self._clock) as bar:
+                reader = AxlInventory(
+                    axl, o.axl_version, page_size=o.page_size, on_rows=bar.advance
+                )
+                inventory = reader.read(o.inventory)
             method = inventory.method
             # Each phone's key once: for the names asked (each once) and the phones' assembly.
             keys = [phone_key(p) for p in inventory.phones]
             names = list(dict(zip(keys, (p.name for p in inventory.phones), strict=True)).values())
-            bar = Progress(f"{tag} RisPort", total=len(names), unit="phones", clock=self._clock)
-            regs = RisPortReader(
-                ris,
-                batch_size=o.batch_size,
-                max_retries=o.max_retries,
-                sleep=self._sleep,
-                on_batch=bar.advance,
-            ).read(names)
-            bar.finish()
+            with Progress(
+                f"{tag} RisPort", total=len(names), unit="phones", clock=self._clock
+            ) as bar:
+                regs = RisPortReader(
+                    ris,
+                    batch_size=o.batch_size,
+                    max_retries=o.max_retries,
+                    sleep=self._sleep,
+                    on_batch=bar.advance,
+                ).read(names)
             phones = assemble_phones(inventory.phones, merge(regs.answers), self.cluster, keys)
             complete = True
         except LicensewatchError as exc:

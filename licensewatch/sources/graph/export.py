@@ -134,12 +134,11 @@ class GraphExportSource(AccountsSource):
 
 def _read_pages(pages: list[Path]) -> list[tuple[Path, Any]]:
     """Every saved users page, parsed, with progress (a large tenant has thousands)."""
-    progress = Progress("Graph export", total=len(pages), unit="pages", quiet=True)
     docs = []
-    for path in pages:
-        docs.append((path, load_json(path)))
-        progress.advance()
-    progress.finish()
+    with Progress("Graph export", total=len(pages), unit="pages", quiet=True) as progress:
+        for path in pages:
+            docs.append((path, load_json(path)))
+            progress.advance()
     return docs
 
 

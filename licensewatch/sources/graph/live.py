@@ -279,14 +279,12 @@ class _Run:
             fields += f",{STATES_FIELD}"
             self.states = LicenseStates()
         url = f"{self.base}/users?$select={fields}&$top={self.options.page_size}"
-        progress = Progress("Graph users", unit="pages", stream=self.stream)
         self.paged = 0
-        pages = self._pages(url, progress, keep_context=sign_in)
-        if self.options.seats:
-            pages = self.states.watch(pages)
-        accounts, licenses = parse_users_pages(pages, skus, origin="GET /users")
-        progress.finish()
-        return accounts, licenses
+        with Progress("Graph users", unit="pages", stream=self.stream) as progress:
+            pages = self._pages(url, progress, keep_context=sign_in)
+            if self.options.seats:
+                pages = self.states.watch(pages)
+            return parse_users_pages(pages, skus, origin="GET /users")
 
     def _pages(self, url: str, progress: Progress, *, keep_context: bool) -> Iterator[Any]:
         """Every users page from ``url`` on, following ``@odata.nextLink``.

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import responses
 
-from licensewatch import model
+from licensewatch import model, progress
 from licensewatch.config import SourceSettings
 from licensewatch.errors import ConfigError, InputError, SourceError
 from licensewatch.sources.cucm.export import CucmExportSource
@@ -227,8 +227,10 @@ def test_a_failed_pull_raises_and_its_saved_folder_is_not_replayed(
     http.post(RIS_URL, body=ris_response([Node("cucm-sub1", code="NodeNotResponding")]))
     live = source(tmp_path, clock, max_retries=1)
     live.record_to(tmp_path / "bad")
-    with pytest.raises(SourceError, match="did not answer"):
+    with pytest.raises(SourceError, match="did not answer") as failed:
         live.pull()
+    # Its RisPort bar (alive in the traceback kept) no longer counts: heartbeats show again.
+    assert failed.traceback and not progress.counting()
     # Kept for diagnosis in incomplete/, with a manifest saying why; never in the folder itself.
     assert [p.name for p in (tmp_path / "bad").iterdir()] == ["incomplete"]
     kept = tmp_path / "bad" / "incomplete"
