@@ -67,12 +67,17 @@ class Pages:
         return answer
 
 
+def serve(rsps: responses.RequestsMock) -> Pages:
+    """The sign-in, subscribedSkus and the three users pages."""
+    add_login(rsps)
+    add_json(rsps, SKUS_URL, "subscribedSkus.json")
+    return Pages(rsps)
+
+
 def test_the_next_page_is_asked_for_while_this_one_is_read(
     rsps: responses.RequestsMock, waits: Waits, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    add_login(rsps)
-    add_json(rsps, SKUS_URL, "subscribedSkus.json")
-    pages = Pages(rsps)
+    pages = serve(rsps)
     add_count(rsps, 5)
     columns = typed_page.columns
     seen: list[bool] = []
@@ -98,9 +103,7 @@ def test_the_next_page_is_asked_for_while_this_one_is_read(
 def test_a_page_that_fails_to_read_stops_the_pull_once_its_successor_is_answered(
     rsps: responses.RequestsMock, waits: Waits, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    add_login(rsps)
-    add_json(rsps, SKUS_URL, "subscribedSkus.json")
-    pages = Pages(rsps)
+    pages = serve(rsps)
 
     def read(page: typed_page.Page) -> dict[str, list[Any]]:
         pages.reading[URLS[0]].set()
