@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Final, NamedTuple
 from xml.etree.ElementTree import Element
 
+from licensewatch.ahead import Ahead
 from licensewatch.errors import SourceAuthError, SourceError
 from licensewatch.logs import get_logger
 from licensewatch.sources.cucm.soap import (
@@ -345,7 +345,7 @@ class AxlInventory:
         smaller (AXL's suggestion) and asks for the same rows again.
         """
         phones: list[InventoryPhone] = []
-        with ThreadPoolExecutor(1, thread_name_prefix="axl-next-page") as ahead:
+        with Ahead("axl-next-page") as ahead:
             pending = ahead.submit(ask, 0, page)
             while True:
                 try:

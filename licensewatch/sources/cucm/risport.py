@@ -30,11 +30,12 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
+from licensewatch.ahead import Ahead
 from licensewatch.errors import SourceError
 from licensewatch.logs import get_logger
 from licensewatch.sources.cucm.risport_answer import RisAnswer, registered_names, select_head
@@ -145,7 +146,7 @@ class RisPortReader:
         self._sleep = sleep
         self._on_batch = on_batch or (lambda n: None)
         self._state = ""
-        self._ahead: ThreadPoolExecutor | None = None
+        self._ahead: Ahead | None = None
         #: The next batch, the StateInfo it was asked with, and its answer on the way.
         self._next: tuple[list[str], str, Future[Element]] | None = None
 
@@ -186,7 +187,7 @@ class RisPortReader:
         """
         out = Registrations()
         queue = deque(list(names[i : i + self._batch]) for i in range(0, len(names), self._batch))
-        with ThreadPoolExecutor(1, thread_name_prefix="risport-next-batch") as self._ahead:
+        with Ahead("risport-next-batch") as self._ahead:
             try:
                 while queue:
                     batch = queue.popleft()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random as _random
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, TextIO
@@ -25,6 +25,7 @@ import msgspec
 import pandas as pd
 import requests
 
+from licensewatch.ahead import Ahead
 from licensewatch.config import SourceSettings
 from licensewatch.errors import InputError, SourceAuthError, SourceError
 from licensewatch.graph.auth import load_credential
@@ -298,7 +299,7 @@ class _Run:
         number = 0
         # Decoded straight into the fields read where the page allows (typed_page).
         decode = typed_page.decode_with_states if self.options.seats else typed_page.decode
-        with ThreadPoolExecutor(1, thread_name_prefix="graph-next-page") as ahead:
+        with Ahead("graph-next-page") as ahead:
             asked = url
             pending: Future[tuple[Any, bytes]] | None = ahead.submit(
                 self.http.get_decoded, url, decode
