@@ -17,7 +17,7 @@ namespace must match the one in ``SOAPAction``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Final, NamedTuple
 from xml.etree.ElementTree import Element
@@ -182,10 +182,15 @@ def _column(tag: str) -> str:
 
 
 def _rows_in(root: Element, row: str) -> int:
-    """How many ``row`` elements an answer's ``return`` holds (counted, not read)."""
-    answer = next(root.iter(f"{{*}}{_RESPONSES[row]}"), None)
-    ret = None if answer is None else next(answer.iterchildren("{*}return"), None)  # type: ignore[attr-defined]
-    return 0 if ret is None else sum(1 for _ in ret.iterchildren(f"{{*}}{row}"))
+    """How many ``row`` elements an answer's ``return`` holds (counted, not read).
+
+    An answer without its response element raises here, before a next page is asked for.
+    """
+    ret = _return_element(root, _RESPONSES[row])
+    if ret is None:
+        return 0
+    rows: Iterator[Element] = ret.iterchildren(f"{{*}}{row}")  # type: ignore[attr-defined]
+    return sum(1 for _ in rows)
 
 
 def parse_sql_rows(root: Element) -> list[InventoryPhone]:

@@ -163,7 +163,10 @@ class RisPortReader:
         if ahead is not None and ahead[0] is names and ahead[1] == self._state:
             root = ahead[2].result()
         else:
-            if ahead is not None:  # cannot happen (settled ends the batch); never used if so
+            if ahead is not None:
+                # Not reached: a settled answer ends its batch, so the next ask is the batch
+                # asked for ahead. Were it reached, that answer is waited for and dropped,
+                # so that one request at a time stays true.
                 ahead[2].exception()
             root = self._call(names, self._state)
         head = select_head(root)

@@ -49,6 +49,11 @@ class RisDevice(NamedTuple):
     node: str
 
 
+def answered(return_code: str) -> bool:
+    """Whether a node's ``ReturnCode`` says it answered (``Ok``, or ``NotFound``: none there)."""
+    return return_code.lower() in OK_CODES
+
+
 @dataclass(frozen=True)
 class NodeAnswer:
     """One ``CmNodes/item``: a node's return code and the devices it lists."""
@@ -61,7 +66,7 @@ class NodeAnswer:
     @property
     def ok(self) -> bool:
         """Whether the node answered (``Ok``, or ``NotFound``: none of the phones are there)."""
-        return self.return_code.lower() in OK_CODES
+        return answered(self.return_code)
 
 
 @dataclass(frozen=True)
@@ -110,7 +115,8 @@ class _NodeHead(NamedTuple):
 
     @property
     def ok(self) -> bool:
-        return self.return_code.lower() in OK_CODES
+        """As :attr:`NodeAnswer.ok`."""
+        return answered(self.return_code)
 
 
 def _node_head(item: Element) -> _NodeHead:

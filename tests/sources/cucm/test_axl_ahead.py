@@ -151,3 +151,19 @@ def test_a_too_large_page_is_asked_again_smaller_at_the_same_rows(
         (["1000"], ["1000"]),
         (["1000"], ["843"]),
     ]
+
+
+def test_an_answer_without_its_response_element_fails_before_a_next_page_is_asked_for(
+    http: responses.RequestsMock, clock: FakeClock
+) -> None:
+    served = Served(
+        [
+            (500, fixture("axl_fault_query_too_large.xml")),
+            (200, list_phone_response([{"name": "SEPA"}])),  # a listPhone answer to SQL
+            (200, sql_response(sql_rows(names(843)))),
+        ]
+    )
+    http.add_callback(responses.POST, AXL_URL, callback=served)
+    with pytest.raises(SourceError, match="no <executeSQLQueryResponse> element"):
+        reader(clock).sql_phones()
+    assert len(http.calls) == 2 and not served.arrived[2].is_set()
