@@ -80,6 +80,43 @@ def test_text_in_arrow_is_searched_for_the_same_characters() -> None:
     assert counts["feed.name"] == 2 * (29 + 1 + 32) + 2  # C0 (less TAB LF CR), DEL, C1; U+FFFE/F
 
 
+def test_a_large_frame_is_searched_in_threads_with_the_same_result(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+
+    from licensewatch.rules import neutralise
+
+    frame = pd.DataFrame(
+        {
+            "display_name": model.text([DIRTY_NAME, "Alice", None, "x\x1by"]),
+            "upn": pd.Series(["bob@x", "al\x07ice@x", None, "y@x"], dtype=model.STRING),
+            "mail": pd.Series(["a@x", "b@x", None, "c\x85@x"], dtype=model.STRING),
+            "city": pd.Series(["Geneva", "Nairobi", None, "Bangkok"], dtype=model.STRING),
+            "created_at": pd.to_datetime(["2019-01-01"] * 4, utc=True),
+        }
+    )
+    alone, alone_counts = neutralise_frame(frame, "accounts")
+    searched_in: set[str] = set()
+    hits = neutralise._hits
+
+    def spy(series: pd.Series) -> pd.Series | None:
+        searched_in.add(threading.current_thread().name)
+        return hits(series)
+
+    monkeypatch.setattr(neutralise, "_hits", spy)
+    monkeypatch.setattr(neutralise, "PARALLEL_VALUES", 0)
+    monkeypatch.setattr(neutralise.os, "cpu_count", lambda: 2)
+    threaded, counts = neutralise_frame(frame, "accounts")
+    assert searched_in and all(name.startswith("neutralise") for name in searched_in)
+    assert counts == alone_counts == {
+        "accounts.display_name": 2, "accounts.upn": 1, "accounts.mail": 1,
+    }  # fmt: skip
+    assert list(counts) == ["accounts.display_name", "accounts.upn", "accounts.mail"]
+    pd.testing.assert_frame_equal(threaded, alone)
+    assert threaded["city"].equals(frame["city"])
+
+
 def test_a_clean_arrow_column_is_returned_as_it_was() -> None:
     frame = pd.DataFrame({"upn": pd.Series(["a@x", None, "Zoë 😀"], dtype=model.STRING)})
     out, counts = neutralise_frame(frame, "accounts")

@@ -25,8 +25,10 @@ run summary (``neutralised_values``).
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Final
 
 import numpy as np
@@ -65,13 +67,15 @@ def neutralise_frame(frame: pd.DataFrame, feed: str) -> tuple[pd.DataFrame, dict
     """
     counts: dict[str, int] = {}
     changed: dict[str, pd.Series] = {}
-    for column in frame.columns:
-        series = frame[column]
-        if not (pd.api.types.is_string_dtype(series.dtype) or series.dtype == object):
-            continue
-        hits = _hits(series)
+    texts = [
+        column
+        for column in frame.columns
+        if pd.api.types.is_string_dtype(frame[column].dtype) or frame[column].dtype == object
+    ]
+    for column, hits in zip(texts, _all_hits([frame[c] for c in texts]), strict=True):
         if hits is None:
             continue
+        series = frame[column]
         found = int(hits.sum())
         if found:
             counts[f"{feed}.{column}"] = found
@@ -84,6 +88,22 @@ def neutralise_frame(frame: pd.DataFrame, feed: str) -> tuple[pd.DataFrame, dict
     if not changed:
         return frame, counts
     return frame.assign(**changed), counts
+
+
+#: Values from which a frame's text columns are searched in several threads: Arrow's
+#: search runs without the GIL (the 1M night's screening took 1.7 s in one thread).
+PARALLEL_VALUES: Final = 200_000
+#: Threads at most: one a core.
+_THREADS: Final = 4
+
+
+def _all_hits(columns: Sequence[pd.Series]) -> list[pd.Series | None]:
+    """:func:`_hits` of each of ``columns``, in their order; in threads when worth it."""
+    threads = min(len(columns), os.cpu_count() or 1, _THREADS)
+    if threads < 2 or sum(len(c) for c in columns) < PARALLEL_VALUES:
+        return [_hits(c) for c in columns]
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="neutralise") as pool:
+        return list(pool.map(_hits, columns))
 
 
 def _hits(series: pd.Series) -> pd.Series | None:
