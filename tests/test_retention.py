@@ -19,7 +19,7 @@ from licensewatch.config import load_settings
 from licensewatch.errors import ConfigError
 from licensewatch.night import run as pipeline
 from licensewatch.store.history import run_aggregates
-from licensewatch.store.outbox_table import OUTBOX
+from licensewatch.store.outbox_table import OUTBOX, OUTBOX_BODIES
 from licensewatch.store.tables import FINDINGS
 from tests import orgfiles
 from tests.store.conftest import db_url, fresh_schema, pg_server_url  # noqa: F401 - fixtures
@@ -49,7 +49,9 @@ def _state(url: str) -> dict[str, object]:
                 select(FINDINGS.c.run_id, func.count()).group_by(FINDINGS.c.run_id)
             ).all()
             bodies = session.execute(
-                select(OUTBOX.c.as_of, func.length(OUTBOX.c.message)).order_by(OUTBOX.c.id)
+                select(OUTBOX.c.as_of, func.length(OUTBOX_BODIES.c.message))
+                .join(OUTBOX_BODIES, OUTBOX_BODIES.c.outbox_id == OUTBOX.c.id)
+                .order_by(OUTBOX.c.id)
             ).all()
             totals = run_aggregates(session)
             return {

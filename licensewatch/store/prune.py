@@ -20,7 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from licensewatch.retention import Retention
 from licensewatch.store.db import storage_operation
 from licensewatch.store.history import run_aggregates
-from licensewatch.store.outbox_table import OUTBOX, UNDELIVERED
+from licensewatch.store.outbox_table import OUTBOX, OUTBOX_BODIES, UNDELIVERED
 from licensewatch.store.repository import last_good_run
 from licensewatch.store.tables import FINDINGS, RUNS, RunStatus
 
@@ -71,9 +71,9 @@ def prune_rows(
     if runs:
         rows = int(session.scalar(select(func.count()).where(f.run_id.in_(runs))) or 0)
     bodies = _old_bodies(today - timedelta(days=retention.outbox_days))
-    o = OUTBOX.c
+    b = OUTBOX_BODIES.c
     found = session.execute(
-        select(func.count(), func.coalesce(func.sum(func.length(o.message)), 0)).where(bodies)
+        select(func.count(), func.coalesce(func.sum(func.length(b.message)), 0)).where(bodies)
     ).one()
     result = PrunedRows(rows, len(runs), int(found[0]), int(found[1]))
     if dry_run:
@@ -91,7 +91,7 @@ def prune_rows(
                 )
             )
         session.execute(delete(FINDINGS).where(f.run_id.in_(runs)))
-    session.execute(update(OUTBOX).where(bodies).values(message=b""))
+    session.execute(update(OUTBOX_BODIES).where(bodies).values(message=b""))
     session.flush()
     return result
 
@@ -108,5 +108,6 @@ def _runs_to_prune(session: Session, before: date) -> tuple[list[int], date]:
 
 def _old_bodies(before: date) -> ColumnElement[bool]:
     """Delivered messages of an as-of day before ``before`` whose bytes are still stored."""
-    o = OUTBOX.c
-    return o.status.not_in(list(UNDELIVERED)) & (o.as_of < before) & (func.length(o.message) > 0)
+    o, b = OUTBOX.c, OUTBOX_BODIES.c
+    delivered = select(o.id).where(o.status.not_in(list(UNDELIVERED)) & (o.as_of < before))
+    return b.outbox_id.in_(delivered) & (func.length(b.message) > 0)

@@ -105,7 +105,8 @@ def read_all(config: Path, server: LoopbackDovecot, **patch: Any) -> Any:
 def answers(config: Path) -> list[EmailMessage]:
     found = rows(
         config.parent / "licensewatch.db",
-        "select message from outbox where kind = 'confirmation' order by id",
+        "select b.message from outbox o join outbox_bodies b on b.outbox_id = o.id "
+        "where o.kind = 'confirmation' order by o.id",
     )
     return [
         email.message_from_bytes(bytes(m), policy=email.policy.default)  # type: ignore[misc]

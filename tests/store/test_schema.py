@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -169,3 +170,62 @@ def test_0010_checks_the_same_statuses_with_comparisons_and_back(engine: Engine)
         assert conn.execute(text("SELECT count(*) FROM phone_registrations")).scalar_one() == 2
     with pytest.raises(IntegrityError, match=name), engine.begin() as conn:
         _registration(conn, "sep3", "lost")
+
+
+def _queued(conn: Connection, key: str, message: bytes) -> None:
+    conn.execute(
+        text(
+            "INSERT INTO outbox (key, department, kind, as_of, recipients, subject, "
+            "resource_ids, message, status, created_at, attempts) VALUES "
+            "(:k, 'Finance', 'notice', '2020-01-01', 'a@x.org', 's', '[]', :m, 'pending', "
+            ":t, 0)"
+        ),
+        {"k": key, "m": message, "t": datetime(2020, 1, 1, 6, tzinfo=UTC)},
+    )
+
+
+def test_0011_moves_the_messages_bytes_to_outbox_bodies_and_back(engine: Engine) -> None:
+    body = b"Subject: s\r\n\r\n" + bytes(range(256)) * 40
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0010")
+        _queued(conn, "k1", body)
+        _queued(conn, "k2", b"")  # a body retention emptied
+    store.upgrade(engine)
+    with engine.begin() as conn:
+        assert "message" not in {c["name"] for c in inspect(conn).get_columns("outbox")}
+        moved = conn.execute(
+            text(
+                "SELECT o.key, b.message FROM outbox o JOIN outbox_bodies b "
+                "ON b.outbox_id = o.id ORDER BY o.key"
+            )
+        ).all()
+        assert [(k, bytes(m)) for k, m in moved] == [("k1", body), ("k2", b"")]
+        conn.execute(text("DELETE FROM outbox WHERE key = 'k2'"))  # its body goes with it
+        assert conn.execute(text("SELECT count(*) FROM outbox_bodies")).scalar_one() == 1
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0010")
+        assert "outbox_bodies" not in inspect(conn).get_table_names()
+        back = conn.execute(text("SELECT key, message FROM outbox")).all()
+        assert [(k, bytes(m)) for k, m in back] == [("k1", body)]
+
+
+def test_a_status_change_does_not_write_the_messages_bytes_again(session: Session) -> None:
+    from licensewatch.store import outbox
+
+    body = b"Subject: s\r\n\r\n" + b"x" * 400_000
+    queued = outbox.Queued("k", "Finance", outbox.MessageKind.NOTICE, ("a@x.org",), "s", (), body)
+    outbox.queue(session, [queued], as_of=date(2020, 1, 1), run_id=None, now=datetime.now(UTC))
+    session.commit()
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    if sqlite:  # what the status change writes is all the write-ahead log holds afterwards
+        session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        wal = Path(str(session.get_bind().url.database) + "-wal")
+        assert wal.stat().st_size == 0
+    row = outbox.get(session, outbox.due(session, datetime.now(UTC))[0])
+    outbox.mark_sending(session, row, now=datetime.now(UTC), transport="smtp")
+    session.commit()
+    if sqlite:  # a few pages, not the 100 the bytes take
+        assert 0 < wal.stat().st_size < 40 * 4096
+    message_id = row.id
+    session.expunge_all()
+    assert outbox.get(session, message_id).message == body  # read when asked for
