@@ -84,18 +84,36 @@ def _timestamp_text(
     if (dialect.name, dialect.driver) not in _FAST:
         return None
     instants = series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[us]")
-    # "YYYY-MM-DDTHH:MM:SS.ffffff", fixed width: the T becomes a space, "+00:00" is appended
-    # (PostgreSQL) in place, character by character (NaT rows are replaced below).
-    width = _STAMP_WIDTH + (len(_PG_ZONE) if dialect.name == "postgresql" else 0)
-    text = np.datetime_as_string(instants, unit="us").astype(f"<U{width}")
-    chars = text.view("<U1").reshape(len(text), width)
-    chars[:, 10] = " "
-    if dialect.name == "postgresql":
-        chars[:, _STAMP_WIDTH:] = list(_PG_ZONE)
-    out: list[Any] = text.tolist()
+    zone = _PG_ZONE if dialect.name == "postgresql" else ""
+    # A column's instants often repeat (a first night's first_observed_at is one instant on
+    # every row): each distinct one is written once, as _each_once does for other values.
+    codes, distinct = pd.factorize(instants.view(np.int64))
+    out: list[Any]
+    if len(distinct) * _REPEATS <= len(instants):
+        text = _stamp_text(distinct.astype(np.int64).view("datetime64[us]"), zone)
+        out = text.astype(object)[codes].tolist()
+    else:
+        out = _stamp_text(instants, zone).tolist()
     for i in np.flatnonzero(series.isna().to_numpy()):
         out[i] = None
     return out
+
+
+#: How many rows a distinct instant must have on average to be written once for them all.
+_REPEATS: Final = 4
+
+
+def _stamp_text(instants: np.ndarray, zone: str) -> np.ndarray:
+    """``instants`` (``datetime64[us]``) as ``YYYY-MM-DD HH:MM:SS.ffffff`` + ``zone`` (NaT: any)."""
+    # "YYYY-MM-DDTHH:MM:SS.ffffff", fixed width: the T becomes a space, the zone is appended
+    # in place, character by character.
+    width = _STAMP_WIDTH + len(zone)
+    text = np.datetime_as_string(instants, unit="us").astype(f"<U{width}")
+    chars = text.view("<U1").reshape(len(text), width)
+    chars[:, 10] = " "
+    if zone:
+        chars[:, _STAMP_WIDTH:] = list(zone)
+    return text
 
 
 def insert_columns(

@@ -156,6 +156,41 @@ def test_timestamps_are_stored_as_sqlalchemy_stores_them_and_read_back(session: 
     assert read.loc[0, "first_observed_at"] == pd.Timestamp("2019-12-31T01:04:05.000007Z")
 
 
+def test_repeated_instants_are_written_once_each_and_stored_the_same(session: Session) -> None:
+    """A column of few distinct instants (and NaT) takes the written-once path, unchanged."""
+    from sqlalchemy import text
+
+    from licensewatch.rules.phone_history import HISTORY
+    from licensewatch.store.registrations import PHONE_REGISTRATIONS
+
+    n = 40
+    few = pd.Series(["2019-12-30T23:59:59.999999Z", None, "1999-09-09T09:09:09.5+02:00"] * 14)
+    rows = pd.DataFrame(
+        {
+            "device_key": [f"sep{i:03d}" for i in range(n)],
+            "first_observed_at": pd.Timestamp("2019-12-31T06:00:00.000001Z"),  # one instant
+            "last_registered_at": pd.to_datetime(few[:n], format="ISO8601", utc=True),
+            "last_status": "registered",
+            # Each row its own instant: written value by value.
+            "status_changed_at": pd.Timestamp("2019-12-01T00:00:00Z")
+            + pd.to_timedelta(range(n), unit="s"),
+        }
+    )
+    rows = model.conform(rows, HISTORY)
+    table = PHONE_REGISTRATIONS
+    dialect = session.get_bind().dialect
+    repeated = bulk._timestamp_text(rows["first_observed_at"], table, "first_observed_at", dialect)
+    assert repeated is not None and len(set(repeated)) == 1
+    assert len({id(v) for v in repeated}) == 1  # one string for every row
+    bulk.insert_frame(session, table, rows, list(HISTORY))
+    fast = session.execute(text("SELECT * FROM phone_registrations ORDER BY device_key")).all()
+    session.execute(text("DELETE FROM phone_registrations"))
+    session.execute(insert(table), _frames.records(rows, list(HISTORY)))
+    slow = session.execute(text("SELECT * FROM phone_registrations ORDER BY device_key")).all()
+    assert fast == slow and len(fast) == n
+    assert sum(r.last_registered_at is None for r in fast) == 13
+
+
 def test_each_distinct_value_is_processed_once_and_rows_come_out_the_same(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
