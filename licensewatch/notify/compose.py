@@ -27,7 +27,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -37,15 +37,17 @@ from typing import Any, Final
 import jinja2
 import pandas as pd
 
-from licensewatch import forked, model, resources
+from licensewatch import model, resources
 from licensewatch.answers.answer_sheet import XLSX_TYPE, answer_csv, answer_xlsx
 from licensewatch.answers.identity import sign_table
 from licensewatch.config import MailSettings, Policy
-from licensewatch.errors import ConfigError, LicensewatchError
+from licensewatch.errors import ConfigError
+from licensewatch.notify import parts
 from licensewatch.notify.asks import ask
 from licensewatch.notify.digest import digest_context, escalation_day
 from licensewatch.notify.mime import POLICY
 from licensewatch.notify.next_text import cycle_context
+from licensewatch.notify.parts import Owned
 from licensewatch.notify.routes import Route, configured_addresses, focal_routes, header_text
 from licensewatch.notify.rows import (
     ATTACHMENT_COLUMNS,
@@ -353,7 +355,7 @@ def compose_notices(
     department with ``risk_html()`` attached (``rules`` default: the mail
     settings' numbers).
 
-    With ``parallel`` (and :data:`PARALLEL_ROWS` rows or more) a second
+    With ``parallel`` (and ``parts.PARALLEL_ROWS`` rows or more) a second
     process composes the first departments' emails while this one composes
     the others (:mod:`licensewatch.forked`); the emails are the same.
     """
@@ -385,69 +387,27 @@ def compose_notices(
     owned = dept.isin(list(routes)).fillna(False).astype(bool)
     queue = given[~owned].reset_index(drop=True)
     queued = costed[~owned].reset_index(drop=True)
-    notices = []
-    if owned.any():
-        rows = prepare(costed[owned], phones)
-        groups = [(routes[str(k)], group) for k, group in rows.groupby(dept[owned], sort=False)]
-        notices = _departments(groups, costed, shared, parallel=parallel)
-    notices.sort(key=lambda n: (n.department.casefold(), n.kind, n.key))
     unassigned_to = configured_addresses(mail.unassigned_to, "unassigned_to")
-    if unassigned_to and len(queue):
+
+    def unassigned() -> list[DepartmentNotice]:
+        if not (unassigned_to and len(queue)):
+            return []
         route = Route(model.UNASSIGNED, unassigned_to, (), "", mail.language)
-        notices.extend(_for_route(route, prepare(queued, phones), queued, shared))
-    digest = _digest(costed, {k: r.label for k, r in routes.items()}, shared, risk_html)
-    return notices + digest, queue
+        return _for_route(route, prepare(queued, phones), queued, shared)
 
-
-#: Rows of departments' findings from which a second process composes some of the emails.
-PARALLEL_ROWS: Final = 1000
-#: The share of the work (by rows) the second process takes: this one unpickles the child's
-#: emails after. 1M night: the child's 14 departments took 7.0 s, this process's 24 took 6.4 s
-#: and 0.3 s to unpickle; at 0.52 (13 departments) it took 7.4 s, the child less.
-CHILD_SHARE: Final = 0.55
-
-
-def _departments(
-    groups: list[tuple[Route, pd.DataFrame]],
-    planned: pd.DataFrame,
-    s: _Shared,
-    *,
-    parallel: bool,
-) -> list[DepartmentNotice]:
-    """The departments' emails, in ``groups`` order; the first ones by a child process if worth it.
-
-    As one after the other: when several departments fail, the first one's
-    error is raised (the child's half comes first).
-    """
-
-    def compose(part: list[tuple[Route, pd.DataFrame]]) -> list[DepartmentNotice]:
-        return [n for route, rows in part for n in _for_route(route, rows, planned, s)]
-
-    total = sum(len(rows) for _, rows in groups)
-    if not parallel or len(groups) < 2 or total < PARALLEL_ROWS or not forked.usable():
-        return compose(groups)
-    # Each email costs its rows plus a fixed part (templates, MIME): weigh both.
-    weights = [len(rows) + 200 for _, rows in groups]
-    half, done = 1, weights[0]
-    while half < len(groups) - 1 and done + weights[half] <= sum(weights) * CHILD_SHARE:
-        done += weights[half]
-        half += 1
-
-    def compose_and_write(part: list[tuple[Route, pd.DataFrame]]) -> list[DepartmentNotice]:
-        # Each process writes its emails' bytes too, which the outbox would write later in
-        # this one alone (0.84 s of the 1M night).
-        return [replace(n, raw=n.message.as_bytes()) for n in compose(part)]
-
-    child = forked.start(
-        "compose emails", lambda: compose_and_write(groups[:half]), failure=LicensewatchError
+    owned_rows = Owned(costed[owned], dept[owned], phones)
+    # In the order the rows list them (each email is the same whichever process writes it).
+    order = [(str(k), routes[str(k)]) for k in owned_rows.department.unique()]
+    notices, after = parts.departments(
+        order,
+        owned_rows,
+        lambda route, rows: _for_route(route, rows, costed, shared),
+        parallel=parallel,
+        then=unassigned,
     )
-    try:
-        mine = compose_and_write(groups[half:])
-    except Exception:
-        child.result()  # its error, if it failed, is the earlier department's
-        raise
-    theirs: list[DepartmentNotice] = child.result()
-    return theirs + mine
+    notices.sort(key=lambda n: (n.department.casefold(), n.kind, n.key))
+    digest = _digest(costed, {k: r.label for k, r in routes.items()}, shared, risk_html)
+    return notices + after + digest, queue
 
 
 def _digest(

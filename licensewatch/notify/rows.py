@@ -86,6 +86,13 @@ def _phone_details(costed: pd.DataFrame, phones: pd.DataFrame | None) -> pd.Data
     return out.astype(model.STRING)
 
 
+def person_of(costed: pd.DataFrame) -> pd.Series:
+    """Whose each row is: its account, else (a phone nobody owns) the resource itself."""
+    return (
+        costed["account_id"].astype(model.STRING).fillna(costed["resource_id"].astype(model.STRING))
+    )
+
+
 def prepare(costed: pd.DataFrame, phones: pd.DataFrame | None = None) -> pd.DataFrame:
     """The fields a notice shows, as text, sorted by person then annual cost (highest first).
 
@@ -100,7 +107,7 @@ def prepare(costed: pd.DataFrame, phones: pd.DataFrame | None = None) -> pd.Data
         {
             **text,
             "resource_kind": costed["resource_kind"].astype(model.STRING),
-            "person": costed["account_id"].astype(model.STRING).fillna(text["resource_id"]),
+            "person": person_of(costed),
             "account_id": costed["account_id"].astype(model.STRING).fillna(text["subject"]),
             "owner_upn": costed["owner_upn"].astype(model.STRING),
             "display_name": costed["display_name"].astype(model.STRING),

@@ -18,6 +18,7 @@ from licensewatch import forked, model
 from licensewatch.config import MailSettings
 from licensewatch.errors import ConfigError
 from licensewatch.notify import compose as compose_module
+from licensewatch.notify import parts
 from licensewatch.notify.compose import ATTACHMENT_COLUMNS, header_text, notice_key
 from tests.notify.org import (
     FINDINGS,
@@ -495,7 +496,7 @@ def test_a_second_process_composes_the_same_emails(monkeypatch: pytest.MonkeyPat
         return real_start(name, work, **kw)
 
     alone, queue_alone = compose(parallel=False)
-    monkeypatch.setattr(compose_module, "PARALLEL_ROWS", 1)
+    monkeypatch.setattr(parts, "PARALLEL_ROWS", 1)
     monkeypatch.setattr(forked, "start", start)
     together, queue_together = compose()
     assert started == ["compose emails"]
@@ -525,15 +526,16 @@ def test_the_first_departments_error_is_raised_when_both_halves_fail(
             raise ConfigError(f"template broken for {route.label}")
         return real(route, *args)
 
-    monkeypatch.setattr(compose_module, "PARALLEL_ROWS", 1)
+    monkeypatch.setattr(parts, "PARALLEL_ROWS", 1)
     monkeypatch.setattr(compose_module, "_for_route", failing)
     with pytest.raises(ConfigError) as alone:
         compose(parallel=False)
     failed.unlink()
     with pytest.raises(ConfigError) as together:
         compose()
-    assert str(together.value) == str(alone.value) == "template broken for LEGAL"
+    # Finance is listed first by the rows: the first department, the child's.
+    assert str(together.value) == str(alone.value) == "template broken for Finance"
     # Both failed, each in its own process: the child's (first) department wins.
     where = dict(line.split() for line in failed.read_text(encoding="utf-8").splitlines())
-    assert sorted(where) == ["Finance", "LEGAL"] and where["Finance"] == str(os.getpid())
-    assert where["LEGAL"] != str(os.getpid())
+    assert sorted(where) == ["Finance", "LEGAL"] and where["LEGAL"] == str(os.getpid())
+    assert where["Finance"] != str(os.getpid())
