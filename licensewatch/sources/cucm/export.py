@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Final
-
-import pandas as pd
+from typing import Any, ClassVar
 
 from licensewatch import jsontext, model
 from licensewatch.config import SourceSettings
 from licensewatch.errors import ConfigError, InputError, Problem, SourceError
+from licensewatch.sources.cucm.assemble import assemble_phones
 from licensewatch.sources.cucm.axl import InventoryPhone, parse_list_phone, parse_sql_rows
 from licensewatch.sources.cucm.clusters import (
     CLUSTERS_FORMAT,
@@ -32,9 +30,7 @@ from licensewatch.sources.cucm.clusters import (
 )
 from licensewatch.sources.cucm.inventory_csv import OWNER_MATCHES
 from licensewatch.sources.cucm.risport_answer import (
-    IN_USE,
     RisAnswer,
-    RisDevice,
     merge,
     parse_select,
 )
@@ -59,72 +55,6 @@ def check_owner_match(settings: SourceSettings, value: Any) -> str:
             f"{', '.join(OWNER_MATCHES)}, not {value!r}"
         )
     return str(value)
-
-
-#: The PHONES columns :func:`assemble_phones` fills phone by phone (all but the cluster's).
-_ASSEMBLED: Final = tuple(name for name in model.PHONES if name != "cluster")
-
-
-def phone_key(phone: InventoryPhone) -> str:
-    """The name by which a phone is known once (two names differing in case are one phone)."""
-    return phone.name.strip().casefold()
-
-
-def assemble_phones(
-    inventory: Iterable[InventoryPhone],
-    registrations: Mapping[str, RisDevice],
-    cluster: str = model.DEFAULT_CLUSTER,
-    keys: Iterable[str] | None = None,
-) -> pd.DataFrame:
-    """The PHONES frame from the AXL inventory and the merged RisPort devices.
-
-    A phone no node reports is unregistered. ``status_changed_at`` is the
-    reporting node's ``TimeStamp``; ``last_seen_at`` is the later of
-    ``registrationdynamic.lastseen`` and, for a phone in use now, that
-    ``TimeStamp``. The first of two phones whose names differ only in case wins.
-    Every phone carries ``cluster``, the call-manager cluster it was read from.
-    ``keys``: each phone's :func:`phone_key`, when the caller has them already.
-    """
-    # Column by column (no dict a phone: 929,600 of them and pandas reading them back
-    # took 3 of the 1M night's call-manager seconds).
-    columns: dict[str, list[Any]] = {name: [] for name in _ASSEMBLED}
-    names, descriptions, models = columns["device_name"], columns["description"], columns["model"]
-    pools, owners, numbers = (
-        columns["device_pool"],
-        columns["owner_user_id"],
-        columns["directory_number"],
-    )
-    statuses, stamps, seens = (
-        columns["registration_status"],
-        columns["status_changed_at"],
-        columns["last_seen_at"],
-    )
-    taken: set[str] = set()
-    phones = list(inventory)
-    for phone, key in zip(
-        phones, keys if keys is not None else map(phone_key, phones), strict=True
-    ):
-        if key in taken:
-            continue
-        taken.add(key)
-        dev = registrations.get(key)
-        status = dev.status if dev is not None else "unregistered"
-        stamp = dev.timestamp if dev is not None else None
-        seen = [s for s in (phone.last_seen_epoch, stamp if status in IN_USE else None) if s]
-        names.append(phone.name)
-        descriptions.append(phone.description)
-        models.append(phone.model)
-        pools.append(phone.device_pool)
-        owners.append(phone.owner)
-        numbers.append(phone.directory_number)
-        statuses.append(status)
-        stamps.append(stamp)
-        seens.append(max(seen) if seen else None)
-    data: dict[str, Any] = {**columns, "cluster": cluster}
-    for col in ("status_changed_at", "last_seen_at"):
-        data[col] = pd.to_datetime(pd.Series(columns[col], dtype="Int64"), unit="s", utc=True)
-    frame = pd.DataFrame(data, columns=list(model.PHONES))
-    return model.conform(frame, model.PHONES)
 
 
 class CucmRecorder(PullRecorder):

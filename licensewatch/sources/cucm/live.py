@@ -33,13 +33,9 @@ from licensewatch.model import DEFAULT_CLUSTER
 from licensewatch.options import reject_unknown
 from licensewatch.progress import Progress
 from licensewatch.retry import RetryPolicy
+from licensewatch.sources.cucm.assemble import assemble_phones, phone_key
 from licensewatch.sources.cucm.axl import AxlInventory, busy_wait
-from licensewatch.sources.cucm.export import (
-    CucmRecorder,
-    assemble_phones,
-    check_owner_match,
-    phone_key,
-)
+from licensewatch.sources.cucm.export import CucmRecorder, check_owner_match
 from licensewatch.sources.cucm.risport import MAX_BATCH, RateControl, RateLimiter, RisPortReader
 from licensewatch.sources.cucm.risport_answer import merge
 from licensewatch.sources.cucm.soap import SoapClient
