@@ -184,6 +184,7 @@ def start_finance_reports(
     rates: pd.DataFrame,
     realized: int,
     seats: SeatReport | None,
+    actions: Mapping[str, tuple[bool, str]],
     into: Background,
 ) -> None:
     """Start writing the finance reports of the run into its staging folder.
@@ -194,7 +195,7 @@ def start_finance_reports(
     """
     started = time.perf_counter()  # the stage reads the trend and figures first
     history = history_for_run(ctx.session, planned, as_of=ctx.as_of)
-    figures = run_figures(ctx.session, planned, history, ctx.as_of)
+    figures = run_figures(planned, actions, history, ctx.as_of)
 
     def write() -> None:
         write_run_reports(
@@ -214,11 +215,16 @@ def start_finance_reports(
 
 
 def run_figures(
-    session: Session, planned: pd.DataFrame, history: Sequence[RunPoint], as_of: date
+    planned: pd.DataFrame,
+    actions: Mapping[str, tuple[bool, str]],
+    history: Sequence[RunPoint],
+    as_of: date,
 ) -> FinanceFigures:
-    """By decision (a removal whose last Graph attempt failed counts as failed), by reason, MoM."""
-    results = last_actions(session, planned["resource_id"].tolist())
-    failed = {rid for rid, (ok, _) in results.items() if not ok}
+    """By decision (a removal whose last Graph attempt failed counts as failed), by reason, MoM.
+
+    ``actions``: the findings' latest deprovisioning results (``store.last_actions``).
+    """
+    failed = {rid for rid, (ok, _) in actions.items() if not ok}
     return finance_figures(planned, failed, history, as_of)
 
 
@@ -290,7 +296,7 @@ def write_outputs(
     background = Background(ctx.stages)
     unassigned = planned[model.isin(planned["resource_id"], cycle.unassigned["resource_id"])]
     try:
-        start_finance_reports(ctx, verdict, planned, rates, realized, seats, background)
+        start_finance_reports(ctx, verdict, planned, rates, realized, seats, actions, background)
         start_in_background(
             ctx,
             REPORTS_STAGE,

@@ -222,13 +222,22 @@ def record_action(
 
 @storage_operation("read the deprovisioning results")
 def last_actions(session: Session, resource_ids: Sequence[str]) -> dict[str, tuple[bool, str]]:
-    """The latest deprovisioning result (ok, detail) of each of ``resource_ids`` that has one."""
+    """The latest deprovisioning result (ok, detail) of each of ``resource_ids`` that has one.
+
+    One query of every resource's latest result, kept for those asked about:
+    the latest per resource is found over the whole table either way, and
+    asked 900 ids at a time it was found again for each of a 1M night's 223
+    batches.
+    """
+    wanted = set(resource_ids)
+    if not wanted:
+        return {}
     a = DEPROVISION_ACTIONS.c
     latest = select(func.max(a.id).label("id")).group_by(a.resource_id).subquery()
     query = select(a.resource_id, a.ok, a.detail).join(latest, latest.c.id == a.id)
     found: dict[str, tuple[bool, str]] = {}
-    for chunk in _frames.batched(list(resource_ids), 900):
-        for rid, ok, detail in session.execute(query.where(a.resource_id.in_(chunk))):
+    for rid, ok, detail in session.execute(query):
+        if rid in wanted:
             found[str(rid)] = (bool(ok), str(detail))
     return found
 

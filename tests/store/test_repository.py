@@ -238,3 +238,27 @@ def test_a_run_without_findings_stores_none(session: Session) -> None:
     store.update_state(session, run_id, nothing, seen_at=NOW, notified_ids=[], notified_at=None)
     assert store.findings_of_run(session, run_id).columns.tolist() == list(store.STORED_FINDINGS)
     assert [_count(session, t) for t in (Run, Finding, ResourceState)] == [1, 0, 0]
+
+
+def test_last_actions_are_each_asked_resources_latest_result(session: Session) -> None:
+    from licensewatch.store.decisions import last_actions, record_action
+
+    at = datetime(2020, 1, 2, tzinfo=UTC)
+    for rid, ok, detail in [
+        ("license:a", False, "throttled"),
+        ("license:b", False, "not found"),
+        ("license:a", True, "removed"),
+        ("license:c", True, "removed"),
+        ("license:b", True, "removed"),
+        ("license:b", False, "refused"),
+    ]:
+        record_action(
+            session, resource_id=rid, action="remove_license", requested_at=at, ok=ok,
+            detail=detail, requested_by="ops",
+        )  # fmt: skip
+    asked = ["license:a", "license:b", "license:none"]
+    assert last_actions(session, asked) == {
+        "license:a": (True, "removed"),
+        "license:b": (False, "refused"),
+    }
+    assert last_actions(session, []) == {}
