@@ -94,6 +94,8 @@ def departments(
     """
 
     def part_of(part: Part) -> list[DepartmentNotice]:
+        if not part:  # no department has a focal point
+            return []
         rows = owned.prepared([key for key, _ in part])
         return [n for key, route in part for n in compose(route, rows[key])]
 
