@@ -121,6 +121,11 @@ class CucmResponder:
 
     def __post_init__(self) -> None:
         self.index = {p.name: i for i, p in enumerate(self.phones)}
+        # Each phone's executeSQLQuery row, written once before the night: a real call manager
+        # answers on its own machine, and writing 929,600 rows page by page took 4 of the
+        # stand-in's CPU seconds on the two cores the 1M night is measured on (issue 18, tenth
+        # session). The answers are the same bytes.
+        self._rows = [self._sql_row(p) for p in self.phones]
         self._recent: deque[float] = deque()
         self._lock = threading.Lock()
 
@@ -165,7 +170,7 @@ class CucmResponder:
                 f"Suggestive Row Fetch: less than {self.sql_row_limit} rows"
             )
             return Answer(500, fault("soapenv:Server", message), "executeSQLQuery", 0, "too_large")
-        body = "".join(self._sql_row(p) for p in rows)
+        body = "".join(self._rows[skip : skip + len(rows)])
         return Answer(
             200,
             envelope(
