@@ -26,9 +26,9 @@ if TYPE_CHECKING:
 
 #: Rows of departments' findings from which a second process composes some of the emails.
 PARALLEL_ROWS: Final = 1000
-#: The share of the work (by rows) the second process takes: this one unpickles the child's
-#: emails after. 1M night: the child's 14 departments took 7.0 s, this process's 24 took 6.4 s
-#: and 0.3 s to unpickle; at 0.52 (13 departments) it took 7.4 s, the child less.
+#: The share of the work (by rows) the second process takes: this one also composes the
+#: unassigned queue's email and unpickles the child's. 1M night: the child's 22 departments
+#: took 8.0 s, this process's 16 and the queue's 7.2 s; at 0.53 the stage was no shorter.
 CHILD_SHARE: Final = 0.55
 #: What an email costs beyond its rows (templates, MIME), in rows.
 EMAIL_ROWS: Final = 200

@@ -90,7 +90,7 @@ def _timestamp_text(
     codes, distinct = pd.factorize(instants.view(np.int64))
     out: list[Any]
     if len(distinct) * _REPEATS <= len(instants):
-        text = _stamp_text(distinct.astype(np.int64).view("datetime64[us]"), zone)
+        text = _stamp_text(distinct.view("datetime64[us]"), zone)
         out = text.astype(object)[codes].tolist()
     else:
         out = _stamp_text(instants, zone).tolist()

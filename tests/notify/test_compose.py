@@ -495,20 +495,25 @@ def test_a_second_process_composes_the_same_emails(monkeypatch: pytest.MonkeyPat
         started.append(name)
         return real_start(name, work, **kw)
 
-    alone, queue_alone = compose(parallel=False)
+    # The unassigned queue mailed too: this process composes it while the child works.
+    mail = MailSettings(sender="lw@contoso.org", unassigned_to=("ict@contoso.org",))
+    alone, queue_alone = compose(mail=mail, parallel=False)
     monkeypatch.setattr(parts, "PARALLEL_ROWS", 1)
     monkeypatch.setattr(forked, "start", start)
-    together, queue_together = compose()
+    together, queue_together = compose(mail=mail)
     assert started == ["compose emails"]
+    assert together[-1].department == alone[-1].department == model.UNASSIGNED
     assert [(n.department, n.kind, n.key, n.to, n.cc, n.resource_ids) for n in together] == [
         (n.department, n.kind, n.key, n.to, n.cc, n.resource_ids) for n in alone
     ]
     assert [_parts(n.message) for n in together] == [_parts(n.message) for n in alone]
     pd.testing.assert_frame_equal(queue_together, queue_alone)
     # Both processes write their departments' emails' bytes, exactly what the outbox would
-    # write later.
-    assert len(together) > 1 and all(n.raw is not None for n in together)
-    assert all(n.raw == n.message.as_bytes() == n.as_bytes() for n in together)
+    # write later (the unassigned queue's is written by the outbox).
+    departments = together[:-1]
+    assert len(departments) > 1 and all(n.raw is not None for n in departments)
+    assert all(n.raw == n.message.as_bytes() == n.as_bytes() for n in departments)
+    assert together[-1].raw is None
     assert all(n.raw is None for n in alone)
 
 
